@@ -1,0 +1,114 @@
+// tests/support/mla_test.h - what every test suite shares: random problems
+// (fresh inputs, never zeros), the float64 reference, poisoned outputs, the
+// comparison with stated tolerances, and the doctest main that skips (77)
+// when a device is missing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mla/reference.h"
+#include "mla/types.h"
+
+namespace mla::test {
+
+// How to build one random problem.
+struct ProblemSpec {
+  int32_t num_heads = 16;
+  RowFormat q_format = RowFormat::bf16;
+  RowFormat kv_format = RowFormat::bf16;
+  MaskKind mask = MaskKind::none;
+  int32_t window = 0, chunk = 0;
+  int32_t page_size = 64;
+  std::vector<int32_t> q_lens;   // one per request
+  std::vector<int32_t> kv_lens;  // one per request
+  int32_t num_splits = 0;
+  bool batch_invariant = false;
+  float softmax_scale = 0.f;  // 0: 1/sqrt(576)
+  // Values: content ~ N(0, value_sigma^2) (bf16) or random finite E4M3 codes;
+  // fp8 per-row scales are drawn log-uniformly in [scale_lo, scale_hi].
+  float value_sigma = 1.f;
+  float scale_lo = 0.25f, scale_hi = 4.f;
+  int32_t spare_pages = 3;         // pool pages no request uses
+  bool nan_in_free_slots = true;   // fill slots beyond kv_len and unused pages with NaN
+  uint64_t seed = 1;
+};
+
+// A problem with its host buffers. Pages are assigned in a shuffled order.
+struct HostProblem {
+  ProblemDesc desc;
+  std::vector<uint8_t> q, kv_pool;
+  std::vector<float> q_scales, kv_scales;
+  std::vector<int32_t> page_table, q_offsets, kv_lens;
+  ProblemData data() const;
+  std::string describe() const;  // one line: B, H, formats, mask, page, q_lens, kv_lens, splits
+};
+
+HostProblem make_problem(const ProblemSpec& spec);
+
+struct Reference {
+  std::vector<float> out, lse;
+};
+Reference run_reference(const HostProblem& p);  // REQUIREs success
+
+// The randomised configuration matrix of the backend suites: H in
+// {1, 8, 16, 20, 64, 128}, page_size in {1, 16, 64, 256}, q_len 1-4 (and 0),
+// all masks, the three format pairs, uneven kv_len including 0 and lengths
+// that are not multiples of any tile. `count` specs from `seed`.
+std::vector<ProblemSpec> config_matrix(uint64_t seed, int count, int max_kv_len = 700);
+
+// Tolerance on a BF16 output against the float64 reference, per element:
+//   |o - r| <= rel * |r| + abs_rms * rms(reference row)
+// and per LSE: |lse - ref| <= lse_abs * max(1, |ref|).
+// Default (BF16 P.V): BF16 output rounding is at most 2^-9 |r|; rounding the
+// softmax weights P to BF16 for the tensor cores adds about 2^-9 of the row's
+// RMS (the error is a weighted average like the output itself); fp32
+// accumulation adds < 1e-5. The bound takes twice / four times that.
+struct Tolerance {
+  double rel = 1.0 / 256;
+  double abs_rms = 1.0 / 128;
+  double lse_abs = 1e-3;
+};
+
+struct CompareResult {
+  bool ok = true;
+  int64_t unwritten = 0;  // poison left in out or lse
+  int64_t bad = 0;        // elements outside tolerance
+  double max_err_over_tol = 0;  // worst |o - r| / tolerance (<= 1 passes)
+  double max_rel_l2 = 0;        // worst ||o - r|| / ||r|| over rows with ||r|| > 0
+  double max_lse_err = 0;
+  std::string first_failure;
+};
+
+// Poison patterns: BF16 0xFFFF and float bits 0xFFFFFFFF are NaNs that no
+// arithmetic produces (hardware NaNs are 0x7FC0 / 0x7FC00000 or 0xFFC0...).
+constexpr uint16_t kPoisonBf16 = 0xFFFF;
+constexpr uint32_t kPoisonF32Bits = 0xFFFFFFFFu;
+void poison(std::vector<uint16_t>& out, std::vector<float>& lse);
+bool is_poison(float f);
+
+// Compare a backend's BF16 output (and LSE) with the reference. NaN in the
+// reference must be NaN in the output (and vice versa); -inf LSE rows must be
+// -inf with an all-zero output.
+CompareResult compare(const HostProblem& p, const uint16_t* out, const float* lse, const Reference& ref,
+                      const Tolerance& tol = Tolerance());
+
+// Differences between two backends' BF16 outputs in BF16 ULPs, with values
+// near zero measured against floor = floor_frac * rms(row of a) (an ULP at
+// that magnitude). Fills a histogram of ULP distances (0, 1, 2, 3, 4-7, 8-15, 16+).
+struct UlpStats {
+  int64_t count = 0;
+  int64_t hist[7] = {0, 0, 0, 0, 0, 0, 0};
+  int64_t max_ulp = 0;
+  std::string to_string() const;
+};
+UlpStats ulp_diff(const HostProblem& p, const uint16_t* a, const uint16_t* b, double floor_frac = 1.0 / 64);
+
+// doctest main for a suite: when unavailable() returns a non-empty reason the
+// suite prints it and exits 77 (meson's skip); otherwise it runs doctest.
+int run_suite(int argc, char** argv, const std::function<std::string()>& unavailable);
+
+}  // namespace mla::test
