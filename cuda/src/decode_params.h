@@ -22,7 +22,7 @@
 // Results. An item that covers all keys of its request (num_splits == 1)
 // writes BF16 out and LSE directly. Otherwise it writes its partial result
 // (fp32 output normalised by its own softmax sum, and its LSE) to the
-// workspace slot `partial_slot`, and the combine kernel merges the
+// workspace rows starting at `partial_row`, and the combine kernel merges the
 // num_splits slots of the request through their LSE.
 #pragma once
 
@@ -43,7 +43,7 @@ struct WorkItem {
   int32_t key_end;       // one past the last key; key_begin == key_end: empty split (still writes)
   int32_t split;         // index of this split within the request, 0..num_splits-1
   int32_t num_splits;    // splits of this request; 1: write out/lse directly
-  int32_t partial_slot;  // first row-block of workspace for this split (see partial_out), -1 if num_splits == 1
+  int32_t partial_row;   // first workspace row of this split (see partial_out), -1 if num_splits == 1
 };
 
 // Per-request facts the planner derives once, read by decode and combine.
@@ -52,7 +52,8 @@ struct RequestInfo {
   int32_t q_len;        // q_offsets[b+1] - q_offsets[b] (0 if the request is flagged bad)
   int32_t kv_len;       // kv_lens[b]
   int32_t num_splits;   // >= 1 when q_len > 0
-  int32_t partial_slot; // slot of split 0 (splits use partial_slot + s), -1 when num_splits == 1
+  int32_t partial_row;  // workspace row of split 0, row r of split s is partial_row + s * q_len * H + r;
+                        // -1 when num_splits == 1
   uint32_t status;      // MLA_STATUS_* bits for this request; nonzero: output 0, LSE NaN
 };
 
@@ -94,10 +95,10 @@ struct DecodeParams {
   int32_t max_m_tiles;          // grid.y of decode: ceil(min(16, total_q) * H / kBlockM), host-known bound
 
   // ---- split-K workspace ----
-  // Slot s holds the partial result of one split for up to 16 * H rows:
-  // partial_out[(s * 16 * H + r) * 512 + c] (fp32, already divided by the
-  // split's softmax sum) and partial_lse[s * 16 * H + r] (-inf when the split
-  // saw no visible key for row r).
+  // Workspace row w = item.partial_row + r holds row r of one split:
+  // partial_out[w * 512 + c] (fp32, already divided by the split's softmax
+  // sum) and partial_lse[w] (-inf when the split saw no visible key for row r).
+  // The planner sizes it from host-known bounds (see the planner).
   float* partial_out;
   float* partial_lse;
 
