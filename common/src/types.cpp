@@ -1,6 +1,7 @@
 // Names, buffer sizes and the contiguous-cache convenience of mla/types.h.
 #include "mla/types.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "mla/status.h"
@@ -79,9 +80,13 @@ ContiguousLayout contiguous_layout(int32_t batch, int32_t slot_tokens, int32_t* 
   if (batch <= 0 || slot_tokens <= 0) return l;
   int32_t p = MLA_MAX_PAGE_SIZE;
   while (slot_tokens % p) p /= 2;
+  // A pool of more than 2^31 - 1 pages cannot be described (num_pages is
+  // int32): return the empty layout, whose page_size 0 validation rejects.
+  const int64_t pages = int64_t(batch) * (slot_tokens / p);
+  if (pages > INT32_MAX) return l;
   l.page_size = p;
   l.max_pages = slot_tokens / p;
-  l.num_pages = batch * l.max_pages;
+  l.num_pages = int32_t(pages);
   if (page_table)
     for (int32_t b = 0; b < batch; ++b)
       for (int32_t j = 0; j < l.max_pages; ++j) page_table[int64_t(b) * l.max_pages + j] = b * l.max_pages + j;

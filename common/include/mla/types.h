@@ -90,7 +90,9 @@ int64_t lse_count(const ProblemDesc& d);          // floats of lse: total_q * H
 // request, slot b starting at token b * slot_tokens of one flat pool) expressed
 // as a paged cache: picks the largest power-of-two page size <= 512 dividing
 // slot_tokens and fills a page table [batch, slot_tokens / page_size] with
-// page_table[b][j] = b * (slot_tokens / page_size) + j.
+// page_table[b][j] = b * (slot_tokens / page_size) + j. Returns all zeros
+// (and writes nothing) when batch or slot_tokens is <= 0 or the pool would
+// have more than 2^31 - 1 pages.
 struct ContiguousLayout {
   int32_t page_size = 0;
   int32_t max_pages = 0;
