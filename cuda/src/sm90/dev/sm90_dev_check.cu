@@ -1,0 +1,406 @@
+// sm90_dev_check.cu - development harness of the sm_90a decode kernel, until
+// the CUDA backend's planner, combine and tests exist. Not part of CI.
+//
+//   sm90_dev_check check [quick]   correctness against the float64 reference:
+//       random problems (bf16, bf16), several schedules each (whole requests,
+//       several items a CTA, split-K with a host combine), poisoned outputs,
+//       every element compared.
+//   sm90_dev_check bench [json]    timings of the issue-5 configurations with
+//       the same-run copy bandwidth and cuBLAS GEMM ceilings.
+//
+// Build: see run_device.sh beside this file.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../decode_params.h"
+#include "../sm90_decode.h"
+#include "dev_cuda.h"
+#include "dev_gemm.h"
+#include "dev_schedule.h"
+#include "mla/reference.h"
+#include "mla_test.h"
+
+namespace mla::sm90_dev {
+
+using cuda_impl::DecodeParams;
+
+// ---------------------------------------------------------------- kernels --
+
+__device__ __forceinline__ uint32_t hash32(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return uint32_t(x);
+}
+
+// Fresh pseudo-random BF16 values, uniform in [-amplitude, amplitude).
+__global__ void fill_bf16_kernel(uint16_t* dst, size_t n, uint32_t seed, float amplitude) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    const float u = (hash32(i * 0x9e3779b97f4a7c15ull + seed) >> 8) * (1.f / 16777216.f);
+    const float f = (2.f * u - 1.f) * amplitude;
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    dst[i] = uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
+struct CombineTask {
+  int64_t out_row;
+  int32_t ws_row0, ws_stride, num_splits;
+};
+
+// One CTA of 128 threads per split row; 4 columns a thread.
+__global__ void combine_kernel(const CombineTask* tasks, const float* partial_out, const float* partial_lse,
+                               uint16_t* out, float* lse) {
+  const CombineTask t = tasks[blockIdx.x];
+  float mx = -INFINITY;
+  for (int k = 0; k < t.num_splits; ++k) mx = fmaxf(mx, partial_lse[t.ws_row0 + int64_t(k) * t.ws_stride]);
+  float wsum = 0.f;
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  const int c = threadIdx.x * 4;
+  for (int k = 0; k < t.num_splits; ++k) {
+    const int64_t row = t.ws_row0 + int64_t(k) * t.ws_stride;
+    const float w = mx == -INFINITY ? 0.f : __expf(partial_lse[row] - mx);
+    const float4 v = *reinterpret_cast<const float4*>(partial_out + row * 512 + c);
+    wsum += w;
+    acc.x += w * v.x;
+    acc.y += w * v.y;
+    acc.z += w * v.z;
+    acc.w += w * v.w;
+  }
+  const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
+  const float vals[4] = {acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv};
+  uint16_t h[4];
+  for (int i = 0; i < 4; ++i) {
+    uint32_t bits;
+    memcpy(&bits, &vals[i], 4);
+    h[i] = uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+  *reinterpret_cast<uint2*>(out + t.out_row * 512 + c) =
+      make_uint2(uint32_t(h[0]) | (uint32_t(h[1]) << 16), uint32_t(h[2]) | (uint32_t(h[3]) << 16));
+  if (threadIdx.x == 0) lse[t.out_row] = wsum > 0.f ? mx + __logf(wsum) : -INFINITY;
+}
+
+// --------------------------------------------------------------- plumbing --
+
+struct DeviceSchedule {
+  DeviceBuffer<cuda_impl::RequestInfo> requests;
+  DeviceBuffer<cuda_impl::WorkItem> items;
+  DeviceBuffer<int32_t> part_begin;
+  DeviceBuffer<float> partial_out, partial_lse;
+  DeviceBuffer<CombineTask> combine;
+  int32_t num_combine = 0;
+
+  void upload(const ProblemDesc& d, const HostSchedule& s) {
+    requests.upload(s.requests);
+    items.upload(s.items.empty() ? std::vector<cuda_impl::WorkItem>(1) : s.items);
+    part_begin.upload(s.part_begin);
+    const size_t ws = size_t(std::max<int64_t>(1, s.workspace_rows));
+    if (partial_out.count < ws * 512) partial_out.resize(ws * 512);
+    if (partial_lse.count < ws) partial_lse.resize(ws);
+    std::vector<CombineTask> tasks;
+    for (const auto& r : s.requests) {
+      if (r.num_splits <= 1 || r.q_len == 0) continue;
+      const int32_t rows = r.q_len * d.num_heads;
+      for (int32_t row = 0; row < rows; ++row)
+        tasks.push_back(CombineTask{int64_t(r.q_begin) * d.num_heads + row, r.partial_row + row, rows, r.num_splits});
+    }
+    num_combine = int32_t(tasks.size());
+    combine.upload(tasks.empty() ? std::vector<CombineTask>(1) : tasks);
+  }
+};
+
+struct DeviceProblem {
+  DeviceBuffer<uint8_t> q, kv;
+  DeviceBuffer<int32_t> page_table, q_offsets, kv_lens;
+  DeviceBuffer<uint16_t> out;
+  DeviceBuffer<float> lse;
+  DeviceBuffer<uint32_t> status{1};
+};
+
+DecodeParams make_params(const ProblemDesc& d, const HostSchedule& hs, DeviceProblem& dp, DeviceSchedule& ds,
+                         const void* q, const void* kv) {
+  DecodeParams p{};
+  p.batch = d.batch;
+  p.num_heads = d.num_heads;
+  p.total_q = d.total_q;
+  p.q_format = int32_t(d.q_format);
+  p.kv_format = int32_t(d.kv_format);
+  p.mask = int32_t(d.mask);
+  p.window = d.window;
+  p.chunk = d.chunk;
+  p.softmax_scale = d.softmax_scale;
+  p.scale_log2 = float(double(d.softmax_scale) * 1.4426950408889634);
+  p.page_size = d.page_size;
+  p.page_shift = 0;
+  while ((1 << p.page_shift) < d.page_size) ++p.page_shift;
+  p.num_pages = d.num_pages;
+  p.max_pages = d.max_pages;
+  p.q = q;
+  p.kv_pool = kv;
+  p.page_table = dp.page_table.ptr;
+  p.q_offsets = dp.q_offsets.ptr;
+  p.kv_lens = dp.kv_lens.ptr;
+  p.out = dp.out.ptr;
+  p.lse = dp.lse.ptr;
+  p.requests = ds.requests.ptr;
+  p.items = ds.items.ptr;
+  p.part_begin = ds.part_begin.ptr;
+  p.num_parts = hs.num_parts;
+  p.max_m_tiles = hs.max_m_tiles;
+  p.partial_out = ds.partial_out.ptr;
+  p.partial_lse = ds.partial_lse.ptr;
+  p.status = dp.status.ptr;
+  return p;
+}
+
+void launch_decode(const DecodeParams& p, cudaStream_t stream) {
+  if (!cuda_impl::sm90_decode_launch(p, stream)) {
+    std::fprintf(stderr, "sm90_decode_launch refused the call\n");
+    std::exit(2);
+  }
+  DEV_CHECK_LAUNCH();
+}
+
+void launch_combine(const DeviceSchedule& ds, DeviceProblem& dp, cudaStream_t stream) {
+  if (ds.num_combine == 0) return;
+  combine_kernel<<<ds.num_combine, 128, 0, stream>>>(ds.combine.ptr, ds.partial_out.ptr, ds.partial_lse.ptr,
+                                                     dp.out.ptr, dp.lse.ptr);
+  DEV_CHECK_LAUNCH();
+}
+
+// ------------------------------------------------------------ correctness --
+
+std::vector<test::ProblemSpec> check_specs(bool quick) {
+  std::vector<test::ProblemSpec> v;
+  auto add = [&](int h, int page, MaskKind mask, int param, std::vector<int> q, std::vector<int> kv) {
+    test::ProblemSpec s;
+    s.num_heads = h;
+    s.page_size = page;
+    s.mask = mask;
+    if (mask == MaskKind::sliding_window) s.window = param;
+    if (mask == MaskKind::chunked) s.chunk = param;
+    s.q_lens = q;
+    s.kv_lens = kv;
+    s.seed = 1000 + v.size();
+    v.push_back(s);
+  };
+  add(16, 64, MaskKind::none, 0, {1, 1, 1}, {1, 64, 700});
+  add(64, 16, MaskKind::causal, 0, {2, 1}, {130, 1000});
+  add(128, 64, MaskKind::none, 0, {1, 1}, {500, 64});
+  if (quick) return v;
+  add(128, 16, MaskKind::causal, 0, {2, 3}, {129, 1000});
+  add(64, 1, MaskKind::sliding_window, 100, {4, 1}, {333, 90});
+  add(20, 256, MaskKind::chunked, 50, {3, 2, 1}, {77, 300, 1});
+  add(1, 8, MaskKind::causal, 0, {16}, {40});
+  add(128, 512, MaskKind::causal, 0, {16}, {300});
+  add(8, 32, MaskKind::none, 0, {1}, {4096});
+  add(16, 2, MaskKind::none, 0, {1, 0, 2}, {0, 5, 65});
+  add(24, 4, MaskKind::sliding_window, 7, {5}, {200});
+  add(32, 128, MaskKind::chunked, 64, {4, 4}, {1023, 64});
+  for (auto& s : test::config_matrix(77, 60, 700))
+    if (s.q_format == RowFormat::bf16 && s.kv_format == RowFormat::bf16) v.push_back(s);
+  return v;
+}
+
+struct ScheduleMode {
+  const char* name;
+  int64_t split_keys;  // 0: whole requests
+  int32_t items_per_part;
+};
+
+bool run_checks(bool quick, cudaStream_t stream) {
+  const ScheduleMode modes[] = {{"whole", 0, 1}, {"whole x3", 0, 3}, {"split 128 x2", 128, 2}, {"split 64 x5", 64, 5}};
+  int failures = 0, runs = 0;
+  for (const auto& spec : check_specs(quick)) {
+    test::HostProblem hp = test::make_problem(spec);
+    const ProblemDesc& d = hp.desc;
+    test::Reference ref;
+    ref.out.assign(out_count(d), 0.f);
+    ref.lse.assign(lse_count(d), 0.f);
+    Status st = reference_decode(d, hp.data(), ref.out.data(), ref.lse.data());
+    if (!st.ok()) {
+      std::printf("SKIP (reference refused: %s) %s\n", st.to_string().c_str(), hp.describe().c_str());
+      continue;
+    }
+    DeviceProblem dp;
+    dp.q.upload(hp.q);
+    dp.kv.upload(hp.kv_pool);
+    dp.page_table.upload(hp.page_table);
+    dp.q_offsets.upload(hp.q_offsets);
+    dp.kv_lens.upload(hp.kv_lens);
+    dp.out.resize(std::max<size_t>(1, out_count(d)));
+    dp.lse.resize(std::max<size_t>(1, lse_count(d)));
+    for (const auto& mode : modes) {
+      HostSchedule hs = plan_simple(d, hp.q_offsets.data(), hp.kv_lens.data(), mode.split_keys, mode.items_per_part);
+      DeviceSchedule ds;
+      ds.upload(d, hs);
+      std::vector<uint16_t> out(out_count(d));
+      std::vector<float> lse(lse_count(d));
+      test::poison(out, lse);
+      dp.out.upload(out);
+      dp.lse.upload(lse);
+      std::vector<float> ws_poison(ds.partial_out.count, NAN);
+      ds.partial_out.upload(ws_poison);
+      DecodeParams p = make_params(d, hs, dp, ds, dp.q.ptr, dp.kv.ptr);
+      if (d.total_q > 0) launch_decode(p, stream);
+      DEV_CHECK(cudaStreamSynchronize(stream));
+      out = dp.out.download();
+      lse = dp.lse.download();
+      out.resize(out_count(d));
+      lse.resize(lse_count(d));
+      if (hs.workspace_rows > 0)
+        combine_host(d, hs, ds.partial_out.download(), ds.partial_lse.download(), out.data(), lse.data());
+      test::CompareResult cr = test::compare(hp, out.data(), lse.data(), ref);
+      ++runs;
+      if (!cr.ok) ++failures;
+      std::printf("%s [%s] %s: max err/tol %.3f, rel L2 %.2e, lse err %.2e%s%s\n", cr.ok ? "PASS" : "FAIL",
+                  mode.name, hp.describe().c_str(), cr.max_err_over_tol, cr.max_rel_l2, cr.max_lse_err,
+                  cr.ok ? "" : " -- ", cr.first_failure.c_str());
+    }
+  }
+  std::printf("checks: %d runs, %d failed\n", runs, failures);
+  return failures == 0;
+}
+
+// ------------------------------------------------------------------ bench --
+
+struct BenchSpec {
+  const char* name;
+  int32_t batch, heads, q_len, kv_len, page;
+  MaskKind mask;
+};
+
+struct Ceilings {
+  double copy_gbps = 0, gemm_tflops = 0;
+};
+
+double measure_copy_gbps(cudaStream_t stream) {
+  const size_t bytes = size_t(1) << 31;  // 2 GiB each way
+  DeviceBuffer<uint8_t> a(bytes), b(bytes);
+  fill_bf16_kernel<<<1024, 256, 0, stream>>>(reinterpret_cast<uint16_t*>(a.ptr), bytes / 2, 3u, 1.f);
+  DEV_CHECK_LAUNCH();
+  const double us = time_median_us(stream, 2, 10, [&](int) {
+    DEV_CHECK(cudaMemcpyAsync(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice, stream));
+  });
+  return 2.0 * double(bytes) / (us * 1e-6) / 1e9;
+}
+
+void run_bench(cudaStream_t stream, const char* json_path) {
+  cudaDeviceProp prop{};
+  DEV_CHECK(cudaGetDeviceProperties(&prop, 0));
+  Ceilings c;
+  c.copy_gbps = measure_copy_gbps(stream);
+  c.gemm_tflops = measure_gemm_tflops(stream);
+  std::printf("card %s, %d SMs, L2 %d MB: copy %.0f GB/s (read+write), bf16 GEMM %.0f TFLOPS\n", prop.name,
+              prop.multiProcessorCount, prop.l2CacheSize >> 20, c.copy_gbps, c.gemm_tflops);
+  FILE* js = json_path ? std::fopen(json_path, "w") : nullptr;
+
+  const BenchSpec specs[] = {
+      {"H16", 128, 16, 1, 4096, 64, MaskKind::none},       {"H32", 128, 32, 1, 4096, 64, MaskKind::none},
+      {"H64", 128, 64, 1, 4096, 64, MaskKind::none},       {"H128", 128, 128, 1, 4096, 64, MaskKind::none},
+      {"H16 q2", 128, 16, 2, 4096, 64, MaskKind::causal},  {"H32 q2", 128, 32, 2, 4096, 64, MaskKind::causal},
+      {"H64 q2", 128, 64, 2, 4096, 64, MaskKind::causal},  {"H128 q2", 128, 128, 2, 4096, 64, MaskKind::causal},
+      {"H128 B32 8k", 32, 128, 1, 8192, 64, MaskKind::none}, {"H16 B1 64k", 1, 16, 1, 65536, 64, MaskKind::none},
+      {"H64 page1", 128, 64, 1, 4096, 1, MaskKind::none},  {"H64 page16", 128, 64, 1, 4096, 16, MaskKind::none},
+      {"H64 page256", 128, 64, 1, 4096, 256, MaskKind::none}, {"H20", 128, 20, 1, 4096, 64, MaskKind::none},
+  };
+  std::printf("%-13s %9s %9s %8s %7s %8s %7s %6s %6s\n", "config", "us", "dec us", "GB/s", "%copy", "TFLOPS",
+              "%gemm", "floorM", "floorC");
+  for (const BenchSpec& b : specs) {
+    ProblemDesc d;
+    d.batch = b.batch;
+    d.num_heads = b.heads;
+    d.total_q = b.batch * b.q_len;
+    d.mask = b.mask;
+    d.softmax_scale = 1.f / std::sqrt(576.f);
+    d.page_size = b.page;
+    const int32_t pages_per_req = (b.kv_len + b.page - 1) / b.page;
+    d.max_pages = pages_per_req;
+    d.num_pages = pages_per_req * b.batch;
+    std::vector<int32_t> q_offsets(b.batch + 1), kv_lens(b.batch, b.kv_len), table(size_t(d.num_pages));
+    for (int32_t i = 0; i <= b.batch; ++i) q_offsets[i] = i * b.q_len;
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937_64(5));
+
+    DeviceProblem dp;
+    dp.page_table.upload(table);
+    dp.q_offsets.upload(q_offsets);
+    dp.kv_lens.upload(kv_lens);
+    dp.out.resize(out_count(d));
+    dp.lse.resize(lse_count(d));
+    // Input sets rotated so that a run never finds the previous one's data in L2.
+    const size_t kv_bytes = size_t(d.num_pages) * b.page * 1152, q_bytes = size_t(d.total_q) * b.heads * 1152;
+    const int sets = int(std::min<size_t>(8, std::max<size_t>(2, (4 * size_t(prop.l2CacheSize)) / kv_bytes + 1)));
+    std::vector<DeviceBuffer<uint8_t>> kv(sets), q(sets);
+    for (int s = 0; s < sets; ++s) {
+      kv[s].resize(kv_bytes);
+      q[s].resize(q_bytes);
+      fill_bf16_kernel<<<2048, 256, 0, stream>>>(reinterpret_cast<uint16_t*>(kv[s].ptr), kv_bytes / 2, 100u + s, 2.f);
+      DEV_CHECK_LAUNCH();
+      fill_bf16_kernel<<<256, 256, 0, stream>>>(reinterpret_cast<uint16_t*>(q[s].ptr), q_bytes / 2, 200u + s, 2.f);
+      DEV_CHECK_LAUNCH();
+    }
+    HostSchedule hs = plan_balanced(d, q_offsets.data(), kv_lens.data(), prop.multiProcessorCount);
+    DeviceSchedule ds;
+    ds.upload(d, hs);
+    std::vector<DecodeParams> params;
+    for (int s = 0; s < sets; ++s) params.push_back(make_params(d, hs, dp, ds, q[s].ptr, kv[s].ptr));
+
+    const double us_total = time_median_us(stream, 3, 30, [&](int i) {
+      launch_decode(params[i % sets], stream);
+      launch_combine(ds, dp, stream);
+    });
+    const double us_decode = time_median_us(stream, 3, 30, [&](int i) { launch_decode(params[i % sets], stream); });
+    DEV_CHECK(cudaStreamSynchronize(stream));
+
+    const double bytes = double(kv_bytes) + double(q_bytes) + double(d.total_q) * b.heads * (1024 + 4);
+    const double flops = 2.0 * b.heads * b.q_len * double(b.kv_len) * 1088 * b.batch;
+    const double gbps = bytes / (us_total * 1e-6) / 1e9, tflops = flops / (us_total * 1e-6) / 1e12;
+    const double floor_mem_us = bytes / (c.copy_gbps * 1e9) * 1e6;
+    const double floor_cmp_us = c.gemm_tflops > 0 ? flops / (c.gemm_tflops * 1e12) * 1e6 : 0;
+    std::printf("%-13s %9.1f %9.1f %8.0f %6.1f%% %8.1f %6.1f%% %6.1f %6.1f  parts %d x %d items %zu\n", b.name,
+                us_total, us_decode, gbps, 100 * gbps / c.copy_gbps, tflops,
+                c.gemm_tflops > 0 ? 100 * tflops / c.gemm_tflops : 0.0, floor_mem_us, floor_cmp_us, hs.num_parts,
+                hs.max_m_tiles, hs.items.size());
+    if (js)
+      std::fprintf(js,
+                   "{\"config\":\"%s\",\"card\":\"%s\",\"batch\":%d,\"num_heads\":%d,\"q_len\":%d,\"kv_len\":%d,"
+                   "\"page_size\":%d,\"time_us\":%.2f,\"decode_us\":%.2f,\"gbps\":%.1f,\"tflops\":%.2f,"
+                   "\"pct_copy\":%.2f,\"pct_gemm\":%.2f,\"copy_gbps\":%.1f,\"gemm_tflops\":%.1f}\n",
+                   b.name, prop.name, b.batch, b.heads, b.q_len, b.kv_len, b.page, us_total, us_decode, gbps, tflops,
+                   100 * gbps / c.copy_gbps, c.gemm_tflops > 0 ? 100 * tflops / c.gemm_tflops : 0.0, c.copy_gbps,
+                   c.gemm_tflops);
+  }
+  if (js) std::fclose(js);
+}
+
+}  // namespace mla::sm90_dev
+
+int main(int argc, char** argv) {
+  using namespace mla::sm90_dev;
+  const std::string cmd = argc > 1 ? argv[1] : "check";
+  cudaStream_t stream;
+  DEV_CHECK(cudaStreamCreate(&stream));
+  int rc = 0;
+  if (cmd == "check") {
+    rc = run_checks(argc > 2 && std::string(argv[2]) == "quick", stream) ? 0 : 1;
+  } else if (cmd == "bench") {
+    run_bench(stream, argc > 2 ? argv[2] : nullptr);
+  } else {
+    std::fprintf(stderr, "usage: %s check [quick] | bench [json]\n", argv[0]);
+    rc = 2;
+  }
+  DEV_CHECK(cudaStreamDestroy(stream));
+  return rc;
+}

@@ -1,0 +1,75 @@
+// sm90_config.cuh - the shape of the sm_90a decode kernel: thread roles,
+// shared-memory map, barrier ids, and the 128-byte swizzle of the tiles.
+//
+// One CTA = 3 warpgroups (384 threads):
+//   WG 0 "producer": cp.async gathers of Q and of 64-key KV tiles (any page
+//        size: every row is looked up on its own) into a 2-stage ring.
+//   WG 1 "softmax":  S = Q.K^T (wgmma, Q and K from shared memory), mask,
+//        online softmax, O[:, 0:256] += P.V with P from registers; hands P
+//        and the row rescale factors to WG 2 through shared memory.
+//   WG 2 "helper":   O[:, 256:512] += P.V with P from shared memory.
+// V is the first 512 columns of the K tile already in shared memory.
+#pragma once
+
+#include <cstdint>
+
+// The kernel bodies exist only in the sm_90a device pass; the other passes of
+// the fat binary (sm_80, sm_89, plain sm_90) compile empty stubs.
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define MLA_SM90_DEVICE 1
+#else
+#define MLA_SM90_DEVICE 0
+#endif
+
+namespace mla::cuda_impl::sm90 {
+
+constexpr int kThreads = 384;
+constexpr int kWarpgroupThreads = 128;
+constexpr int kConsumerThreads = 256;  // WG 1 + WG 2, the parties of the named barriers
+constexpr int kRows = 64;              // query rows per tile (wgmma M)
+constexpr int kKeys = 64;              // keys per KV tile (wgmma N of S, K of P.V)
+constexpr int kStages = 2;
+
+// Register budgets after setmaxnreg (multiples of 8; 128 * 40 + 256 * 232 <= 65536).
+constexpr uint32_t kProducerRegs = 40;
+constexpr uint32_t kConsumerRegs = 232;
+
+// A tile of 64 rows x 576 BF16 lives as 9 column blocks of [64 rows][128 B];
+// inside a block, the 16-byte chunk c of row r sits at chunk c ^ (r % 8)
+// (the hardware's 128-byte swizzle, which wgmma reads and TMA would write).
+constexpr uint32_t kRowBytes = 1152;       // 576 BF16
+constexpr uint32_t kChunksPerRow = 72;     // 16-byte chunks of a row
+constexpr uint32_t kColBlockBytes = 8192;  // 64 rows x 128 B
+constexpr uint32_t kTileBytes = 9 * kColBlockBytes;
+
+__host__ __device__ constexpr uint32_t swizzled_chunk_offset(uint32_t row, uint32_t chunk) {
+  return (chunk >> 3) * kColBlockBytes + row * 128u + (((chunk & 7u) ^ (row & 7u)) << 4);
+}
+
+// Shared-memory map (byte offsets from a 1024-aligned base).
+namespace smem {
+constexpr uint32_t kQ = 0;
+constexpr uint32_t kKV = kQ + kTileBytes;                 // kStages tiles
+constexpr uint32_t kP = kKV + kStages * kTileBytes;       // P: 64 rows x 64 keys BF16, swizzled
+constexpr uint32_t kScale = kP + 64 * 128;                // 64 floats: per-row rescale of this tile
+constexpr uint32_t kInvSum = kScale + 64 * 4;             // 2 x 64 floats: 1 / softmax sum, per item parity
+constexpr uint32_t kBarFull = kInvSum + 2 * 64 * 4;       // kStages mbarriers: tile landed
+constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;    // kStages mbarriers: tile consumed
+constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;   // Q tile landed
+constexpr uint32_t kBarQEmpty = kBarQFull + 8;            // Q tile no longer read
+constexpr uint32_t kEnd = kBarQEmpty + 8;
+constexpr uint32_t kDynamicBytes = kEnd + 1024;  // slack to align the base
+static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
+}  // namespace smem
+
+// Arrivals each mbarrier waits for.
+constexpr uint32_t kFullArrivals = kWarpgroupThreads;   // every producer thread (cp.async noinc)
+constexpr uint32_t kEmptyArrivals = 8;                  // lane 0 of each consumer warp
+constexpr uint32_t kQEmptyArrivals = 4;                 // lane 0 of each softmax warp
+
+// Named barriers between the two consumer warpgroups.
+constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factors
+constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them
+constexpr uint32_t kBarItemEnd = 3; // softmax WG wrote 1 / sum for the item
+
+}  // namespace mla::cuda_impl::sm90

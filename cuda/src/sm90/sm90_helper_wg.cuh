@@ -1,0 +1,67 @@
+// sm90_helper_wg.cuh - warpgroup 2 of the sm_90a kernel: the second half of
+// O (value columns 256..511). Per tile it waits for WG 1's P and rescale
+// factors, rescales O, runs 4 wgmma m64n256k16 with P and V both from shared
+// memory, then frees the P buffer and its share of the KV stage.
+#pragma once
+
+#include <cstdint>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_epilogue.cuh"
+#include "sm90_items.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_wgmma.cuh"
+
+namespace mla::cuda_impl::sm90 {
+
+__device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t base, const float* scale_smem,
+                                               const float* inv_sum_smem, int32_t m_tile) {
+  const uint32_t tid = threadIdx.x - 2 * kWarpgroupThreads;
+  const uint32_t lane = tid & 31;
+  const RowPair rp = thread_rows(tid);
+  const uint64_t p_desc = make_sw128_desc(base + smem::kP, 16, 1024);
+
+  float o[128];
+  uint32_t tile_count = 0, items_done = 0;
+  const int32_t end = p.part_begin[blockIdx.x + 1];
+  for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
+    const ItemView v = view_item(p, index, m_tile);
+    if (v.rows == 0) continue;
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+    for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
+      const uint32_t stage = tile_count % kStages;
+      const uint32_t tile = base + smem::kKV + stage * kTileBytes;
+      named_sync(kBarPReady, kConsumerThreads);
+      const float alpha0 = scale_smem[rp.r0], alpha1 = scale_smem[rp.r0 + 8];
+#pragma unroll
+      for (int i = 0; i < 128; ++i) o[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
+      // WG 1 saw this tile land; waiting here too makes the copies visible to
+      // this warpgroup on its own (the wait returns at once).
+      mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      fence_proxy_async();
+
+      const uint64_t v_desc = make_sw128_desc(tile + 4 * kColBlockBytes, kColBlockBytes, 1024);
+      pin_regs(o);
+      wgmma_fence();
+#pragma unroll
+      for (uint32_t kk = 0; kk < 4; ++kk)
+        wgmma_m64n256k16_ss_vt(o, desc_advance(p_desc, kk * 32), desc_advance(v_desc, kk * 2048), 1u);
+      wgmma_commit();
+      wgmma_wait<0>();
+      pin_regs(o);
+      if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
+      named_arrive(kBarPFree, kConsumerThreads);
+    }
+
+    named_sync(kBarItemEnd, kConsumerThreads);
+    const float* inv_buf = inv_sum_smem + 64 * (items_done & 1);
+    const float inv_sum[2] = {inv_buf[rp.r0], inv_buf[rp.r0 + 8]};
+    store_output_half(p, v, rp, 256, o, inv_sum);
+    ++items_done;
+  }
+}
+
+}  // namespace mla::cuda_impl::sm90

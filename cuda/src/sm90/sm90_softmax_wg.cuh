@@ -1,0 +1,231 @@
+// sm90_softmax_wg.cuh - warpgroup 1 of the sm_90a kernel: S = Q.K^T, masks,
+// online softmax, and the first half of O (value columns 0..255).
+//
+// Per KV tile:
+//   wait tile -> 36 wgmma m64n64k16 (Q, K from shared memory) -> wait
+//   -> release the previous tile (its P.V has finished too)
+//   -> mask + online softmax in registers (exp2, scale_log2)
+//   -> rescale O, wait until WG 2 is done with the P buffer, write P and the
+//      rescale factors there, signal WG 2
+//   -> 4 wgmma m64n256k16 with P from registers (left in flight: the next
+//      tile's S wait covers it).
+#pragma once
+
+#include <cstdint>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_epilogue.cuh"
+#include "sm90_items.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_wgmma.cuh"
+
+namespace mla::cuda_impl::sm90 {
+
+// Per-row state of the online softmax, in the exp2 domain: m is the running
+// max of logit * scale * log2(e), sum the running sum of 2^(x - m) (this
+// thread's 16 columns only; the quad is reduced at the end).
+struct SoftmaxRows {
+  float m[2];
+  float sum[2];
+  int32_t lo[2];  // visible keys of each row within the item: [lo, hi)
+  int32_t hi[2];
+};
+
+__device__ __forceinline__ SoftmaxRows softmax_rows_init(const DecodeParams& p, const ItemView& v, RowPair rp) {
+  SoftmaxRows s;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    s.m[h] = -INFINITY;
+    s.sum[h] = 0.f;
+    const int32_t r = int32_t(rp.r0) + 8 * h;
+    s.lo[h] = 0;
+    s.hi[h] = 0;  // padding rows see nothing
+    if (r < v.rows) {
+      const KeyRange k = token_keys(p, v.kv_len, v.q_len, (v.row0 + r) / p.num_heads);
+      s.lo[h] = int32_t(k.begin > v.item_begin ? k.begin : v.item_begin);
+      s.hi[h] = int32_t(k.end < v.item_end ? k.end : v.item_end);
+    }
+  }
+  return s;
+}
+
+// Turns the raw scores of one tile (keys k0..k0+63) into probabilities
+// relative to the updated row max; returns the factor the old O and sum are
+// scaled by. Masked keys become exactly 0.
+__device__ __forceinline__ void softmax_tile(float (&s)[32], SoftmaxRows& st, int32_t k0, float scale_log2,
+                                             RowPair rp, float (&alpha)[2]) {
+  // Key of element e of block j: k0 + 8j + 2 quad + (e & 1).
+  int32_t lo[2], hi[2];
+  bool all_visible = true;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    lo[h] = st.lo[h] - k0 - int32_t(2 * rp.quad);
+    hi[h] = st.hi[h] - k0 - int32_t(2 * rp.quad);
+    all_visible = all_visible && st.lo[h] <= k0 && st.hi[h] >= k0 + kKeys;
+  }
+  float mx[2] = {-INFINITY, -INFINITY};
+  if (all_visible) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      s[i] *= scale_log2;
+      mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int h = (i >> 1) & 1;
+      const int32_t c = 8 * (i >> 2) + (i & 1);
+      s[i] = (c >= lo[h] && c < hi[h]) ? s[i] * scale_log2 : -INFINITY;
+      mx[h] = fmaxf(mx[h], s[i]);
+    }
+  }
+  float shift[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    const float m_new = fmaxf(st.m[h], mx[h]);
+    shift[h] = m_new == -INFINITY ? 0.f : m_new;  // a row that saw nothing yet: keep everything 0
+    alpha[h] = fast_exp2(st.m[h] - shift[h]);     // 2^-inf = 0 on the first visible tile
+    st.m[h] = m_new;
+  }
+  float part[2] = {0.f, 0.f};
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    const int h = (i >> 1) & 1;
+    s[i] = fast_exp2(s[i] - shift[h]);
+    part[h] += s[i];
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) st.sum[h] = st.sum[h] * alpha[h] + part[h];
+}
+
+// P as the A operand of wgmma m64nNk16 from registers: k-step kk covers keys
+// 16kk..16kk+15 = S blocks j = 2kk, 2kk+1; the fragment is
+// {row r0 keys 2q..2q+1, row r0+8 same, row r0 keys 8+2q.., row r0+8 same},
+// which is exactly the S accumulator order, pairwise packed.
+__device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&pa)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) pa[kk][r] = pack_bf16x2(s[8 * kk + 2 * r], s[8 * kk + 2 * r + 1]);
+}
+
+// P into shared memory for WG 2 (K-major, 128-byte swizzle: row r, keys
+// 8j..8j+7 in chunk j ^ (r % 8)); the 32 lanes of a store hit 32 banks.
+__device__ __forceinline__ void store_p(uint32_t sp, const uint32_t (&pa)[4][4], RowPair rp) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const uint32_t row = rp.r0 + 8 * h;
+      const uint32_t addr = sp + row * 128 + ((uint32_t(j) ^ (row & 7)) << 4) + rp.quad * 4;
+      asm volatile("st.shared.u32 [%0], %1;" ::"r"(addr), "r"(pa[j >> 1][(j & 1) * 2 + h]) : "memory");
+    }
+}
+
+__device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
+                                                float* inv_sum_smem, int32_t m_tile) {
+  const uint32_t tid = threadIdx.x - kWarpgroupThreads;
+  const uint32_t lane = tid & 31;
+  const RowPair rp = thread_rows(tid);
+  const uint64_t q_desc = make_sw128_desc(base + smem::kQ, 16, 1024);
+
+  float o[128];
+  float s[32];
+  uint32_t pa[4][4];
+  uint32_t tile_count = 0, q_loads = 0, items_done = 0;
+  int32_t loaded_request = -1;
+  bool handed_p = false;  // P buffer used before: wait for WG 2 to free it
+
+  const int32_t end = p.part_begin[blockIdx.x + 1];
+  for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
+    const ItemView v = view_item(p, index, m_tile);
+    if (v.rows == 0) continue;
+    SoftmaxRows st = softmax_rows_init(p, v, rp);
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+    if (v.n_tiles > 0 && v.request != loaded_request) {
+      mbar_wait(base + smem::kBarQFull, q_loads & 1);
+      fence_proxy_async();
+      ++q_loads;
+      loaded_request = v.request;
+    }
+
+    for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
+      const uint32_t stage = tile_count % kStages;
+      const uint32_t tile = base + smem::kKV + stage * kTileBytes;
+      mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      fence_proxy_async();
+
+      const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+      wgmma_fence();
+#pragma unroll
+      for (uint32_t kk = 0; kk < 36; ++kk) {
+        const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+        wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+      }
+      wgmma_commit();
+      wgmma_wait<0>();  // also retires the previous tile's P.V
+      pin_regs(s);
+      pin_regs(o);
+      if (t > 0 && lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
+      if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
+        mbar_arrive(base + smem::kBarQEmpty);
+
+      float alpha[2];
+      softmax_tile(s, st, v.key_lo + t * kKeys, p.scale_log2, rp, alpha);
+      pack_p(s, pa);
+#pragma unroll
+      for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
+
+      if (handed_p) named_sync(kBarPFree, kConsumerThreads);
+      handed_p = true;
+      store_p(base + smem::kP, pa, rp);
+      if (rp.quad == 0) {
+        scale_smem[rp.r0] = alpha[0];
+        scale_smem[rp.r0 + 8] = alpha[1];
+      }
+      fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
+      named_arrive(kBarPReady, kConsumerThreads);
+
+      const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
+      pin_regs(o);
+      wgmma_fence();
+#pragma unroll
+      for (uint32_t kk = 0; kk < 4; ++kk) wgmma_m64n256k16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
+      wgmma_commit();
+    }
+    // Unconditional, so that on every path the compiler sees O retired
+    // before it is read (a wait with nothing in flight costs nothing).
+    wgmma_wait<0>();
+    pin_regs(o);
+    if (v.n_tiles > 0 && lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
+
+    // Finish the rows: the quad holds the 64 columns of a row between them.
+    float inv_sum[2], lse[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float l = st.sum[h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      inv_sum[h] = l > 0.f ? 1.f / l : 0.f;
+      lse[h] = l > 0.f ? (st.m[h] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+    }
+    float* inv_buf = inv_sum_smem + 64 * (items_done & 1);
+    if (rp.quad == 0) {
+      inv_buf[rp.r0] = inv_sum[0];
+      inv_buf[rp.r0 + 8] = inv_sum[1];
+    }
+    named_sync(kBarItemEnd, kConsumerThreads);
+    store_output_half(p, v, rp, 0, o, inv_sum);
+    store_lse(p, v, rp, lse);
+    ++items_done;
+  }
+  // Balance WG 2's arrival after its last P.V.
+  if (handed_p) named_sync(kBarPFree, kConsumerThreads);
+}
+
+}  // namespace mla::cuda_impl::sm90

@@ -1,0 +1,113 @@
+// sm90_sync.cuh - thin typed wrappers over the Hopper synchronisation and copy
+// PTX the sm_90a decode kernel uses: mbarriers, cp.async with zero fill and
+// its mbarrier arrival, proxy fences, named barriers, setmaxnreg.
+//
+// Device code only, and only meaningful in the sm_90a pass: the callers guard
+// their bodies with MLA_SM90_DEVICE (see sm90_config.cuh).
+#pragma once
+
+#include <cstdint>
+
+namespace mla::cuda_impl::sm90 {
+
+// Shared-memory address as the 32-bit value PTX's .shared instructions take.
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// ---- mbarrier (one 8-byte word in shared memory) ----
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(arrivals) : "memory");
+}
+
+// Makes the initialised barriers visible to the other threads (and to the
+// asynchronous proxy) before anyone arrives on them; follow with __syncthreads.
+__device__ __forceinline__ void mbar_init_fence() {
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile(
+      "{\n\t.reg .b64 st;\n\t"
+      "mbarrier.arrive.shared::cta.b64 st, [%0];\n\t}" ::"r"(bar)
+      : "memory");
+}
+
+// Blocks until the phase with the given parity has completed. Phase k (k = 0,
+// 1, ...) of a barrier completes when its k-th round of arrivals is in, so a
+// waiter for round k passes parity k & 1.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n\t.reg .pred done;\n"
+      "MLA_WAIT:\n\t"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t"
+      "@!done bra MLA_WAIT;\n\t}" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
+// ---- cp.async (16 bytes, L2 only) ----
+
+// Copies 16 bytes global -> shared; src_bytes = 0 reads nothing and writes
+// zeros, which is how rows outside the valid range (or on a bad page) become
+// finite zeros without touching memory.
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint32_t src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+               : "memory");
+}
+
+// Arrives on the barrier once every cp.async this thread issued so far has
+// landed. .noinc: the arrival counts against the barrier's expected count, so
+// a barrier fed by N copying threads is initialised with N.
+__device__ __forceinline__ void cp_async_arrive_noinc(uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
+}
+
+// ---- proxies and barriers ----
+
+// Orders this thread's generic-proxy shared-memory accesses against later
+// async-proxy ones (wgmma operand reads). Writers of wgmma operands run it
+// before the barrier that hands the data over; readers of cp.async-filled
+// tiles run it after their wait, as a second line of defence.
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+// Named barriers 1..15 (0 is __syncthreads). `threads` counts every thread
+// taking part, arrivers and waiters together; a multiple of 32.
+__device__ __forceinline__ void named_sync(uint32_t id, uint32_t threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_arrive(uint32_t id, uint32_t threads) {
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+// ---- registers ----
+
+template <uint32_t kRegs>
+__device__ __forceinline__ void regs_release() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kRegs));
+}
+template <uint32_t kRegs>
+__device__ __forceinline__ void regs_claim() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kRegs));
+}
+
+// ---- arithmetic ----
+
+// 2^x with the SFU (about 2 ulp); exp2(-inf) = 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Two floats -> packed BF16 pair, round to nearest even; lo in the low half.
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+}  // namespace mla::cuda_impl::sm90
