@@ -74,7 +74,8 @@ Status desc_from_json(const std::string& name, const std::string& text, ProblemD
   MLA_RETURN_IF_ERROR(parse_json(name, text, &root));
   Fields f(name, root);
   if (root.type != JsonValue::Type::object)
-    return f.fail(std::string("the top-level value is a ") + to_string(root.type) + ", expected an object");
+    return f.fail(std::string("the top-level value is ") + (root.type == JsonValue::Type::array ? "an " : "a ") +
+                  to_string(root.type) + ", expected an object");
   for (const auto& m : root.members) {
     bool known = false;
     for (const char* k : kKnownKeys) known |= m.first == k;
