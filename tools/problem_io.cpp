@@ -56,9 +56,10 @@ Status load(const std::string& dir, const char* file, DType dtype, const std::st
   return Status::Ok();
 }
 
+// The elements of a loaded array (none for one that was not loaded).
 template <class T>
 std::vector<T> typed(const NpyArray& a) {
-  std::vector<T> v(size_t(a.count()));
+  std::vector<T> v(a.bytes.size() / sizeof(T));
   if (!v.empty()) std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
   return v;
 }
