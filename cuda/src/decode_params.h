@@ -55,6 +55,11 @@ struct RequestInfo {
   int32_t partial_row;  // workspace row of split 0, row r of split s is partial_row + s * q_len * H + r;
                         // -1 when num_splits == 1
   uint32_t status;      // MLA_STATUS_* bits for this request; nonzero: output 0, LSE NaN
+  // Added by the CUDA backend (issue 4): query tokens whose rows are written
+  // as 0 / NaN when status != 0 (0 when the request's rows are ill-defined,
+  // e.g. q_offsets decreasing). Decode kernels never read it: a flagged
+  // request has q_len == 0 and no work item; the combine kernel fills its rows.
+  int32_t fault_q_len;
 };
 
 struct DecodeParams {
