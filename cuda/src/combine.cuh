@@ -1,0 +1,84 @@
+// combine.cuh - merging the split-K partial results of one query row (one
+// warp, 16 columns per lane), and writing the row of a flagged request.
+// Kept apart from the kernel so a fused epilogue could reuse it.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "mla/constants.h"
+
+namespace mla::cuda_impl {
+
+constexpr int kCombineColsPerLane = MLA_DIM_V / 32;  // 16
+
+__device__ __forceinline__ void store_bf16x16(uint16_t* dst, const float (&v)[kCombineColsPerLane]) {
+  uint4 w[2];
+  uint32_t* u = reinterpret_cast<uint32_t*>(w);
+#pragma unroll
+  for (int i = 0; i < kCombineColsPerLane / 2; ++i) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+    u[i] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+  reinterpret_cast<uint4*>(dst)[0] = w[0];
+  reinterpret_cast<uint4*>(dst)[1] = w[1];
+}
+
+// Merges n (<= 64) partial rows: partial s of the row is at row `row0 + s *
+// stride` of partial_out / partial_lse. out = sum_s w_s o_s / sum_s w_s with
+// w_s = exp(lse_s - max lse), lse = max + log(sum w). All splits empty (-inf):
+// 0 and -inf. Summation order is fixed (s ascending, then a fixed shuffle tree).
+__device__ __forceinline__ void combine_row(const float* partial_out, const float* partial_lse, int64_t row0,
+                                            int64_t stride, int32_t n, uint16_t* out_row, float* lse_out) {
+  const int lane = threadIdx.x & 31;
+  constexpr unsigned kAll = 0xffffffffu;
+  const float l0 = lane < n ? partial_lse[row0 + lane * stride] : -INFINITY;
+  const float l1 = lane + 32 < n ? partial_lse[row0 + (lane + 32) * stride] : -INFINITY;
+  float mx = fmaxf(l0, l1);
+#pragma unroll
+  for (int d = 16; d > 0; d >>= 1) mx = fmaxf(mx, __shfl_xor_sync(kAll, mx, d));
+  float v[kCombineColsPerLane];
+  if (mx == -INFINITY) {
+#pragma unroll
+    for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
+    store_bf16x16(out_row + lane * kCombineColsPerLane, v);
+    if (lane == 0) *lse_out = -INFINITY;
+    return;
+  }
+  const float w0 = lane < n ? expf(l0 - mx) : 0.f;
+  const float w1 = lane + 32 < n ? expf(l1 - mx) : 0.f;
+  float wsum = w0 + w1;
+#pragma unroll
+  for (int d = 16; d > 0; d >>= 1) wsum += __shfl_xor_sync(kAll, wsum, d);
+#pragma unroll
+  for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
+  for (int32_t s = 0; s < n; ++s) {
+    const float w = __shfl_sync(kAll, s < 32 ? w0 : w1, s & 31);
+    const float4* src = reinterpret_cast<const float4*>(partial_out + (row0 + s * stride) * MLA_DIM_V) + lane * 4;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const float4 x = src[q];
+      v[4 * q + 0] += w * x.x;
+      v[4 * q + 1] += w * x.y;
+      v[4 * q + 2] += w * x.z;
+      v[4 * q + 3] += w * x.w;
+    }
+  }
+  const float inv = 1.f / wsum;
+#pragma unroll
+  for (int i = 0; i < kCombineColsPerLane; ++i) v[i] *= inv;
+  store_bf16x16(out_row + lane * kCombineColsPerLane, v);
+  if (lane == 0) *lse_out = mx + logf(wsum);
+}
+
+// The row of a flagged request: output 0, LSE NaN.
+__device__ __forceinline__ void fault_row(uint16_t* out_row, float* lse_out) {
+  const int lane = threadIdx.x & 31;
+  reinterpret_cast<uint4*>(out_row)[2 * lane] = make_uint4(0, 0, 0, 0);
+  reinterpret_cast<uint4*>(out_row)[2 * lane + 1] = make_uint4(0, 0, 0, 0);
+  if (lane == 0) *lse_out = NAN;
+}
+
+}  // namespace mla::cuda_impl
