@@ -1,0 +1,48 @@
+// vk_fixture.h - what the Vulkan test files share: one context for the whole
+// run (validation layer on unless MLA_VULKAN_VALIDATION=0), a decode through
+// the host-memory API with poisoned outputs, and environment knobs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mla/vulkan.h"
+#include "mla_test.h"
+
+namespace vk_test {
+
+// The shared context; created on first use (REQUIREs success).
+mla::vulkan::Context& context();
+
+// Integer from the environment, or `fallback`.
+int env_int(const char* name, int fallback);
+
+// A random seed for this run (MLA_TEST_SEED to repeat one), printed once.
+uint64_t run_seed();
+
+struct Result {
+  std::vector<uint16_t> out;  // BF16 bits
+  std::vector<float> lse;
+  uint32_t status = 0;
+  double kernel_ms = 0;
+};
+
+// decode_host with poisoned outputs; REQUIREs success and no new validation message.
+Result run(const mla::test::HostProblem& p);
+
+// run() against the float64 reference with the default (BF16) tolerance.
+void check_against_reference(const mla::test::HostProblem& p, const Result& r,
+                             const mla::test::Tolerance& tol = mla::test::Tolerance());
+
+// The problem of requests `which` of p (in that order), on the same pool.
+mla::test::HostProblem select_requests(const mla::test::HostProblem& p, const std::vector<int>& which);
+
+// Rows [q_offsets[b] * H, q_offsets[b+1] * H) of request b: output values and LSE.
+std::vector<uint16_t> request_out(const mla::test::HostProblem& p, const Result& r, int b);
+std::vector<float> request_lse(const mla::test::HostProblem& p, const Result& r, int b);
+
+// Fails the current test if the validation layer has spoken since the last call.
+void check_validation_clean();
+
+}  // namespace vk_test

@@ -1,0 +1,154 @@
+// mla/vulkan.h - the Vulkan compute backend of the MLA decode.
+//
+// Two ways in:
+//  * Context::decode_host: inputs and outputs in host memory; the context
+//    uploads, runs and downloads (tests, `mla run --backend vulkan`).
+//  * Context::record_decode: inputs and outputs in the caller's VkBuffers on
+//    the context's device; the passes are recorded into the caller's command
+//    buffer (applications that keep their KV cache in Vulkan memory).
+//
+// Device selection (Context::create): a discrete GPU first, then integrated,
+// virtual, CPU (lavapipe). MLA_VULKAN_DEVICE picks a device by index (as
+// vulkaninfo lists them) or by a case-insensitive name substring.
+// MLA_VULKAN_VALIDATION=1 enables VK_LAYER_KHRONOS_validation and counts its
+// warnings and errors (validation_messages()).
+//
+// The shaders read every buffer as 32-bit words (no 8/16-bit storage or
+// arithmetic) and use no subgroup operations. The device needs Vulkan 1.1 and
+// VK_KHR_push_descriptor; anything missing is reported by name.
+//
+// A Context is not thread-safe: use one per thread or serialise the calls.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mla/status.h"
+#include "mla/types.h"
+
+namespace mla::vulkan {
+
+// "" when a usable Vulkan device is present (honours MLA_VULKAN_DEVICE),
+// otherwise why not.
+std::string unavailable_reason();
+
+struct Options {
+  // Device: -1 = MLA_VULKAN_DEVICE or the best device; >= 0 an index.
+  int device_index = -1;
+  // Non-empty: the first device whose name contains this (case-insensitive).
+  std::string device_name;
+  // Enable VK_LAYER_KHRONOS_validation (also when MLA_VULKAN_VALIDATION=1)
+  // and count its warnings and errors. Fails when the layer is missing.
+  bool validation = false;
+};
+
+// What the context found and chose, for logs and tests.
+struct DeviceInfo {
+  std::string name;
+  std::string type;                // "discrete", "integrated", "virtual", "cpu", "other"
+  std::string driver;              // driver name and info when the device reports them
+  uint32_t vendor_id = 0;
+  uint32_t api_version = 0;
+  uint32_t compute_units = 0;      // SMs / CUs / CPU threads (estimate when the driver does not say)
+  uint32_t shared_memory_bytes = 0;  // maxComputeSharedMemorySize
+  uint32_t subgroup_size = 0;
+  bool timestamps = false;         // kernel_ms available
+  std::string tiles;               // decode tile per row group, e.g. "G4xN16 G8xN16 G16xN16"
+};
+
+// A range of a caller's buffer. `size` is the number of bytes usable from
+// `offset` (VK_WHOLE_SIZE is not accepted: the library checks every size).
+// Offsets must be multiples of 16 and of minStorageBufferOffsetAlignment.
+struct BufferRange {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceSize offset = 0;
+  VkDeviceSize size = 0;
+};
+
+// The buffers of record_decode, all created on Context::device() with
+// VK_BUFFER_USAGE_STORAGE_BUFFER_BIT (plus the extra bits named below).
+// Inputs are the ProblemData layouts of mla/types.h; a buffer that the
+// problem does not need (q_scales for BF16 Q, kv_scales for BF16 KV, out and
+// lse when total_q = 0, kv_pool when num_pages = 0, page_table when
+// max_pages = 0) may be VK_NULL_HANDLE.
+struct DeviceBuffers {
+  BufferRange q;           // [total_q, H, row_bytes(q_format)]
+  BufferRange q_scales;    // float [total_q]
+  BufferRange kv_pool;     // [num_pages, page_size, row_bytes(kv_format)]
+  BufferRange kv_scales;   // float [num_pages * page_size]
+  BufferRange page_table;  // int32 [B, max_pages]
+  BufferRange q_offsets;   // int32 [B + 1]
+  BufferRange kv_lens;     // int32 [B]
+  BufferRange out;         // written: BF16 [total_q, H, 512]
+  BufferRange lse;         // written: float [total_q, H]
+  // Written: uint32 [1 + B]. [1 + b] holds the MLA_STATUS_* bits of request
+  // b (mla/constants.h), [0] their OR. Needs VK_BUFFER_USAGE_TRANSFER_DST_BIT
+  // (it is cleared with vkCmdFillBuffer).
+  BufferRange status;
+  // Scratch of workspace_bytes(desc) bytes; needs
+  // VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT (the plan writes the dispatch sizes).
+  BufferRange workspace;
+};
+
+class Context {
+ public:
+  // Creates an instance, picks a device (MLA_VULKAN_DEVICE), creates a
+  // device and a compute queue, and builds every pipeline once.
+  static Status create(std::unique_ptr<Context>* out);
+  static Status create(const Options& options, std::unique_ptr<Context>* out);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Host memory in and out: validates the whole problem (metadata included),
+  // uploads, runs, downloads. out_bf16: total_q * H * 512 values; lse:
+  // total_q * H floats. status_word (optional) receives the OR of the
+  // device-side status bits (0 after host validation passed); kernel_ms
+  // (optional) the GPU time of the recorded passes from timestamp queries
+  // (NaN when the queue has no timestamps).
+  Status decode_host(const ProblemDesc& desc, const ProblemData& host, uint16_t* out_bf16, float* lse,
+                     uint32_t* status_word = nullptr, double* kernel_ms = nullptr);
+
+  // Bytes of scratch record_decode needs for a problem of this shape.
+  Status workspace_bytes(const ProblemDesc& desc, VkDeviceSize* bytes) const;
+
+  // Records the decode into `cmd` (a primary or secondary command buffer in
+  // the recording state, from a pool of queue_family()). Checks desc and the
+  // buffer sizes on the host; the metadata (q_offsets, kv_lens, page_table)
+  // is device data and is checked on the device: a request that fails gets
+  // its status bits, output 0 and LSE NaN, and no out-of-bounds access.
+  //
+  // Synchronisation: the recording starts with a barrier that makes earlier
+  // compute-shader and transfer writes in this queue visible (so the inputs
+  // may come from a copy or a shader just before, and the same workspace may
+  // be reused back to back); writes from other stages or queues are the
+  // caller's to synchronise. It ends after the last dispatch with no barrier:
+  // before reading out / lse / status the caller adds one from
+  // VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT / VK_ACCESS_SHADER_WRITE_BIT.
+  // The command buffer's compute pipeline, push constants and descriptor set
+  // 0 are left changed. Nothing is recorded when desc.batch == 0.
+  Status record_decode(VkCommandBuffer cmd, const ProblemDesc& desc, const DeviceBuffers& buffers);
+
+  std::string device_name() const;
+  DeviceInfo device_info() const;
+  // Warnings and errors the validation layer reported (0 when it is off).
+  uint64_t validation_messages() const;
+
+  // The context's objects, for callers of record_decode.
+  VkInstance instance() const;
+  VkPhysicalDevice physical_device() const;
+  VkDevice device() const;
+  VkQueue queue() const;
+  uint32_t queue_family() const;
+
+  struct Impl;
+
+ private:
+  explicit Context(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mla::vulkan

@@ -1,0 +1,338 @@
+#version 450
+// decode.comp - the attention pass. One workgroup = one item of the plan:
+// G query rows (r = i * H + h, consecutive rows of one request, so a group
+// may span tokens) against one partition of the request's keys, walked in
+// tiles of N keys with an online softmax in the log2 domain.
+//
+// Per tile: the next tile's rows are fetched into registers (16-byte loads,
+// consecutive threads on consecutive bytes of a row) while the current tile,
+// staged as fp32 in shared memory, goes through Q.K, the softmax and P.V.
+// See shader_interface.h for the thread layout.
+//
+// A partition that is the whole request writes BF16 output and LSE directly;
+// otherwise it writes its fp32 partial output (already divided by its own
+// softmax sum) and its log2-domain LSE for combine.comp.
+//
+// Compile with -DMLA_G=<4|8|16> (rows) and -DMLA_N=<4|8|16> (keys per tile).
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "mla_fp8_table.glsl"
+
+#if !defined(MLA_G) || !defined(MLA_N)
+#error "compile with -DMLA_G=<rows per workgroup> -DMLA_N=<keys per tile>"
+#endif
+#define G MLA_G
+#define N MLA_N
+#define T MLA_VK_DECODE_THREADS(G)
+#define QB MLA_VK_QK_BATCH(N)
+#define ROWV4 MLA_VK_ROW_VEC4
+// 16-byte loads per thread per tile (BF16 rows are the larger format).
+#define LD ((N * MLA_VK_BF16_ROW_UVEC4 + T - 1) / T)
+// P.V ownership: the 128 column quads of a row; with more than 128 threads
+// the rows are split into blocks, with fewer a thread takes several quads.
+#define PV_QUADS (T >= 128 ? 1 : 128 / T)
+#define PV_ROWS (T >= 128 ? G * 128 / T : G)
+#define PV_QUAD_STRIDE (T >= 128 ? 128 : T)
+
+layout(local_size_x = T) in;
+
+layout(std430, set = 0, binding = MLA_VK_BIND_Q) readonly buffer QWords { uint q_words[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_Q_SCALES) readonly buffer QScales { float q_scales[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_KV) readonly buffer KvPool { uvec4 kv_pool[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_KV_SCALES) readonly buffer KvScales { float kv_scales[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_PAGE_TABLE) readonly buffer PageTable { int page_table[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_OUT) writeonly buffer Out { uvec2 out_bf16[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_LSE) writeonly buffer Lse { float lse_out[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_META) readonly buffer Meta { uint meta[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_PART_LSE) writeonly buffer PartLse { float part_lse[]; };
+layout(std430, set = 0, binding = MLA_VK_BIND_PART_OUT) writeonly buffer PartOut { vec4 part_out[]; };
+
+#include "find_request.glsl"
+
+// Shared memory: exactly MLA_VK_DECODE_SMEM_FLOATS(G, N) floats.
+shared vec4 sK[N * ROWV4];                       // key tile, fp32, unscaled
+shared vec4 sRed[QB * MLA_VK_SLICES * G / 4];    // Q.K partials [n][slice][g]; then P [n][g]
+shared vec4 sS[G * N / 4];                       // logits (log2 domain) [g][n]; at the end l partials
+shared float sKs[N];                             // sigma_k per key (1 for BF16)
+shared float sCorr[G];                           // this tile's rescale of each row
+shared float sRowL[G];
+shared float sRowM[G];
+shared float sFp8[256];
+
+void red_store(uint i, float v) { sRed[i >> 2][i & 3u] = v; }
+float red_load(uint i) { return sRed[i >> 2][i & 3u]; }
+void s_store(uint i, float v) { sS[i >> 2][i & 3u] = v; }
+float s_load(uint i) { return sS[i >> 2][i & 3u]; }
+
+// The request this workgroup serves (uniform).
+uint g_req;
+int g_q_begin, g_q_len, g_kv_len;
+
+// Pool slot of key `key` of the request, or ~0u for a page id outside the
+// pool (plan.comp has already failed such a request; this is the guard that
+// keeps the read in bounds whatever the table says).
+uint key_slot(uint key) {
+  const int page = page_table[g_req * uint(pc.max_pages) + (key >> pc.page_shift)];
+  if (page < 0 || page >= pc.num_pages) return 0xFFFFFFFFu;
+  return uint(page) * uint(pc.page_size) + (key & uint(pc.page_size - 1));
+}
+
+// Fetch keys [k0, k0 + nk) into registers; keys past nk read as zeros.
+void fetch_tile(uint k0, uint nk, out uvec4 r[LD], out float sk) {
+  const uint tid = gl_LocalInvocationID.x;
+  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+  const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
+  for (uint j = 0u; j < LD; ++j) {
+    const uint idx = tid + j * T;
+    const uint n = idx / row_uvec4;
+    r[j] = uvec4(0u);
+    if (n < nk) {
+      const uint slot = key_slot(k0 + n);
+      if (slot != 0xFFFFFFFFu) r[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
+    }
+  }
+  sk = 1.0;
+  if (fp8 && tid < nk) {
+    const uint slot = key_slot(k0 + tid);
+    if (slot != 0xFFFFFFFFu) sk = kv_scales[slot];
+  }
+}
+
+// Decode the fetched words into the fp32 tile.
+void stage_tile(uvec4 r[LD], float sk) {
+  const uint tid = gl_LocalInvocationID.x;
+  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
+    for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx >= N * MLA_VK_FP8_ROW_UVEC4) break;
+      const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
+      if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 4 vec4
+        const uint base = n * ROWV4 + 4u * w;
+        for (uint k = 0u; k < 4u; ++k) {
+          const uint x = r[j][k];
+          sK[base + k] = vec4(sFp8[x & 255u], sFp8[(x >> 8) & 255u], sFp8[(x >> 16) & 255u], sFp8[x >> 24]);
+        }
+      } else {  // 8 BF16 rope values
+        const uint base = n * ROWV4 + 128u + 2u * (w - MLA_VK_FP8_CONTENT_UVEC4);
+        sK[base] = vec4(bf16_lo(r[j].x), bf16_hi(r[j].x), bf16_lo(r[j].y), bf16_hi(r[j].y));
+        sK[base + 1u] = vec4(bf16_lo(r[j].z), bf16_hi(r[j].z), bf16_lo(r[j].w), bf16_hi(r[j].w));
+      }
+    }
+  } else {
+    for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx >= N * MLA_VK_BF16_ROW_UVEC4) break;
+      const uint n = idx / MLA_VK_BF16_ROW_UVEC4, w = idx % MLA_VK_BF16_ROW_UVEC4;
+      const uint base = n * ROWV4 + 2u * w;
+      sK[base] = vec4(bf16_lo(r[j].x), bf16_hi(r[j].x), bf16_lo(r[j].y), bf16_hi(r[j].y));
+      sK[base + 1u] = vec4(bf16_lo(r[j].z), bf16_hi(r[j].z), bf16_lo(r[j].w), bf16_hi(r[j].w));
+    }
+  }
+  if (tid < N) sKs[tid] = sk;
+}
+
+// Dimension d of global Q row qrow, unscaled.
+float q_value(uint qrow, uint d) {
+  if (pc.q_format == MLA_FORMAT_FP8_ROPE640) {
+    const uint base = qrow * MLA_VK_FP8_ROW_WORDS;
+    if (d < MLA_DIM_CONTENT) return sFp8[(q_words[base + (d >> 2)] >> (8u * (d & 3u))) & 255u];
+    const uint w = q_words[base + MLA_FP8_ROPE_BYTE_OFFSET / 4 + ((d - MLA_DIM_CONTENT) >> 1)];
+    return (d & 1u) == 0u ? bf16_lo(w) : bf16_hi(w);
+  }
+  const uint w = q_words[qrow * MLA_VK_BF16_ROW_WORDS + (d >> 1)];
+  return (d & 1u) == 0u ? bf16_lo(w) : bf16_hi(w);
+}
+
+// Output rows [row0, row_end) of a request that failed the device checks: 0 and NaN.
+void write_fault_rows(int row0, int row_end) {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint first = uint(g_q_begin * pc.num_heads + row0), count = uint(row_end - row0);
+  for (uint i = tid; i < count * MLA_VK_OUT_ROW_UVEC2; i += T) out_bf16[first * MLA_VK_OUT_ROW_UVEC2 + i] = uvec2(0u);
+  if (tid < count) lse_out[first + tid] = MLA_NAN;
+}
+
+// One key of P.V for this thread's rows and quads; STEP is one of the two below.
+#define PV_FMA(a, p, v) acc[a] = fma(vec4(p), v, acc[a]);
+#define PV_FMA_VISIBLE(a, p, v) if (p != 0.0) acc[a] = fma(vec4(p), v, acc[a]);
+#define PV_KEY(n, STEP)                                                            \
+  {                                                                                \
+    vec4 v[PV_QUADS];                                                              \
+    for (uint q = 0u; q < PV_QUADS; ++q) v[q] = sK[n * ROWV4 + quad0 + q * PV_QUAD_STRIDE]; \
+    for (uint r4 = 0u; r4 < PV_ROWS / 4u; ++r4) {                                  \
+      const vec4 p4 = sRed[(n * G + prow0) / 4u + r4];                             \
+      for (uint q = 0u; q < PV_QUADS; ++q) {                                       \
+        const uint a = (4u * r4) * PV_QUADS + q;                                   \
+        STEP(a, p4.x, v[q])                                                        \
+        STEP(a + PV_QUADS, p4.y, v[q])                                             \
+        STEP(a + 2u * PV_QUADS, p4.z, v[q])                                        \
+        STEP(a + 3u * PV_QUADS, p4.w, v[q])                                        \
+      }                                                                            \
+    }                                                                              \
+  }
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint item = folded_workgroup_id();
+  if (item >= meta[MLA_VK_META_DECODE_TOTAL]) return;
+  g_req = find_request(item, MLA_VK_META_DECODE_OFF(uint(pc.batch)));
+  const uint ib = MLA_VK_META_INFO(g_req);
+  g_q_begin = int(meta[ib + MLA_VK_INFO_Q_BEGIN]);
+  g_q_len = int(meta[ib + MLA_VK_INFO_Q_LEN]);
+  g_kv_len = int(meta[ib + MLA_VK_INFO_KV_LEN]);
+  const uint nsplit = meta[ib + MLA_VK_INFO_NSPLIT];
+  const int H = pc.num_heads;
+  const int rows = g_q_len * H;
+  const uint groups = uint((rows + G - 1) / G);
+  const uint local_item = item - meta[MLA_VK_META_DECODE_OFF(uint(pc.batch)) + g_req];
+  const int row0 = int(local_item % groups) * G;
+  const int row_end = min(row0 + G, rows);
+  if (nsplit == 0u) {
+    write_fault_rows(row0, row_end);
+    return;
+  }
+  const uint split = local_item / groups;
+  const uint key_begin = meta[ib + MLA_VK_INFO_KEY_BEGIN], key_end = meta[ib + MLA_VK_INFO_KEY_END];
+  const uint origin = meta[ib + MLA_VK_INFO_ORIGIN], chunk = meta[ib + MLA_VK_INFO_CHUNK];
+  const uint p_begin = max(key_begin, origin + split * chunk);
+  const uint p_end = min(key_end, origin + (split + 1u) * chunk);
+
+  for (uint i = tid; i < 256u; i += T) sFp8[i] = uintBitsToFloat(MLA_E4M3_BITS[i]);
+  memoryBarrierShared();
+  barrier();
+
+  // This thread's query row for Q.K and for the per-row softmax state.
+  const uint gq = tid % G, sq = tid / G;
+  const int row = row0 + int(gq);
+  const bool row_active = row < row_end;
+  vec4 qv[MLA_VK_SLICE_VEC4];
+  float q_scale = 0.0;  // softmax_scale * log2(e) * sigma_q
+  ivec2 vis = ivec2(0, 0);
+  if (row_active) {
+    const int i = row / H;
+    const uint qrow = uint((g_q_begin + i) * H + row % H);
+    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
+      const uint d = sq * 36u + 4u * j;
+      qv[j] = vec4(q_value(qrow, d), q_value(qrow, d + 1u), q_value(qrow, d + 2u), q_value(qrow, d + 3u));
+    }
+    q_scale = pc.scale_log2 * (pc.q_format == MLA_FORMAT_FP8_ROPE640 ? q_scales[g_q_begin + i] : 1.0);
+    vis = visible_keys(g_kv_len, g_q_len, i);
+  } else {
+    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) qv[j] = vec4(0.0);
+  }
+  // Keys every active row of the group sees: a tile inside it needs no per-key mask in P.V.
+  const ivec2 vis_first = visible_keys(g_kv_len, g_q_len, row0 / H);
+  const ivec2 vis_last = visible_keys(g_kv_len, g_q_len, (row_end - 1) / H);
+
+  // P.V ownership.
+  const uint quad0 = tid % PV_QUAD_STRIDE;
+  const uint prow0 = T >= 128 ? (tid / 128u) * PV_ROWS : 0u;
+  vec4 acc[PV_ROWS * PV_QUADS];
+  for (uint a = 0u; a < PV_ROWS * PV_QUADS; ++a) acc[a] = vec4(0.0);
+
+  float m_run = MLA_NEG_INF;  // running max of row gq (softmax threads, tid < G * N)
+  float l_run = 0.0;          // running sum of key slot tid / G of row gq
+
+  uvec4 regs[LD];
+  float reg_sk;
+  if (p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin), regs, reg_sk);
+  for (uint k0 = p_begin; k0 < p_end; k0 += N) {
+    const uint nk = min(uint(N), p_end - k0);
+    stage_tile(regs, reg_sk);
+    memoryBarrierShared();
+    barrier();
+    if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N), regs, reg_sk);
+
+    // Q.K in batches of QB keys: 16 partial dots per (row, key), summed in slice order.
+    for (uint sb = 0u; sb < N / QB; ++sb) {
+      for (uint nl = 0u; nl < QB; ++nl) {
+        const uint base = (sb * QB + nl) * ROWV4 + sq * MLA_VK_SLICE_VEC4;
+        vec4 d4 = vec4(0.0);
+        for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) d4 = fma(qv[j], sK[base + j], d4);
+        red_store((nl * MLA_VK_SLICES + sq) * G + gq, (d4.x + d4.y) + (d4.z + d4.w));
+      }
+      memoryBarrierShared();
+      barrier();
+      if (tid < G * QB) {
+        const uint nl = tid / G, n = sb * QB + nl;
+        float dot_qk = 0.0;
+        for (uint s = 0u; s < MLA_VK_SLICES; ++s) dot_qk += red_load((nl * MLA_VK_SLICES + s) * G + gq);
+        const int key = int(k0 + n);
+        const bool visible = n < nk && key >= vis.x && key < vis.y;
+        s_store(gq * N + n, visible ? dot_qk * q_scale * sKs[n] : MLA_NEG_INF);
+      }
+      memoryBarrierShared();
+      barrier();
+    }
+
+    // Online softmax: thread (g, n) for n < N; every thread of a row computes the same max.
+    if (tid < G * N) {
+      const uint n = tid / G;
+      float tile_max = MLA_NEG_INF;
+      for (uint k = 0u; k < N / 4u; ++k) {
+        const vec4 s4 = sS[(gq * N) / 4u + k];
+        tile_max = max(tile_max, max(max(s4.x, s4.y), max(s4.z, s4.w)));
+      }
+      const float m_new = max(m_run, tile_max);
+      const float corr = m_run == MLA_NEG_INF ? 0.0 : exp2(m_run - m_new);
+      const float s = s_load(gq * N + n);
+      const float p = s == MLA_NEG_INF ? 0.0 : exp2(s - m_new);
+      l_run = l_run * corr + p;
+      m_run = m_new;
+      red_store(n * G + gq, p * sKs[n]);  // V of a key is sigma_k * content
+      if (n == 0u) sCorr[gq] = corr;
+    }
+    memoryBarrierShared();
+    barrier();
+
+    // P.V: acc[row][quad] = acc * corr + sum_n P[n][row] * V[n][quad].
+    for (uint r = 0u; r < PV_ROWS; ++r) {
+      const float c = sCorr[prow0 + r];
+      for (uint q = 0u; q < PV_QUADS; ++q) acc[r * PV_QUADS + q] *= c;
+    }
+    // Inside the keys every row sees, P is 0 only by underflow and the plain
+    // FMA is exact; at mask edges a masked key must not reach the row even as
+    // 0 * V (its V may be non-finite).
+    const bool whole_tile = vis_last.x <= int(k0) && vis_first.y >= int(k0 + nk);
+    if (whole_tile) {
+      for (uint n = 0u; n < nk; ++n) PV_KEY(n, PV_FMA)
+    } else {
+      for (uint n = 0u; n < nk; ++n) PV_KEY(n, PV_FMA_VISIBLE)
+    }
+    memoryBarrierShared();
+    barrier();
+  }
+
+  // Row sums: l of row g is the sum of its N key-slot sums, in slot order.
+  if (tid < G * N) s_store(gq * N + tid / G, l_run);
+  if (tid < G) sRowM[gq] = m_run;
+  memoryBarrierShared();
+  barrier();
+  if (tid < G) {
+    float l = 0.0;
+    for (uint n = 0u; n < N; ++n) l += s_load(gq * N + n);
+    sRowL[gq] = l;
+  }
+  memoryBarrierShared();
+  barrier();
+
+  const uint S = uint(pc.split_slots);
+  for (uint r = 0u; r < PV_ROWS; ++r) {
+    const int orow = row0 + int(prow0 + r);
+    if (orow >= row_end) continue;
+    const float l = sRowL[prow0 + r];
+    const uint grow = uint(g_q_begin * H + orow);
+    for (uint q = 0u; q < PV_QUADS; ++q) {
+      const vec4 o = l == 0.0 ? vec4(0.0) : acc[r * PV_QUADS + q] / l;
+      const uint quad = quad0 + q * PV_QUAD_STRIDE;
+      if (nsplit == 1u) out_bf16[grow * MLA_VK_OUT_ROW_UVEC2 + quad] = pack_bf16x4(o);
+      else part_out[(grow * S + split) * MLA_VK_OUT_ROW_UVEC2 + quad] = o;
+    }
+  }
+  if (tid < G && row_active) {
+    const float l = sRowL[gq];
+    const float lse2 = l == 0.0 ? MLA_NEG_INF : m_run + log2(l);
+    const uint grow = uint(g_q_begin * H + row);
+    if (nsplit == 1u) lse_out[grow] = l == 0.0 ? MLA_NEG_INF : float(lse2 * MLA_LN2);
+    else part_lse[grow * S + split] = lse2;
+  }
+}

@@ -1,0 +1,137 @@
+/*
+ * shader_interface.h - what the Vulkan host code and the GLSL shaders must
+ * agree on: descriptor bindings, push constants, the tiling of the decode
+ * pass and its shared-memory size, and the layout of the workspace.
+ *
+ * Included from C++ (vulkan/src) and from GLSL (glslc with
+ * GL_GOOGLE_include_directive), so outside the __cplusplus block it holds only
+ * preprocessor definitions.
+ */
+#ifndef MLA_VK_SHADER_INTERFACE_H
+#define MLA_VK_SHADER_INTERFACE_H
+
+#include "mla/constants.h"
+
+/* ---- Descriptor set 0 (pushed with VK_KHR_push_descriptor), one layout for
+ * every pass; all bindings are storage buffers. ---- */
+#define MLA_VK_BIND_Q 0           /* [total_q, H] rows, read as 32-bit words */
+#define MLA_VK_BIND_Q_SCALES 1    /* float [total_q], fp8 Q only */
+#define MLA_VK_BIND_KV 2          /* [num_pages, page_size] rows, read as uvec4 */
+#define MLA_VK_BIND_KV_SCALES 3   /* float [num_pages * page_size], fp8 KV only */
+#define MLA_VK_BIND_PAGE_TABLE 4  /* int [B, max_pages] */
+#define MLA_VK_BIND_Q_OFFSETS 5   /* int [B + 1] */
+#define MLA_VK_BIND_KV_LENS 6     /* int [B] */
+#define MLA_VK_BIND_OUT 7         /* BF16 [total_q, H, 512], written as uvec2 (4 values) */
+#define MLA_VK_BIND_LSE 8         /* float [total_q, H] */
+#define MLA_VK_BIND_STATUS 9      /* uint [1 + B]: [0] OR of all, [1 + b] request b */
+#define MLA_VK_BIND_META 10       /* workspace: header, request info, item offsets */
+#define MLA_VK_BIND_PART_LSE 11   /* workspace: split partial LSE (log2 domain) */
+#define MLA_VK_BIND_PART_OUT 12   /* workspace: split partial outputs (fp32) */
+#define MLA_VK_NUM_BINDINGS 13
+
+/* ---- Decode tiling ----
+ * A workgroup owns G query rows (row r = i * H + h of one request) and walks
+ * a partition of the request's keys in tiles of N keys. Each key tile is
+ * staged once into shared memory as fp32 (BF16 and FP8 decoded once per
+ * workgroup, not once per head).
+ * Q.K: thread (g = tid % G, s = tid / G) keeps dims [36 s, 36 s + 36) of row
+ * g in registers; the 16 partial dots of a (row, key) pair are summed in
+ * shared memory in a fixed order (deterministic, no subgroup operations, so
+ * any subgroup size works). P.V: each thread owns 4-column quads of the
+ * 512 output columns for a block of rows. */
+#define MLA_VK_SLICES 16                      /* threads per query row in Q.K */
+#define MLA_VK_SLICE_VEC4 9                   /* 36 dims = 9 vec4 per thread */
+#define MLA_VK_ROW_VEC4 144                   /* 576 fp32 of a staged key row */
+#define MLA_VK_BF16_ROW_UVEC4 72              /* 1152-byte row as uvec4 */
+#define MLA_VK_FP8_ROW_UVEC4 40               /* 640-byte row as uvec4 */
+#define MLA_VK_FP8_CONTENT_UVEC4 32           /* the 512 e4m3 bytes of a row */
+#define MLA_VK_BF16_ROW_WORDS 288
+#define MLA_VK_FP8_ROW_WORDS 160
+#define MLA_VK_OUT_ROW_UVEC2 128              /* 512 BF16 of an output row */
+#define MLA_VK_DECODE_THREADS(G) ((G) * MLA_VK_SLICES)
+/* Keys whose Q.K partials are reduced at once (bounds the partial buffer). */
+#define MLA_VK_QK_BATCH(N) ((N) < 8 ? (N) : 8)
+/* Shared memory of the decode pass in bytes; decode.comp declares exactly these
+ * arrays (K tile, partials / P, logits, key scales, 3 per-row values, FP8 table). */
+#define MLA_VK_DECODE_SMEM_FLOATS(G, N) \
+  ((N) * 576 + MLA_VK_QK_BATCH(N) * MLA_VK_SLICES * (G) + (G) * (N) + (N) + 3 * (G) + 256)
+#define MLA_VK_DECODE_SMEM_BYTES(G, N) (4 * MLA_VK_DECODE_SMEM_FLOATS(G, N))
+
+/* ---- Other passes ---- */
+#define MLA_VK_PAGES_THREADS 128    /* page-id check: one page-table entry per thread */
+#define MLA_VK_PAGES_MAX_GROUPS 4096
+#define MLA_VK_PLAN_THREADS 128     /* plan: one workgroup scans the whole batch */
+#define MLA_VK_COMBINE_THREADS 128  /* combine: one output row, a quad per thread */
+#define MLA_VK_MAX_GROUPS_X 65535   /* indirect dispatches fold item ids into (x, y) */
+
+/* ---- Split-K ---- */
+#define MLA_VK_SPLIT_AUTO 0       /* split_count = the host's per-request cap */
+#define MLA_VK_SPLIT_EXPLICIT 1   /* split_count = ProblemDesc::num_splits */
+#define MLA_VK_SPLIT_INVARIANT 2  /* partitions from invariant_chunk(kv_len) */
+/* The automatic mode does not cut a request into partitions shorter than this
+ * (a partition's partial output costs 2 KiB per row to write and re-read). */
+#define MLA_VK_MIN_SPLIT_KEYS 256
+
+/* ---- Workspace "meta" binding, in 32-bit words ----
+ * [0..2]  indirect dispatch of decode, [4..6] of combine,
+ * [8] decode items, [9] combine rows,
+ * then B request records of MLA_VK_INFO_WORDS, then decode item offsets
+ * [B + 1], then combine row offsets [B + 1] (exclusive prefix sums). */
+#define MLA_VK_META_DECODE_ARGS 0
+#define MLA_VK_META_COMBINE_ARGS 4
+#define MLA_VK_META_DECODE_TOTAL 8
+#define MLA_VK_META_COMBINE_TOTAL 9
+#define MLA_VK_META_HEADER_WORDS 16
+#define MLA_VK_INFO_WORDS 8
+#define MLA_VK_INFO_Q_BEGIN 0   /* first query token (q_offsets[b]) */
+#define MLA_VK_INFO_Q_LEN 1     /* query tokens whose rows the request owns */
+#define MLA_VK_INFO_KV_LEN 2
+#define MLA_VK_INFO_NSPLIT 3    /* partitions; 0 marks a faulty request (rows -> 0, LSE NaN) */
+#define MLA_VK_INFO_KEY_BEGIN 4 /* request_keys() range */
+#define MLA_VK_INFO_KEY_END 5
+#define MLA_VK_INFO_ORIGIN 6    /* partition s = [origin + s * chunk, + chunk) clipped to the range */
+#define MLA_VK_INFO_CHUNK 7
+#define MLA_VK_META_INFO(b) (MLA_VK_META_HEADER_WORDS + (b) * MLA_VK_INFO_WORDS)
+#define MLA_VK_META_DECODE_OFF(B) (MLA_VK_META_HEADER_WORDS + (B) * MLA_VK_INFO_WORDS)
+#define MLA_VK_META_COMBINE_OFF(B) (MLA_VK_META_DECODE_OFF(B) + (B) + 1)
+#define MLA_VK_META_WORDS(B) (MLA_VK_META_COMBINE_OFF(B) + (B) + 1)
+
+/* ---- Push constants (one block for every pass) ----
+ * Declared once as a field list; C++ and GLSL expand it into a struct / block. */
+#define MLA_VK_PUSH_FIELDS          \
+  MLA_VK_INT(batch)                 \
+  MLA_VK_INT(num_heads)             \
+  MLA_VK_INT(total_q)               \
+  MLA_VK_INT(q_format)              \
+  MLA_VK_INT(kv_format)             \
+  MLA_VK_INT(mask)                  \
+  MLA_VK_INT(window)                \
+  MLA_VK_INT(chunk)                 \
+  MLA_VK_FLOAT(scale_log2)          \
+  MLA_VK_INT(page_size)             \
+  MLA_VK_INT(page_shift)            \
+  MLA_VK_INT(num_pages)             \
+  MLA_VK_INT(max_pages)             \
+  MLA_VK_INT(split_mode)            \
+  MLA_VK_INT(split_count)           \
+  MLA_VK_INT(split_slots)           \
+  MLA_VK_INT(rows_per_group)        \
+  MLA_VK_INT(key_tile)
+#define MLA_VK_PUSH_FIELD_COUNT 18
+
+#ifdef __cplusplus
+#include <cstdint>
+namespace mla::vulkan_impl {
+#define MLA_VK_INT(name) int32_t name;
+#define MLA_VK_FLOAT(name) float name;
+struct PushConstants {
+  MLA_VK_PUSH_FIELDS
+};
+#undef MLA_VK_INT
+#undef MLA_VK_FLOAT
+static_assert(sizeof(PushConstants) == 4 * MLA_VK_PUSH_FIELD_COUNT, "push constants are 32-bit fields");
+static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees 128 bytes of push constants");
+}  // namespace mla::vulkan_impl
+#endif
+
+#endif /* MLA_VK_SHADER_INTERFACE_H */

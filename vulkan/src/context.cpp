@@ -1,0 +1,129 @@
+// Context creation and teardown, accessors, unavailable_reason().
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "context_impl.h"
+#include "spirv_caps.h"
+#include "vk_check.h"
+#include "vk_struct.h"
+
+namespace mla::vulkan {
+
+using vulkan_impl::vk_struct;
+
+Context::Impl::~Impl() {
+  if (device) {
+    vkDeviceWaitIdle(device);  // nothing of ours may still run; the result does not change what we free
+    dummy.reset();
+    if (timestamps) vkDestroyQueryPool(device, timestamps, nullptr);
+    if (fence) vkDestroyFence(device, fence, nullptr);
+    if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
+    vulkan_impl::destroy_pipelines(device, &pipelines);
+    vkDestroyDevice(device, nullptr);
+  }
+  vulkan_impl::destroy_instance(&instance);
+}
+
+namespace {
+
+Status create_device(Context::Impl* c) {
+  const float priority = 1.f;
+  auto qi = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
+  qi.queueFamilyIndex = c->phys.queue_family;
+  qi.queueCount = 1;
+  qi.pQueuePriorities = &priority;
+  std::vector<const char*> extensions = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+  // A portability implementation (MoltenVK) must have its subset extension enabled.
+  if (c->phys.has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
+  const VkPhysicalDeviceFeatures features = vulkan_impl::spirv_required_features();
+  auto di = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  di.queueCreateInfoCount = 1;
+  di.pQueueCreateInfos = &qi;
+  di.enabledExtensionCount = uint32_t(extensions.size());
+  di.ppEnabledExtensionNames = extensions.data();
+  di.pEnabledFeatures = &features;
+  MLA_VK_CHECK(vkCreateDevice(c->phys.handle, &di, nullptr, &c->device));
+  vkGetDeviceQueue(c->device, c->phys.queue_family, 0, &c->queue);
+  c->push_descriptor_set =
+      reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(c->device, "vkCmdPushDescriptorSetKHR"));
+  if (!c->push_descriptor_set)
+    return Status(StatusCode::not_available, "vkCmdPushDescriptorSetKHR is missing although VK_KHR_push_descriptor is enabled");
+  return Status::Ok();
+}
+
+Status create_submission_objects(Context::Impl* c) {
+  auto pi = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
+  pi.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pi.queueFamilyIndex = c->phys.queue_family;
+  MLA_VK_CHECK(vkCreateCommandPool(c->device, &pi, nullptr, &c->command_pool));
+  auto fi = vk_struct<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
+  MLA_VK_CHECK(vkCreateFence(c->device, &fi, nullptr, &c->fence));
+  if (c->phys.timestamp_bits > 0 && c->phys.props.limits.timestampPeriod > 0) {
+    auto qi = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+    qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qi.queryCount = 2;
+    MLA_VK_CHECK(vkCreateQueryPool(c->device, &qi, nullptr, &c->timestamps));
+  }
+  return vulkan_impl::Buffer::create(c->device, c->memory_props, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, false,
+                                     &c->dummy);
+}
+
+}  // namespace
+
+Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Context::~Context() = default;
+
+Status Context::create(std::unique_ptr<Context>* out) { return create(Options(), out); }
+
+Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
+  auto impl = std::make_unique<Impl>();
+  const bool validation = options.validation || vulkan_impl::validation_requested_by_env();
+  MLA_RETURN_IF_ERROR(vulkan_impl::create_instance(validation, &impl->validation_messages, &impl->instance));
+  MLA_RETURN_IF_ERROR(vulkan_impl::select_physical_device(impl->instance.instance, options, &impl->phys));
+  vkGetPhysicalDeviceMemoryProperties(impl->phys.handle, &impl->memory_props);
+  MLA_RETURN_IF_ERROR(create_device(impl.get()));
+  MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, &impl->pipelines));
+  MLA_RETURN_IF_ERROR(create_submission_objects(impl.get()));
+  out->reset(new Context(std::move(impl)));
+  return Status::Ok();
+}
+
+std::string Context::device_name() const { return impl_->phys.props.deviceName; }
+
+DeviceInfo Context::device_info() const {
+  const auto& p = impl_->phys;
+  DeviceInfo i;
+  i.name = p.props.deviceName;
+  i.type = vulkan_impl::device_type_name(p.props.deviceType);
+  i.driver = p.driver;
+  i.vendor_id = p.props.vendorID;
+  i.api_version = p.props.apiVersion;
+  i.compute_units = p.compute_units;
+  i.shared_memory_bytes = p.props.limits.maxComputeSharedMemorySize;
+  i.subgroup_size = p.subgroup_size;
+  i.timestamps = impl_->timestamps != VK_NULL_HANDLE;
+  i.tiles = impl_->pipelines.describe();
+  return i;
+}
+
+uint64_t Context::validation_messages() const { return impl_->validation_messages.load(); }
+VkInstance Context::instance() const { return impl_->instance.instance; }
+VkPhysicalDevice Context::physical_device() const { return impl_->phys.handle; }
+VkDevice Context::device() const { return impl_->device; }
+VkQueue Context::queue() const { return impl_->queue; }
+uint32_t Context::queue_family() const { return impl_->phys.queue_family; }
+
+std::string unavailable_reason() {
+  // Device selection and the requirement check only: no pipelines are built.
+  std::atomic<uint64_t> unused{0};
+  vulkan_impl::Instance inst;
+  Status st = vulkan_impl::create_instance(false, &unused, &inst);
+  if (!st.ok()) return st.message();
+  vulkan_impl::PhysicalDevice phys;
+  st = vulkan_impl::select_physical_device(inst.instance, Options(), &phys);
+  vulkan_impl::destroy_instance(&inst);
+  return st.ok() ? "" : st.message();
+}
+
+}  // namespace mla::vulkan

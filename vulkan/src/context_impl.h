@@ -1,0 +1,35 @@
+// context_impl.h - what a Context owns. Shared by context.cpp (creation),
+// record.cpp (the VkBuffer API) and host_decode.cpp (the host-memory API).
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "buffer.h"
+#include "instance.h"
+#include "mla/vulkan.h"
+#include "physical.h"
+#include "pipelines.h"
+
+namespace mla::vulkan {
+
+struct Context::Impl {
+  std::atomic<uint64_t> validation_messages{0};  // the messenger's counter: must outlive it
+  vulkan_impl::Instance instance;
+  vulkan_impl::PhysicalDevice phys;
+  VkPhysicalDeviceMemoryProperties memory_props{};
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
+  vulkan_impl::Pipelines pipelines;
+  VkCommandPool command_pool = VK_NULL_HANDLE;  // decode_host's command buffers
+  VkFence fence = VK_NULL_HANDLE;
+  VkQueryPool timestamps = VK_NULL_HANDLE;      // 2 queries; null without timestamp support
+  vulkan_impl::Buffer dummy;                    // bound where a problem has no buffer
+
+  ~Impl();
+};
+
+}  // namespace mla::vulkan

@@ -1,0 +1,41 @@
+// physical.h - choosing the physical device and checking, up front, that it
+// has everything the backend uses.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <string>
+#include <vector>
+
+#include "mla/status.h"
+#include "mla/vulkan.h"
+
+namespace mla::vulkan_impl {
+
+struct PhysicalDevice {
+  VkPhysicalDevice handle = VK_NULL_HANDLE;
+  uint32_t index = 0;  // in vkEnumeratePhysicalDevices order
+  VkPhysicalDeviceProperties props{};
+  std::vector<VkExtensionProperties> extensions;
+  uint32_t queue_family = UINT32_MAX;  // a family with compute, preferring timestamps
+  uint32_t timestamp_bits = 0;
+  uint32_t compute_units = 0;
+  uint32_t subgroup_size = 0;
+  uint32_t max_push_descriptors = 0;
+  std::string driver;
+
+  bool has_extension(const char* name) const;
+  bool is_cpu() const { return props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+};
+
+// Picks by Options (index or name), else MLA_VULKAN_DEVICE, else the best
+// usable device: discrete > integrated > virtual > CPU > other, then by index.
+// An explicitly chosen device that lacks a requirement is an error naming it.
+Status select_physical_device(VkInstance instance, const mla::vulkan::Options& options, PhysicalDevice* out);
+
+// "" when the device has what the backend needs, else what it lacks.
+std::string missing_requirement(const PhysicalDevice& dev);
+
+const char* device_type_name(VkPhysicalDeviceType t);
+
+}  // namespace mla::vulkan_impl

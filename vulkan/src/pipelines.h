@@ -1,0 +1,41 @@
+// pipelines.h - the descriptor set layout, the pipeline layout and every
+// compute pipeline of a context, built once from the embedded SPIR-V.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <string>
+
+#include "mla/status.h"
+
+namespace mla::vulkan_impl {
+
+// One decode pipeline: `rows` query rows (G) per workgroup, `keys` (N) per tile.
+struct DecodeVariant {
+  int rows = 0;  // 0: not available on this device
+  int keys = 0;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+};
+
+struct Pipelines {
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;  // push descriptors, MLA_VK_NUM_BINDINGS storage buffers
+  VkPipelineLayout layout = VK_NULL_HANDLE;           // that set + the PushConstants block
+  VkPipeline pages = VK_NULL_HANDLE;
+  VkPipeline plan = VK_NULL_HANDLE;
+  VkPipeline combine = VK_NULL_HANDLE;
+  DecodeVariant decode[3];  // G = 4, 8, 16
+
+  // The variant for H heads: the smallest G >= min(H, 16) the device runs.
+  // A function of H and the device only, so batch-invariant results hold.
+  const DecodeVariant& for_heads(int num_heads) const;
+  std::string describe() const;  // "G4xN16 G8xN16 G16xN8"
+};
+
+// Tile sizes follow the device limits: for each G the largest N in {16, 8, 4}
+// whose shared memory fits maxComputeSharedMemorySize (lavapipe reports 32 KiB
+// but does not enforce it, so it must be respected here) and whose 16 G
+// threads fit the workgroup limits. MLA_VULKAN_KEY_TILE caps N (tuning).
+Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out);
+void destroy_pipelines(VkDevice device, Pipelines* p);
+
+}  // namespace mla::vulkan_impl

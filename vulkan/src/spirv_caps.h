@@ -1,0 +1,19 @@
+// spirv_caps.h - the SPIR-V capabilities the embedded shaders declare, checked
+// against the device, so that a shader edit that starts using (say) Int64 is a
+// clear error at context creation instead of a driver failure.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <string>
+
+namespace mla::vulkan_impl {
+
+// "" when the device supports every capability of every embedded module,
+// else the first one missing (named by module and feature).
+std::string missing_spirv_capability(VkPhysicalDevice pd);
+
+// The core features to enable at device creation for those capabilities.
+VkPhysicalDeviceFeatures spirv_required_features();
+
+}  // namespace mla::vulkan_impl
