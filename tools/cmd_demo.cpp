@@ -168,7 +168,7 @@ int cmd_demo(int argc, char** argv) {
   }
   if (!st.ok()) return report("demo", st);
   const double t = kernel.empty() ? median(wall) : median(kernel);
-  std::printf("  backend    %s (%s): median of %lld runs %.4f ms %s (%.3f ms wall with copies), %.1f GB/s moved\n",
+  std::printf("  backend    %s (%s): median of %lld runs %.4g ms %s (%.4g ms wall with copies), %.3g GB/s moved\n",
               to_string(backend), runner->device().c_str(), (long long)wall.size(), t,
               kernel.empty() ? "wall" : "on the device", median(wall), bytes_moved(p) / (t * 1e6));
 
