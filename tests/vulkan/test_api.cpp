@@ -1,0 +1,146 @@
+// The two APIs at their edges: errors, empty problems, the VkBuffer API
+// against the host-memory one, timing.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "device_problem.h"
+#include "vk_fixture.h"
+
+using mla::test::HostProblem;
+using mla::test::ProblemSpec;
+
+namespace {
+
+HostProblem small_problem(mla::RowFormat q, mla::RowFormat kv) {
+  ProblemSpec s;
+  s.seed = vk_test::run_seed() + 60;
+  s.num_heads = 20;
+  s.q_format = q;
+  s.kv_format = kv;
+  s.mask = mla::MaskKind::causal;
+  s.page_size = 16;
+  s.q_lens = {1, 4, 2};
+  s.kv_lens = {30, 300, 17};
+  s.num_splits = 3;
+  return mla::test::make_problem(s);
+}
+
+}  // namespace
+
+TEST_CASE("api: device name and info") {
+  auto& ctx = vk_test::context();
+  CHECK(!ctx.device_name().empty());
+  const auto info = ctx.device_info();
+  CHECK(info.compute_units > 0);
+  CHECK(!info.tiles.empty());
+  CHECK(mla::vulkan::unavailable_reason().empty());
+}
+
+TEST_CASE("api: the host API validates before any dispatch") {
+  HostProblem p = small_problem(mla::RowFormat::bf16, mla::RowFormat::bf16);
+  std::vector<uint16_t> out(mla::out_count(p.desc));
+  std::vector<float> lse(mla::lse_count(p.desc));
+  auto& ctx = vk_test::context();
+
+  mla::ProblemDesc d = p.desc;
+  d.num_heads = 0;
+  mla::Status st = ctx.decode_host(d, p.data(), out.data(), lse.data());
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  CHECK(st.message().find("num_heads") != std::string::npos);
+
+  HostProblem bad_page = p;
+  bad_page.page_table[0] = bad_page.desc.num_pages;
+  st = ctx.decode_host(bad_page.desc, bad_page.data(), out.data(), lse.data());
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  CHECK(st.message().find("page_table") != std::string::npos);
+
+  st = ctx.decode_host(p.desc, p.data(), nullptr, lse.data());
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  vk_test::check_validation_clean();
+}
+
+TEST_CASE("api: empty batches and requests without queries") {
+  auto& ctx = vk_test::context();
+  mla::ProblemDesc empty;
+  empty.num_heads = 16;
+  empty.page_size = 16;
+  empty.softmax_scale = 0.1f;
+  uint32_t status = 77;
+  CHECK(ctx.decode_host(empty, mla::ProblemData(), nullptr, nullptr, &status).ok());
+  CHECK(status == 0u);
+
+  ProblemSpec s;
+  s.seed = vk_test::run_seed() + 61;
+  s.q_lens = {0, 0};
+  s.kv_lens = {10, 0};
+  const HostProblem p = mla::test::make_problem(s);
+  const vk_test::Result r = vk_test::run(p);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("api: the VkBuffer API in a caller's command buffer equals the host API") {
+  for (auto kv : {mla::RowFormat::bf16, mla::RowFormat::fp8_rope640}) {
+    const HostProblem p = small_problem(mla::RowFormat::bf16, kv);
+    const vk_test::Result host = vk_test::run(p);
+    vk_test::check_against_reference(p, host);
+    vk_test::DeviceProblem dp(vk_test::context(), p);
+    const mla::Status st = dp.run();
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    vk_test::check_validation_clean();
+    const auto out = dp.out();
+    const auto lse = dp.lse();
+    CHECK(std::memcmp(out.data(), host.out.data(), out.size() * 2) == 0);
+    CHECK(std::memcmp(lse.data(), host.lse.data(), lse.size() * 4) == 0);
+    CHECK(dp.status() == std::vector<uint32_t>(p.desc.batch + 1, 0u));
+    // The same buffers again, back to back (the workspace is reused).
+    REQUIRE(dp.run().ok());
+    CHECK(std::memcmp(dp.out().data(), host.out.data(), out.size() * 2) == 0);
+  }
+}
+
+TEST_CASE("api: record_decode checks the caller's buffers") {
+  const HostProblem p = small_problem(mla::RowFormat::fp8_rope640, mla::RowFormat::fp8_rope640);
+  vk_test::DeviceProblem dp(vk_test::context(), p);
+  mla::vulkan::DeviceBuffers& b = dp.buffers();
+
+  const auto workspace = b.workspace;
+  b.workspace.size -= 4;
+  mla::Status st = dp.run();
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  CHECK(st.message().find("workspace") != std::string::npos);
+  b.workspace = workspace;
+
+  const auto scales = b.kv_scales;
+  b.kv_scales = mla::vulkan::BufferRange{};
+  st = dp.run();
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  CHECK(st.message().find("kv_scales") != std::string::npos);
+  b.kv_scales = scales;
+
+  b.out.offset = 4;
+  st = dp.run();
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  CHECK(st.message().find("out.offset") != std::string::npos);
+  b.out.offset = 0;
+
+  b.q.size = VK_WHOLE_SIZE;
+  st = dp.run();
+  CHECK(st.code() == mla::StatusCode::invalid_argument);
+  b.q.size = p.q.size();
+
+  REQUIRE(dp.run().ok());
+  vk_test::check_validation_clean();
+}
+
+TEST_CASE("api: kernel time from timestamps") {
+  const HostProblem p = small_problem(mla::RowFormat::bf16, mla::RowFormat::bf16);
+  const vk_test::Result r = vk_test::run(p);
+  if (vk_test::context().device_info().timestamps) {
+    CHECK(r.kernel_ms > 0);
+    CHECK(r.kernel_ms < 60000);
+  } else {
+    CHECK(std::isnan(r.kernel_ms));
+  }
+}
