@@ -174,7 +174,7 @@ def expected(prob, files):
     q_fmt, kv_fmt = prob["q_format"], prob["kv_format"]
     q = files["q.npy"]
     total_q = q.shape[0]
-    qv = decode_rows(q.reshape(total_q * H, -1), q_fmt).reshape(total_q, H, 576)
+    qv = decode_rows(q.reshape(total_q * H, q.shape[2]), q_fmt).reshape(total_q, H, 576)
     sq = files["q_scales.npy"].astype(np.float64) if q_fmt != "bf16" else np.ones(total_q)
     pool = files["kv_pool.npy"]
     flat = pool.reshape(-1, pool.shape[-1])
@@ -286,7 +286,19 @@ def good_cases(mla, tmp, rng):
     else:
         want, want_lse, mag = expected(prob, files)
         check_result("padded batch", o, want, want_lse, mag)
-    print(f"good inputs: {n + 1} problems run and compared with numpy")
+    # Degenerate batches: B = 0 (a no-op with empty outputs) and no query at all.
+    for name, q_lens, kv_lens in (("empty batch", [], []), ("no queries", [0, 0], [5, 0])):
+        prob, files = make_problem(rng, "causal", "bf16", "fp8_rope640", heads=8, page_size=4,
+                                   q_lens=q_lens, kv_lens=kv_lens)
+        d, o = os.path.join(tmp, name.replace(" ", "_")), os.path.join(tmp, name.replace(" ", "_") + "_out")
+        save(d, prob, files)
+        r = run_mla(mla, d, o)
+        if r.returncode != 0:
+            fail(f"{name}: mla run exited {r.returncode}: {r.stderr.strip()}")
+        else:
+            want, want_lse, mag = expected(prob, files)
+            check_result(name, o, want, want_lse, mag)
+    print(f"good inputs: {n + 3} problems run and compared with numpy")
     return d, prob, files
 
 
