@@ -30,9 +30,16 @@ constexpr int kRows = 64;              // query rows per tile (wgmma M)
 constexpr int kKeys = 64;              // keys per KV tile (wgmma N of S, K of P.V)
 constexpr int kStages = 2;
 
-// Register budgets after setmaxnreg (multiples of 8; 128 * 40 + 256 * 232 <= 65536).
-constexpr uint32_t kProducerRegs = 40;
-constexpr uint32_t kConsumerRegs = 232;
+// Register budgets after setmaxnreg (multiples of 8). The CTA keeps the
+// registers it was launched with, 384 x 168 (65536 / 384 rounded down to 8),
+// so what the producer gives back must cover what the consumers claim: a
+// claim beyond that waits forever. The producer's row bookkeeping spills
+// below 64; the consumers fit in 216 without spills.
+constexpr uint32_t kLaunchRegs = 168;
+constexpr uint32_t kProducerRegs = 64;
+constexpr uint32_t kConsumerRegs = 216;
+static_assert(kWarpgroupThreads * kProducerRegs + kConsumerThreads * kConsumerRegs <= kThreads * kLaunchRegs,
+              "setmaxnreg budgets exceed the CTA's registers");
 
 // A tile of 64 rows x 576 BF16 lives as 9 column blocks of [64 rows][128 B];
 // inside a block, the 16-byte chunk c of row r sits at chunk c ^ (r % 8)
@@ -63,9 +70,16 @@ static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
 }  // namespace smem
 
 // Arrivals each mbarrier waits for.
-constexpr uint32_t kFullArrivals = kWarpgroupThreads;   // every producer thread (cp.async noinc)
+// KV tile: every producer thread (cp.async noinc) + lane 0 of each producer
+// warp (arrive.expect_tx for its TMA boxes, 0 bytes when it has none).
+constexpr uint32_t kFullArrivals = kWarpgroupThreads + 4;
+constexpr uint32_t kQFullArrivals = kWarpgroupThreads;  // Q tile: cp.async only
 constexpr uint32_t kEmptyArrivals = 8;                  // lane 0 of each consumer warp
 constexpr uint32_t kQEmptyArrivals = 4;                 // lane 0 of each softmax warp
+
+// What a kernel variant leaves out: the library uses kVariantFull only; the
+// dev harness times the others to see the load and compute pipelines apart.
+enum Variant : int { kVariantFull = 0, kVariantNoCompute = 1, kVariantNoLoad = 2 };
 
 // Named barriers between the two consumer warpgroups.
 constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factors

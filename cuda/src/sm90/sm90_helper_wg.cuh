@@ -15,6 +15,7 @@
 
 namespace mla::cuda_impl::sm90 {
 
+template <int kVariant>
 __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t base, const float* scale_smem,
                                                const float* inv_sum_smem, int32_t m_tile) {
   const uint32_t tid = threadIdx.x - 2 * kWarpgroupThreads;
@@ -34,6 +35,11 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + smem::kKV + stage * kTileBytes;
+      if constexpr (kVariant == kVariantNoCompute) {  // dev timing only: consume the tile untouched
+        mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+        if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
+        continue;
+      }
       named_sync(kBarPReady, kConsumerThreads);
       const float alpha0 = scale_smem[rp.r0], alpha1 = scale_smem[rp.r0 + 8];
 #pragma unroll

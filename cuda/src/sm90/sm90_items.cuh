@@ -22,7 +22,9 @@ struct ItemView {
   int32_t item_end;
   int32_t key_lo;       // keys any row of this tile sees within the item: [key_lo, key_hi)
   int32_t key_hi;
-  int32_t n_tiles;      // ceil((key_hi - key_lo) / kKeys), 0 when nothing is visible
+  int32_t tile_base;    // first key of tile 0: key_lo rounded down to a multiple of kKeys, so
+                        // that tiles never straddle a page of >= 64 rows (whole-page TMA loads)
+  int32_t n_tiles;      // ceil((key_hi - tile_base) / kKeys), 0 when nothing is visible
   int32_t partial_row;  // workspace row of request row 0 of this split; -1: write out / lse
   int32_t q_len;
   int32_t kv_len;
@@ -44,6 +46,7 @@ __device__ __forceinline__ ItemView view_item(const DecodeParams& p, int32_t ind
   v.item_end = item.key_end;
   v.key_lo = 0;
   v.key_hi = 0;
+  v.tile_base = 0;
   v.n_tiles = 0;
   v.partial_row = item.num_splits > 1 ? item.partial_row : -1;
   v.q_len = rq.q_len;
@@ -62,7 +65,8 @@ __device__ __forceinline__ ItemView view_item(const DecodeParams& p, int32_t ind
   if (hi > lo) {
     v.key_lo = int32_t(lo);
     v.key_hi = int32_t(hi);
-    v.n_tiles = int32_t((hi - lo + kKeys - 1) / kKeys);
+    v.tile_base = v.key_lo & ~(kKeys - 1);
+    v.n_tiles = (v.key_hi - v.tile_base + kKeys - 1) / kKeys;
   }
   return v;
 }

@@ -1,14 +1,20 @@
-// sm90_producer.cuh - warpgroup 0 of the sm_90a kernel: gathers the Q tile
-// and the 64-key KV tiles of each work item into shared memory with 16-byte
-// cp.async, in the swizzled layout wgmma reads.
+// sm90_producer.cuh - warpgroup 0 of the sm_90a kernel: brings the Q tile and
+// the 64-key KV tiles of each work item into shared memory, in the swizzled
+// layout wgmma reads.
 //
-// Each warp owns 16 rows of a tile. Lane l < 16 looks up the source of row
-// warp * 16 + l (page table -> pool row), the warp then copies the rows one by
-// one, 32 lanes side by side over the row's 72 chunks (coalesced 512-byte
-// runs). A row outside the item's keys, past max_pages, or on a page id
-// outside [0, num_pages) is never read: cp.async with 0 source bytes writes
-// zeros, so masked keys carry finite values into P.V.
+// A tile is cut into runs of box_rows rows that share a page (tiles are
+// 64-aligned in key index, so a run never straddles pages):
+//  - whole run readable and the TMA map present: one lane loads it with 9 TMA
+//    boxes (one per 64-column block), counted on the stage's barrier in bytes;
+//  - otherwise row by row with 16-byte cp.async, 32 lanes side by side over
+//    the row's 72 chunks; a row past the item's keys, past max_pages or on a
+//    page id outside [0, num_pages) is never read: 0 source bytes write zeros,
+//    so masked keys carry finite values into P.V.
+// Pages of 1, 2 or 4 rows (box_rows = 0) use cp.async throughout, and so
+// does Q (one tile per item, rows past the request become zeros).
 #pragma once
+
+#include <cuda.h>
 
 #include <cstdint>
 
@@ -16,34 +22,138 @@
 #include "sm90_config.cuh"
 #include "sm90_items.cuh"
 #include "sm90_sync.cuh"
+#include "sm90_tma.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
-// Copies the 16 rows [row_first, row_first + 16) of a tile whose row sources
-// are held by lanes 0..15 (src, bytes = 16 or 0).
-__device__ __forceinline__ void copy_rows16(uint32_t tile, uint32_t row_first, const uint8_t* src,
-                                            uint32_t bytes, uint32_t lane) {
-#pragma unroll 4
-  for (uint32_t r = 0; r < 16; ++r) {
-    const uint8_t* row_src =
-        reinterpret_cast<const uint8_t*>(__shfl_sync(0xffffffffu, reinterpret_cast<uint64_t>(src), int(r)));
-    const uint32_t row_bytes = __shfl_sync(0xffffffffu, bytes, int(r));
-    const uint32_t row = row_first + r;
-    // 72 chunks: two full warp-wide runs, then 8 lanes for the rest.
-    cp_async_16(tile + swizzled_chunk_offset(row, lane), row_src + lane * 16, row_bytes);
-    cp_async_16(tile + swizzled_chunk_offset(row, lane + 32), row_src + (lane + 32) * 16, row_bytes);
-    if (lane < kChunksPerRow - 64)
-      cp_async_16(tile + swizzled_chunk_offset(row, lane + 64), row_src + (lane + 64) * 16, row_bytes);
-  }
+// Copies one row with the whole warp: 72 chunks = two warp-wide runs, then
+// 8 lanes for the rest. bytes = 0 writes zeros and reads nothing.
+__device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, uint32_t bytes,
+                                         uint32_t lane) {
+  cp_async_16(tile + swizzled_chunk_offset(row, lane), src + lane * 16, bytes);
+  cp_async_16(tile + swizzled_chunk_offset(row, lane + 32), src + (lane + 32) * 16, bytes);
+  if (lane < kChunksPerRow - 64)
+    cp_async_16(tile + swizzled_chunk_offset(row, lane + 64), src + (lane + 64) * 16, bytes);
 }
 
-__device__ __forceinline__ void producer_loop(const DecodeParams& p, uint32_t base, int32_t m_tile) {
+// Where one key's row comes from: src / bytes for cp.async (bytes = 0: not
+// readable, zeros) and its row index in the pool for TMA.
+struct RowSource {
+  const uint8_t* src;
+  uint32_t bytes;
+  int32_t pool_row;
+};
+
+__device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const int32_t* pages, int32_t key,
+                                                   int32_t key_hi) {
+  RowSource r{static_cast<const uint8_t*>(p.kv_pool), 0u, 0};
+  if (key < key_hi) {
+    const int32_t page_index = key >> p.page_shift;
+    if (page_index < p.max_pages) {
+      const int32_t page = __ldg(pages + page_index);
+      if (page >= 0 && page < p.num_pages) {
+        const int64_t slot = int64_t(page) * p.page_size + (key & (p.page_size - 1));
+        r.pool_row = int32_t(slot);  // TMA coordinate; the host enables TMA only when rows fit in int32
+        r.src += slot * int64_t(kRowBytes);
+        r.bytes = 16;
+      }
+    }
+  }
+  return r;
+}
+
+// Brings one 64-key tile (keys k0..k0+63) into `tile`. Lane l looks up rows l
+// and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
+// is on, else 16), and run j belongs to warp j % 4. A run whose rows are all
+// readable goes through TMA (9 boxes, one per column block), the others row
+// by row through cp.async. Every producer thread then arrives on `full`.
+template <int kVariant>
+__device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
+                                             const int32_t* pages, int32_t k0, int32_t key_hi, uint32_t tile,
+                                             uint32_t full, uint32_t empty, uint32_t empty_parity,
+                                             bool wait_empty) {
   const uint32_t lane = threadIdx.x & 31;
   const uint32_t warp = (threadIdx.x >> 5) & 3;
-  const uint8_t* pool = static_cast<const uint8_t*>(p.kv_pool);
-  const uint8_t* q = static_cast<const uint8_t*>(p.q);
-  const int32_t page_mask = p.page_size - 1;
+  // Look the rows up before waiting for the stage: the page-table reads
+  // overlap the consumers' work on the tile that still occupies it.
+  const RowSource lo = kv_row_source(p, pages, k0 + int32_t(lane), key_hi);
+  const RowSource hi = kv_row_source(p, pages, k0 + int32_t(lane) + 32, key_hi);
+  const uint64_t readable = uint64_t(__ballot_sync(0xffffffffu, lo.bytes != 0)) |
+                            (uint64_t(__ballot_sync(0xffffffffu, hi.bytes != 0)) << 32);
+  if (wait_empty) mbar_wait(empty, empty_parity);
 
+  const int32_t run_rows = box_rows > 0 ? box_rows : 16;
+  const uint64_t run_bits = run_rows == 64 ? ~uint64_t(0) : ((uint64_t(1) << run_rows) - 1);
+  // TMA runs of this warp first (their bytes are announced before any lands).
+  uint32_t tma_runs = 0;  // bit j: run j goes through TMA
+  if (box_rows > 0 && kVariant != kVariantNoLoad)
+    for (int32_t j = int32_t(warp); j * run_rows < kKeys; j += 4) {
+      const uint64_t bits = run_bits << (j * run_rows);
+      if ((readable & bits) == bits) tma_runs |= 1u << j;
+    }
+  // Pool rows of the runs' first keys, gathered before lane 0 issues.
+  int32_t first_row[2] = {0, 0};
+#pragma unroll
+  for (int32_t k = 0; k < 2; ++k) {
+    const int32_t row = (int32_t(warp) + 4 * k) * run_rows;  // first row of this warp's k-th run
+    const int32_t src_lane = row & 31;
+    const int32_t lo_row = __shfl_sync(0xffffffffu, lo.pool_row, src_lane);
+    const int32_t hi_row = __shfl_sync(0xffffffffu, hi.pool_row, src_lane);
+    first_row[k] = row < 32 ? lo_row : hi_row;
+  }
+  if (lane == 0) {
+    mbar_arrive_expect_tx(full, uint32_t(__popc(tma_runs)) * uint32_t(run_rows) * 9u * 128u);
+    for (int32_t k = 0; k < 2; ++k) {
+      const int32_t j = int32_t(warp) + 4 * k;
+      if (!((tma_runs >> j) & 1u)) continue;
+      const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
+#pragma unroll
+      for (uint32_t cb = 0; cb < 9; ++cb)
+        tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 64), first_row[k], full);
+    }
+  }
+  // The rest of this warp's runs, row by row.
+  if (kVariant != kVariantNoLoad)
+    for (int32_t j = int32_t(warp); j * run_rows < kKeys; j += 4) {
+      if ((tma_runs >> j) & 1u) continue;
+      for (int32_t r = j * run_rows; r < (j + 1) * run_rows; ++r) {
+        const uint64_t src = __shfl_sync(0xffffffffu, reinterpret_cast<uint64_t>(r < 32 ? lo.src : hi.src), r & 31);
+        const uint32_t bytes = __shfl_sync(0xffffffffu, r < 32 ? lo.bytes : hi.bytes, r & 31);
+        copy_row(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
+      }
+    }
+  cp_async_arrive_noinc(full);
+}
+
+// L2 prefetch of the rows of a later tile (keys k0..k0+63): lane l < 16 of
+// warp w takes row 16w + l. Unreadable rows are skipped.
+__device__ __forceinline__ void prefetch_kv_tile(const DecodeParams& p, const int32_t* pages, int32_t k0,
+                                                 int32_t key_hi) {
+  const uint32_t lane = threadIdx.x & 31;
+  const uint32_t warp = (threadIdx.x >> 5) & 3;
+  if (lane >= 16) return;
+  const RowSource r = kv_row_source(p, pages, k0 + int32_t(warp * 16 + lane), key_hi);
+  if (r.bytes) l2_prefetch(r.src, kRowBytes);
+}
+
+// The Q rows of one M tile are contiguous in Q; rows past `rows` become zeros.
+template <int kVariant>
+__device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row0, int32_t rows, uint32_t dst,
+                                            uint32_t full) {
+  const uint32_t lane = threadIdx.x & 31;
+  const uint32_t warp = (threadIdx.x >> 5) & 3;
+  const uint8_t* q = static_cast<const uint8_t*>(p.q);
+  if (kVariant != kVariantNoLoad)
+    for (uint32_t r = warp * 16; r < warp * 16 + 16; ++r) {
+      const bool valid = int32_t(r) < rows;
+      copy_row(dst, r, valid ? q + (q_row0 + r) * int64_t(kRowBytes) : q, valid ? 16u : 0u, lane);
+    }
+  cp_async_arrive_noinc(full);
+}
+
+template <int kVariant>
+__device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
+                                              int32_t prefetch_tiles, uint32_t base, int32_t m_tile) {
   uint32_t tile_count = 0;  // KV tiles issued so far (ring position)
   uint32_t q_loads = 0;
   int32_t loaded_request = -1;
@@ -51,45 +161,23 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, uint32_t ba
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0 || v.n_tiles == 0) continue;
-
     if (v.request != loaded_request) {
-      // Q rows of one M tile are contiguous in Q; rows past v.rows become zeros.
       if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
-      const uint32_t row = warp * 16 + (lane & 15);
-      const uint8_t* src = q;
-      uint32_t bytes = 0;
-      if (int32_t(row) < v.rows) {
-        src = q + (v.q_row0 + row) * int64_t(kRowBytes);
-        bytes = 16;
-      }
-      copy_rows16(base + smem::kQ, warp * 16, src, bytes, lane);
-      cp_async_arrive_noinc(base + smem::kBarQFull);
+      load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
       ++q_loads;
       loaded_request = v.request;
     }
-
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      // Look the row up before waiting for the stage: the page-table read
-      // overlaps the consumers' work on the tile that still occupies it.
-      const int32_t key = v.key_lo + t * kKeys + int32_t(warp * 16 + (lane & 15));
-      const uint8_t* src = pool;
-      uint32_t bytes = 0;
-      if (key < v.key_hi) {
-        const int32_t page_index = key >> p.page_shift;
-        if (page_index < p.max_pages) {
-          const int32_t page = __ldg(pages + page_index);
-          if (page >= 0 && page < p.num_pages) {
-            src = pool + (int64_t(page) * p.page_size + (key & page_mask)) * int64_t(kRowBytes);
-            bytes = 16;
-          }
-        }
-      }
+      // Tile t + prefetch_tiles towards L2 now: the two shared-memory stages
+      // alone keep too few bytes in flight to cover the memory latency.
+      if (prefetch_tiles > 0 && t + prefetch_tiles < v.n_tiles)
+        prefetch_kv_tile(p, pages, v.tile_base + (t + prefetch_tiles) * kKeys, v.key_hi);
       const uint32_t stage = tile_count % kStages;
       const uint32_t round = tile_count / kStages;
-      if (round > 0) mbar_wait(base + smem::kBarEmpty + 8 * stage, (round - 1) & 1);
-      copy_rows16(base + smem::kKV + stage * kTileBytes, warp * 16, src, bytes, lane);
-      cp_async_arrive_noinc(base + smem::kBarFull + 8 * stage);
+      load_kv_tile<kVariant>(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
+                             base + smem::kKV + stage * kTileBytes, base + smem::kBarFull + 8 * stage,
+                             base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
   }
 

@@ -125,6 +125,7 @@ __device__ __forceinline__ void store_p(uint32_t sp, const uint32_t (&pa)[4][4],
     }
 }
 
+template <int kVariant>
 __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
                                                 float* inv_sum_smem, int32_t m_tile) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
@@ -157,7 +158,26 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + smem::kKV + stage * kTileBytes;
-      mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      const uint32_t full_bar = base + smem::kBarFull + 8 * stage, full_parity = (tile_count / kStages) & 1;
+      const uint32_t prev_empty = base + smem::kBarEmpty + 8 * ((tile_count + kStages - 1) % kStages);
+      if constexpr (kVariant == kVariantNoCompute) {  // dev timing only: consume the tile untouched
+        mbar_wait(full_bar, full_parity);
+        if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
+        if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
+          mbar_arrive(base + smem::kBarQEmpty);
+        continue;
+      }
+      // The previous tile's stage goes back to the producer as soon as its
+      // P.V has finished, not after this tile's S (which needs this tile to
+      // have landed): otherwise only one tile would ever be in flight. The
+      // decision must be the same in every thread of the warpgroup (the
+      // waits are .aligned), so it cannot depend on whether the tile is here.
+      if (t > 0) {
+        wgmma_wait<0>();
+        pin_regs(o);
+        if (lane == 0) mbar_arrive(prev_empty);
+      }
+      mbar_wait(full_bar, full_parity);
       fence_proxy_async();
 
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
@@ -168,15 +188,14 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
         wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
       }
       wgmma_commit();
-      wgmma_wait<0>();  // also retires the previous tile's P.V
+      wgmma_wait<0>();
       pin_regs(s);
       pin_regs(o);
-      if (t > 0 && lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
       if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + smem::kBarQEmpty);
 
       float alpha[2];
-      softmax_tile(s, st, v.key_lo + t * kKeys, p.scale_log2, rp, alpha);
+      softmax_tile(s, st, v.tile_base + t * kKeys, p.scale_log2, rp, alpha);
       pack_p(s, pa);
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
@@ -202,7 +221,8 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     // before it is read (a wait with nothing in flight costs nothing).
     wgmma_wait<0>();
     pin_regs(o);
-    if (v.n_tiles > 0 && lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
+    if (kVariant != kVariantNoCompute && v.n_tiles > 0 && lane == 0)
+      mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
 
     // Finish the rows: the quad holds the 64 columns of a row between them.
     float inv_sum[2], lse[2];

@@ -14,6 +14,8 @@ nvcc "${nvcc_flags[@]}" -Xptxas -v -c cuda/src/sm90/sm90_decode_bf16.cu -o "$out
 grep -E "registers|spill|C75[0-9][0-9]|warning" "$out/ptxas.txt" || true
 pids=()
 nvcc "${nvcc_flags[@]}" -c cuda/src/sm90/dev/sm90_dev_check.cu -o "$out/sm90_dev_check.o" & pids+=($!)
+nvcc "${nvcc_flags[@]}" -c cuda/src/sm90/sm90_tma_map.cu -o "$out/sm90_tma_map.o" & pids+=($!)
+nvcc "${nvcc_flags[@]}" -c cuda/src/sm90/dev/sm90_dev_variants.cu -o "$out/sm90_dev_variants.o" & pids+=($!)
 for f in common/src/*.cpp tests/support/mla_test.cpp; do
   g++ -std=c++17 -O2 -Icommon/include -Itests/support -c "$f" -o "$out/$(basename "$f" .cpp).o" & pids+=($!)
 done

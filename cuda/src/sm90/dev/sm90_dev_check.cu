@@ -25,6 +25,7 @@
 #include "dev_cuda.h"
 #include "dev_gemm.h"
 #include "dev_schedule.h"
+#include "dev_variants.h"
 #include "mla/reference.h"
 #include "mla_test.h"
 
@@ -208,6 +209,11 @@ std::vector<test::ProblemSpec> check_specs(bool quick) {
   add(16, 2, MaskKind::none, 0, {1, 0, 2}, {0, 5, 65});
   add(24, 4, MaskKind::sliding_window, 7, {5}, {200});
   add(32, 128, MaskKind::chunked, 64, {4, 4}, {1023, 64});
+  // Unaligned first keys (tiles start below them) on TMA-sized pages.
+  add(16, 64, MaskKind::sliding_window, 100, {2, 1}, {1000, 150});
+  add(64, 8, MaskKind::chunked, 40, {3}, {500});
+  add(32, 512, MaskKind::sliding_window, 300, {1}, {2000});
+  add(128, 32, MaskKind::causal, 0, {1, 2}, {777, 64});
   for (auto& s : test::config_matrix(77, 60, 700))
     if (s.q_format == RowFormat::bf16 && s.kv_format == RowFormat::bf16) v.push_back(s);
   return v;
@@ -279,6 +285,7 @@ struct BenchSpec {
   const char* name;
   int32_t batch, heads, q_len, kv_len, page;
   MaskKind mask;
+  bool analyze = false;  // also time the variants (box 16, no math, no loads, whole-request plan)
 };
 
 struct Ceilings {
@@ -307,12 +314,12 @@ void run_bench(cudaStream_t stream, const char* json_path) {
   FILE* js = json_path ? std::fopen(json_path, "w") : nullptr;
 
   const BenchSpec specs[] = {
-      {"H16", 128, 16, 1, 4096, 64, MaskKind::none},       {"H32", 128, 32, 1, 4096, 64, MaskKind::none},
-      {"H64", 128, 64, 1, 4096, 64, MaskKind::none},       {"H128", 128, 128, 1, 4096, 64, MaskKind::none},
+      {"H16", 128, 16, 1, 4096, 64, MaskKind::none, true}, {"H32", 128, 32, 1, 4096, 64, MaskKind::none},
+      {"H64", 128, 64, 1, 4096, 64, MaskKind::none, true}, {"H128", 128, 128, 1, 4096, 64, MaskKind::none, true},
       {"H16 q2", 128, 16, 2, 4096, 64, MaskKind::causal},  {"H32 q2", 128, 32, 2, 4096, 64, MaskKind::causal},
-      {"H64 q2", 128, 64, 2, 4096, 64, MaskKind::causal},  {"H128 q2", 128, 128, 2, 4096, 64, MaskKind::causal},
+      {"H64 q2", 128, 64, 2, 4096, 64, MaskKind::causal},  {"H128 q2", 128, 128, 2, 4096, 64, MaskKind::causal, true},
       {"H128 B32 8k", 32, 128, 1, 8192, 64, MaskKind::none}, {"H16 B1 64k", 1, 16, 1, 65536, 64, MaskKind::none},
-      {"H64 page1", 128, 64, 1, 4096, 1, MaskKind::none},  {"H64 page16", 128, 64, 1, 4096, 16, MaskKind::none},
+      {"H64 page1", 128, 64, 1, 4096, 1, MaskKind::none, true},  {"H64 page16", 128, 64, 1, 4096, 16, MaskKind::none},
       {"H64 page256", 128, 64, 1, 4096, 256, MaskKind::none}, {"H20", 128, 20, 1, 4096, 64, MaskKind::none},
   };
   std::printf("%-13s %9s %9s %8s %7s %8s %7s %6s %6s\n", "config", "us", "dec us", "GB/s", "%copy", "TFLOPS",
@@ -373,6 +380,27 @@ void run_bench(cudaStream_t stream, const char* json_path) {
                 us_total, us_decode, gbps, 100 * gbps / c.copy_gbps, tflops,
                 c.gemm_tflops > 0 ? 100 * tflops / c.gemm_tflops : 0.0, floor_mem_us, floor_cmp_us, hs.num_parts,
                 hs.max_m_tiles, hs.items.size());
+    if (b.analyze) {
+      auto variant_us = [&](int variant, int box_cap, int prefetch) {
+        return time_median_us(stream, 2, 20, [&](int i) {
+          if (!launch_variant(params[i % sets], stream, variant, box_cap, prefetch)) std::exit(2);
+          DEV_CHECK_LAUNCH();
+        });
+      };
+      const double us_box16 = variant_us(0, 16, 0), us_pf2 = variant_us(0, 64, 2);
+      const double us_noload = variant_us(2, 64, 0), us_nomath = variant_us(1, 64, 0);
+      HostSchedule whole = plan_simple(d, q_offsets.data(), kv_lens.data(), 0, 1);
+      DeviceSchedule ds_whole;
+      ds_whole.upload(d, whole);
+      std::vector<DecodeParams> pw;
+      for (int s = 0; s < sets; ++s) pw.push_back(make_params(d, whole, dp, ds_whole, q[s].ptr, kv[s].ptr));
+      const double us_whole = time_median_us(stream, 2, 20, [&](int i) { launch_decode(pw[i % sets], stream); });
+      DEV_CHECK(cudaStreamSynchronize(stream));
+      std::printf("  %-11s decode us: %.1f | box16 %.1f | L2 prefetch 2 tiles %.1f | no loads %.1f | no math %.1f "
+                  "| whole requests (%d CTAs, no combine) %.1f\n",
+                  b.name, us_decode, us_box16, us_pf2, us_noload, us_nomath, whole.num_parts * whole.max_m_tiles,
+                  us_whole);
+    }
     if (js)
       std::fprintf(js,
                    "{\"config\":\"%s\",\"card\":\"%s\",\"batch\":%d,\"num_heads\":%d,\"q_len\":%d,\"kv_len\":%d,"
@@ -389,6 +417,7 @@ void run_bench(cudaStream_t stream, const char* json_path) {
 
 int main(int argc, char** argv) {
   using namespace mla::sm90_dev;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a timeout kill
   const std::string cmd = argc > 1 ? argv[1] : "check";
   cudaStream_t stream;
   DEV_CHECK(cudaStreamCreate(&stream));

@@ -1,0 +1,120 @@
+// sm90_kernel.cuh - the sm_90a decode kernel for (bf16 Q, bf16 KV) and its
+// host-side launch, as templates over the Variant (sm90_config.cuh): the
+// library instantiates kVariantFull (sm90_decode_bf16.cu); the dev harness
+// also the timing variants. The roles live in sm90_producer.cuh,
+// sm90_softmax_wg.cuh and sm90_helper_wg.cuh.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <climits>
+#include <cstring>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_helper_wg.cuh"
+#include "sm90_producer.cuh"
+#include "sm90_softmax_wg.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_tma_map.h"
+
+namespace mla::cuda_impl::sm90 {
+
+// kv_map / box_rows: the TMA view of the pool (box_rows = 0: no TMA, cp.async only).
+// prefetch_tiles: how far ahead of the shared-memory stages KV rows are
+// prefetched into L2 (0: not at all).
+template <int kVariant>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_bf16_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
+                       int32_t box_rows, int32_t prefetch_tiles) {
+#if MLA_SM90_DEVICE
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;  // swizzle atoms need 1024-byte alignment
+  uint8_t* smem_base = smem_raw + pad;
+  const uint32_t base = raw + pad;
+  const int32_t m_tile = int32_t(blockIdx.y);
+
+  if (threadIdx.x == 0) {
+    for (uint32_t s = 0; s < kStages; ++s) {
+      mbar_init(base + smem::kBarFull + 8 * s, kFullArrivals);
+      mbar_init(base + smem::kBarEmpty + 8 * s, kEmptyArrivals);
+    }
+    mbar_init(base + smem::kBarQFull, kQFullArrivals);
+    mbar_init(base + smem::kBarQEmpty, kQEmptyArrivals);
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  float* scale_smem = reinterpret_cast<float*>(smem_base + smem::kScale);
+  float* inv_sum_smem = reinterpret_cast<float*>(smem_base + smem::kInvSum);
+  // The role index through a shuffle: the compiler then knows it is
+  // warp-uniform, and keeps the wgmma of the consumers out of "divergent" code.
+  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  if (role == 0) {
+    regs_release<kProducerRegs>();
+    producer_loop<kVariant>(p, &kv_map, box_rows, prefetch_tiles, base, m_tile);
+  } else {
+    regs_claim<kConsumerRegs>();
+    if (role == 1)
+      softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
+    else
+      helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
+  }
+#else
+  (void)p;
+  (void)kv_map;
+  (void)box_rows;
+  (void)prefetch_tiles;
+#endif
+}
+
+// Whether device `dev` runs this kernel: compute capability 9.0 and a binary
+// that carries sm_90a code (the attribute call fails otherwise). Cached per
+// device and variant: 0 unknown, 1 yes, 2 no.
+template <int kVariant>
+bool device_ready(int dev) {
+  static std::atomic<int> state[64];
+  if (dev < 0 || dev >= 64) return false;
+  int s = state[dev].load(std::memory_order_acquire);
+  if (s == 0) {
+    int major = 0, minor = 0;
+    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+              major == 9 && minor == 0;
+    if (ok)
+      ok = cudaFuncSetAttribute(decode_bf16_kernel<kVariant>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                int(smem::kDynamicBytes)) == cudaSuccess;
+    if (!ok) (void)cudaGetLastError();  // a refused attribute is an answer, not an error to pass on
+    s = ok ? 1 : 2;
+    state[dev].store(s, std::memory_order_release);
+  }
+  return s == 1;
+}
+
+// Launches the variant; false (nothing launched) when this path does not
+// apply. box_cap bounds the TMA box height, prefetch_tiles the L2 prefetch
+// distance (the library's choices are in sm90_decode_bf16.cu).
+template <int kVariant>
+bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles) {
+  if (p.q_format != MLA_FORMAT_BF16 || p.kv_format != MLA_FORMAT_BF16) return false;
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess || !device_ready<kVariant>(dev)) return false;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  // The TMA view of the pool; without it (tiny pages, or a driver that will
+  // not encode the map) the producer gathers every row with cp.async.
+  CUtensorMap map;
+  std::memset(&map, 0, sizeof(map));
+  int32_t box_rows = tma_box_rows(p.page_size, box_cap);
+  const int64_t pool_rows = int64_t(p.num_pages) * p.page_size;
+  if (box_rows > 0 &&
+      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
+    box_rows = 0;
+  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
+  return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
+}
+
+}  // namespace mla::cuda_impl::sm90

@@ -1,0 +1,45 @@
+// sm90_tma.cuh - the bulk tensor copy (TMA) pieces of the sm_90a kernel:
+// loading a box of a 2D tensor map into shared memory with completion on an
+// mbarrier, and announcing the bytes a phase of that barrier waits for.
+//
+// The KV pool is described as a 2D tensor [num_pages * page_size rows][576]
+// BF16 (row pitch 1152 bytes) with boxes of 64 columns x R rows and the
+// 128-byte swizzle, so one box lands as R rows of one column block of a tile,
+// in the layout wgmma reads. The map is built on the host (sm90_tma_map.h).
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+namespace mla::cuda_impl::sm90 {
+
+// Adds `bytes` to the transactions the current phase waits for, and arrives.
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile(
+      "{\n\t.reg .b64 st;\n\t"
+      "mbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n\t}" ::"r"(bar),
+      "r"(bytes)
+      : "memory");
+}
+
+// Box at (column x, row y) of the map -> shared memory at dst; the barrier's
+// transaction count drops by the box's bytes when it has landed.
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int32_t x, int32_t y,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar)
+      : "memory");
+}
+
+// Asks L2 to fetch `bytes` (a multiple of 16) at src ahead of use; no
+// completion, no shared memory: it lets more of the stream be in flight than
+// the shared-memory stages hold.
+__device__ __forceinline__ void l2_prefetch(const void* src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(reinterpret_cast<uint64_t>(src)), "r"(bytes)
+               : "memory");
+}
+
+}  // namespace mla::cuda_impl::sm90

@@ -1,0 +1,27 @@
+// sm90_tma_map.h - host side: the tensor map (TMA descriptor) over the KV
+// pool that the sm_90a kernel's producer loads whole page runs with.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace mla::cuda_impl::sm90 {
+
+// Rows of the box each TMA load brings (per column block): the page size,
+// at most a whole 64-row tile (capped by `cap`, a power of two); 0 for pages
+// of 1, 2 or 4 rows, which the producer gathers with cp.async instead (a box
+// narrower than a swizzle atom would not start on a 1024-byte boundary).
+inline int32_t tma_box_rows(int32_t page_size, int32_t cap = 64) {
+  int32_t r = page_size < 64 ? page_size : 64;
+  if (r > cap) r = cap;
+  return r >= 8 ? r : 0;
+}
+
+// Fills `map` for the pool [rows][576] BF16 with boxes of 64 columns x
+// box_rows rows, 128-byte swizzle. False when the driver cannot (then the
+// producer falls back to cp.async).
+bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows);
+
+}  // namespace mla::cuda_impl::sm90
