@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "device_problem.h"
 #include "vk_fixture.h"
@@ -143,4 +146,26 @@ TEST_CASE("api: kernel time from timestamps") {
   } else {
     CHECK(std::isnan(r.kernel_ms));
   }
+}
+
+TEST_CASE("api: one or two query rows per thread in Q.K give the same bits") {
+  // MLA_VULKAN_QK_ROWS changes which thread computes a partial dot, not its
+  // arithmetic, so the output must not change at all.
+  const HostProblem p = small_problem(mla::RowFormat::bf16, mla::RowFormat::fp8_rope640);
+  std::vector<uint16_t> outs[2];
+  for (int rows : {1, 2}) {
+    setenv("MLA_VULKAN_QK_ROWS", std::to_string(rows).c_str(), 1);
+    std::unique_ptr<mla::vulkan::Context> ctx;
+    mla::vulkan::Options o;
+    o.validation = vk_test::context().validation_messages() == 0;  // as the shared context, when it is clean
+    const mla::Status st = mla::vulkan::Context::create(o, &ctx);
+    unsetenv("MLA_VULKAN_QK_ROWS");
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    CHECK(ctx->device_info().tiles.find("xR" + std::to_string(rows)) != std::string::npos);
+    outs[rows - 1].resize(mla::out_count(p.desc));
+    std::vector<float> lse(mla::lse_count(p.desc));
+    REQUIRE(ctx->decode_host(p.desc, p.data(), outs[rows - 1].data(), lse.data()).ok());
+    CHECK(ctx->validation_messages() == 0);
+  }
+  CHECK(outs[0] == outs[1]);
 }

@@ -25,6 +25,13 @@
 #define N MLA_N
 #define T MLA_VK_DECODE_THREADS(G)
 #define QB MLA_VK_QK_BATCH(N)
+// Query rows per thread in Q.K (1 or 2): with 2, each shared-memory load of K
+// feeds two rows and the threads of a (row pair, slice) split the keys. The
+// arithmetic of every partial dot is the same either way (same bits).
+#ifndef MLA_QK_ROWS
+#define MLA_QK_ROWS 1
+#endif
+#define QR MLA_QK_ROWS
 #define ROWV4 MLA_VK_ROW_VEC4
 // 16-byte loads per thread per tile (BF16 rows are the larger format).
 #define LD ((N * MLA_VK_BF16_ROW_UVEC4 + T - 1) / T)
@@ -200,24 +207,30 @@ void main() {
   memoryBarrierShared();
   barrier();
 
-  // This thread's query row for Q.K and for the per-row softmax state.
-  const uint gq = tid % G, sq = tid / G;
+  // The row of this thread's softmax state (and of its Q.K reductions).
+  const uint gq = tid % G;
   const int row = row0 + int(gq);
   const bool row_active = row < row_end;
-  vec4 qv[MLA_VK_SLICE_VEC4];
   float q_scale = 0.0;  // softmax_scale * log2(e) * sigma_q
   ivec2 vis = ivec2(0, 0);
   if (row_active) {
     const int i = row / H;
-    const uint qrow = uint((g_q_begin + i) * H + row % H);
-    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
-      const uint d = sq * 36u + 4u * j;
-      qv[j] = vec4(q_value(qrow, d), q_value(qrow, d + 1u), q_value(qrow, d + 2u), q_value(qrow, d + 3u));
-    }
     q_scale = pc.scale_log2 * (pc.q_format == MLA_FORMAT_FP8_ROPE640 ? q_scales[g_q_begin + i] : 1.0);
     vis = visible_keys(g_kv_len, g_q_len, i);
-  } else {
-    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) qv[j] = vec4(0.0);
+  }
+  // Q.K: rows qk_row0 .. + QR - 1, dims [36 sq, 36 sq + 36), keys kl, kl + QR, ... of each batch.
+  const uint qk_row0 = (tid % (G / QR)) * QR, sq = (tid / (G / QR)) % MLA_VK_SLICES, kl = tid / (MLA_VK_SLICES * G / QR);
+  vec4 qv[QR * MLA_VK_SLICE_VEC4];
+  for (uint r = 0u; r < QR; ++r) {
+    const int qrow_in_req = row0 + int(qk_row0 + r);
+    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) qv[r * MLA_VK_SLICE_VEC4 + j] = vec4(0.0);
+    if (qrow_in_req >= row_end) continue;
+    const uint qrow = uint((g_q_begin + qrow_in_req / H) * H + qrow_in_req % H);
+    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
+      const uint d = sq * 36u + 4u * j;
+      qv[r * MLA_VK_SLICE_VEC4 + j] =
+          vec4(q_value(qrow, d), q_value(qrow, d + 1u), q_value(qrow, d + 2u), q_value(qrow, d + 3u));
+    }
   }
   // Keys every active row of the group sees: a tile inside it needs no per-key mask in P.V.
   const ivec2 vis_first = visible_keys(g_kv_len, g_q_len, row0 / H);
@@ -244,11 +257,16 @@ void main() {
 
     // Q.K in batches of QB keys: 16 partial dots per (row, key), summed in slice order.
     for (uint sb = 0u; sb < N / QB; ++sb) {
-      for (uint nl = 0u; nl < QB; ++nl) {
+      for (uint nl = kl; nl < QB; nl += QR) {
         const uint base = (sb * QB + nl) * ROWV4 + sq * MLA_VK_SLICE_VEC4;
-        vec4 d4 = vec4(0.0);
-        for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) d4 = fma(qv[j], sK[base + j], d4);
-        red_store((nl * MLA_VK_SLICES + sq) * G + gq, (d4.x + d4.y) + (d4.z + d4.w));
+        vec4 d4[QR];
+        for (uint r = 0u; r < QR; ++r) d4[r] = vec4(0.0);
+        for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
+          const vec4 k4 = sK[base + j];  // one shared-memory load serves QR rows
+          for (uint r = 0u; r < QR; ++r) d4[r] = fma(qv[r * MLA_VK_SLICE_VEC4 + j], k4, d4[r]);
+        }
+        for (uint r = 0u; r < QR; ++r)
+          red_store((nl * MLA_VK_SLICES + sq) * G + qk_row0 + r, (d4[r].x + d4[r].y) + (d4[r].z + d4[r].w));
       }
       memoryBarrierShared();
       barrier();

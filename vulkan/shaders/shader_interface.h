@@ -49,8 +49,11 @@
 #define MLA_VK_FP8_ROW_WORDS 160
 #define MLA_VK_OUT_ROW_UVEC2 128              /* 512 BF16 of an output row */
 #define MLA_VK_DECODE_THREADS(G) ((G) * MLA_VK_SLICES)
-/* Keys whose Q.K partials are reduced at once (bounds the partial buffer). */
-#define MLA_VK_QK_BATCH(N) ((N) < 8 ? (N) : 8)
+/* Keys whose Q.K partials are reduced at once (bounds the partial buffer).
+ * Half the tile from 8 keys up, so every tile size above 4 runs the same
+ * two-batch code (lavapipe's 32 KiB allows N = 8 only, and so tests the path
+ * that N = 16 takes on GPUs). */
+#define MLA_VK_QK_BATCH(N) ((N) < 8 ? (N) : (N) / 2)
 /* Shared memory of the decode pass in bytes; decode.comp declares exactly these
  * arrays (K tile, partials / P, logits, key scales, 3 per-row values, FP8 table). */
 #define MLA_VK_DECODE_SMEM_FLOATS(G, N) \

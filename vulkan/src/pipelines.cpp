@@ -42,6 +42,12 @@ Status make_pipeline(VkDevice device, VkPipelineLayout layout, const std::string
   return Status::Ok();
 }
 
+// Rows per thread in Q.K (1 or 2); MLA_VULKAN_QK_ROWS selects (tuning), default 2.
+int qk_rows() {
+  const char* v = std::getenv("MLA_VULKAN_QK_ROWS");
+  return v && std::atoi(v) == 1 ? 1 : 2;
+}
+
 int key_tile_cap() {
   const char* v = std::getenv("MLA_VULKAN_KEY_TILE");
   const int n = v ? std::atoi(v) : 0;
@@ -62,7 +68,9 @@ const DecodeVariant& Pipelines::for_heads(int num_heads) const {
 std::string Pipelines::describe() const {
   std::string s;
   for (const auto& v : decode)
-    if (v.rows) s += (s.empty() ? "G" : " G") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
+    if (v.rows)
+      s += (s.empty() ? "G" : " G") + std::to_string(v.rows) + "xN" + std::to_string(v.keys) + "xR" +
+           std::to_string(v.qk_rows);
   return s;
 }
 
@@ -94,6 +102,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
   MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, "combine", &out->combine));
 
   const int cap = key_tile_cap();
+  const int qk = qk_rows();
   for (int i = 0; i < 3; ++i) {
     const int g = kRows[i];
     const uint32_t threads = MLA_VK_DECODE_THREADS(g);
@@ -102,8 +111,9 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
       if (n > cap || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n)) > limits.maxComputeSharedMemorySize) continue;
       out->decode[i].rows = g;
       out->decode[i].keys = n;
+      out->decode[i].qk_rows = qk;
       MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout,
-                                        "decode_g" + std::to_string(g) + "_n" + std::to_string(n),
+                                        "decode_g" + std::to_string(g) + "_n" + std::to_string(n) + "_r" + std::to_string(qk),
                                         &out->decode[i].pipeline));
       break;
     }

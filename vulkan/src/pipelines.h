@@ -14,6 +14,7 @@ namespace mla::vulkan_impl {
 struct DecodeVariant {
   int rows = 0;  // 0: not available on this device
   int keys = 0;
+  int qk_rows = 0;  // rows per thread in Q.K
   VkPipeline pipeline = VK_NULL_HANDLE;
 };
 
@@ -28,13 +29,14 @@ struct Pipelines {
   // The variant for H heads: the smallest G >= min(H, 16) the device runs.
   // A function of H and the device only, so batch-invariant results hold.
   const DecodeVariant& for_heads(int num_heads) const;
-  std::string describe() const;  // "G4xN16 G8xN16 G16xN8"
+  std::string describe() const;  // "G4xN16xR2 G8xN16xR2 G16xN8xR2"
 };
 
 // Tile sizes follow the device limits: for each G the largest N in {16, 8, 4}
 // whose shared memory fits maxComputeSharedMemorySize (lavapipe reports 32 KiB
 // but does not enforce it, so it must be respected here) and whose 16 G
-// threads fit the workgroup limits. MLA_VULKAN_KEY_TILE caps N (tuning).
+// threads fit the workgroup limits. MLA_VULKAN_KEY_TILE caps N and
+// MLA_VULKAN_QK_ROWS picks 1 or 2 rows per thread in Q.K (tuning knobs).
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out);
 void destroy_pipelines(VkDevice device, Pipelines* p);
 
