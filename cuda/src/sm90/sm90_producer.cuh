@@ -56,6 +56,10 @@ __device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const 
         r.pool_row = int32_t(slot);  // TMA coordinate; the host enables TMA only when rows fit in int32
         r.src += slot * int64_t(kRowBytes);
         r.bytes = 16;
+      } else {
+        // The planner checked the table; it changed since. Zeros, and say so
+        // (as the portable kernel does).
+        atomicOr(p.status, MLA_STATUS_BAD_PAGE_ID);
       }
     }
   }

@@ -25,7 +25,7 @@ if [ $rc -eq 124 ]; then echo "quick check HUNG"; exit 1; fi
 if [ "$what" = all ] || [ "$what" = check ]; then
   timeout 300 "$bin/sm90_dev_check" check > "$out/check.log" 2>&1
   echo "full check rc=$?"; grep -c PASS "$out/check.log"; grep FAIL "$out/check.log" | head -5 | cut -c1-400
-  tail -1 "$out/check.log"
+  tail -2 "$out/check.log"
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
   timeout 300 "$bin/sm90_dev_check" bench "$out/bench.jsonl" 2>&1 | tee "$out/bench.log"

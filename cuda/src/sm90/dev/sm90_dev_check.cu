@@ -26,6 +26,7 @@
 #include "dev_gemm.h"
 #include "dev_schedule.h"
 #include "dev_variants.h"
+#include "mla/numeric.h"
 #include "mla/reference.h"
 #include "mla_test.h"
 
@@ -279,6 +280,50 @@ bool run_checks(bool quick, cudaStream_t stream) {
   return failures == 0;
 }
 
+// A page table changed after planning: ids outside the pool must never be
+// read (zero rows instead), the status word must say so, and every output
+// must still be written and finite.
+bool run_fault_check(cudaStream_t stream) {
+  test::ProblemSpec spec;
+  spec.num_heads = 16;
+  spec.page_size = 16;
+  spec.q_lens = {1, 2};
+  spec.kv_lens = {300, 200};
+  spec.seed = 4242;
+  test::HostProblem hp = test::make_problem(spec);
+  const ProblemDesc& d = hp.desc;
+  HostSchedule hs = plan_simple(d, hp.q_offsets.data(), hp.kv_lens.data(), 0, 1);
+  std::vector<int32_t> table = hp.page_table;
+  table[3] = -5;                                 // request 0, keys 48..63
+  table[size_t(d.max_pages) + 2] = d.num_pages + 7;  // request 1, keys 32..47
+  DeviceProblem dp;
+  dp.q.upload(hp.q);
+  dp.kv.upload(hp.kv_pool);
+  dp.page_table.upload(table);
+  dp.q_offsets.upload(hp.q_offsets);
+  dp.kv_lens.upload(hp.kv_lens);
+  std::vector<uint16_t> out(out_count(d));
+  std::vector<float> lse(lse_count(d));
+  test::poison(out, lse);
+  dp.out.upload(out);
+  dp.lse.upload(lse);
+  dp.status.upload(std::vector<uint32_t>{0u});
+  DeviceSchedule ds;
+  ds.upload(d, hs);
+  launch_decode(make_params(d, hs, dp, ds, dp.q.ptr, dp.kv.ptr), stream);
+  DEV_CHECK(cudaStreamSynchronize(stream));
+  out = dp.out.download();
+  lse = dp.lse.download();
+  const uint32_t status = dp.status.download()[0];
+  int64_t bad = 0;
+  for (uint16_t h : out) bad += h == test::kPoisonBf16 || !std::isfinite(bf16_to_float(h));
+  for (float l : lse) bad += test::is_poison(l) || !std::isfinite(l);
+  const bool ok = bad == 0 && (status & MLA_STATUS_BAD_PAGE_ID) != 0;
+  std::printf("%s fault check (page ids -5 and num_pages + 7): status 0x%x, %lld unwritten or non-finite values\n",
+              ok ? "PASS" : "FAIL", status, static_cast<long long>(bad));
+  return ok;
+}
+
 // ------------------------------------------------------------------ bench --
 
 struct BenchSpec {
@@ -423,7 +468,9 @@ int main(int argc, char** argv) {
   DEV_CHECK(cudaStreamCreate(&stream));
   int rc = 0;
   if (cmd == "check") {
-    rc = run_checks(argc > 2 && std::string(argv[2]) == "quick", stream) ? 0 : 1;
+    const bool checks_ok = run_checks(argc > 2 && std::string(argv[2]) == "quick", stream);
+    const bool fault_ok = run_fault_check(stream);
+    rc = checks_ok && fault_ok ? 0 : 1;
   } else if (cmd == "bench") {
     run_bench(stream, argc > 2 ? argv[2] : nullptr);
   } else {
