@@ -23,7 +23,8 @@ struct TimedStream {
     if (stream) (void)cudaStreamDestroy(stream);
   }
   Status create() {
-    MLA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    // A blocking stream: it waits for the uploads made through the legacy stream.
+    MLA_CUDA_RETURN_IF_ERROR(cudaStreamCreate(&stream));
     MLA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
     MLA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop));
     return Status::Ok();
