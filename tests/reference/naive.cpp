@@ -90,8 +90,8 @@ Result compute(const HostProblem& p) {
     // Two-pass softmax per row, then P.V with V = sigma_k * content.
     for (int64_t row = 0; row < q_len * H; ++row) {
       const size_t orow = size_t(q0 * H + row);
-      const double* s = &S[size_t(row * kv_len)];
-      const char* vis = &seen[size_t(row * kv_len)];
+      const double* s = S.data() + row * kv_len;  // (kv_len may be 0: no element to index)
+      const char* vis = seen.data() + row * kv_len;
       bool any = false, nan = false;
       double m = ninf;
       for (int64_t k = 0; k < kv_len; ++k)

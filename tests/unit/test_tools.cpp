@@ -47,6 +47,10 @@ bool same_desc(const ProblemDesc& a, const ProblemDesc& b) {
          a.max_pages == b.max_pages && a.num_splits == b.num_splits && a.batch_invariant == b.batch_invariant;
 }
 
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), 4 * a.size()) == 0);
+}
+
 std::string temp_dir(const char* leaf) {
   const auto d = std::filesystem::temp_directory_path() / ("mla_test_tools_" + std::to_string(::getpid()) + leaf);
   std::filesystem::remove_all(d);
@@ -218,10 +222,8 @@ TEST_CASE("problem directory: save_problem then load_problem gives the same prob
     CHECK(back.q_offsets == p.q_offsets);
     CHECK(back.kv_lens == p.kv_lens);
     // Scales compared bitwise (free slots hold NaN).
-    CHECK(back.q_scales.size() == p.q_scales.size());
-    CHECK(back.kv_scales.size() == p.kv_scales.size());
-    CHECK(std::memcmp(back.kv_scales.data(), p.kv_scales.data(), 4 * p.kv_scales.size()) == 0);
-    CHECK(std::memcmp(back.q_scales.data(), p.q_scales.data(), 4 * p.q_scales.size()) == 0);
+    CHECK(same_bits(back.q_scales, p.q_scales));
+    CHECK(same_bits(back.kv_scales, p.kv_scales));
   }
   std::filesystem::remove_all(dir);
 }
