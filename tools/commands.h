@@ -21,6 +21,7 @@ constexpr int kExitUsage = 2;    // wrong options
 
 int cmd_run(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 // Prints "mla <command>: <code>: <message>" to stderr and returns `code`.
 inline int report(const char* command, const Status& st, int code = kExitFailure) {

@@ -16,6 +16,7 @@ struct Command {
 const Command kCommands[] = {
     {"run", mla::tools::cmd_run, "run one problem from a directory of .npy files; write out.npy and lse.npy"},
     {"demo", mla::tools::cmd_demo, "a realistic decode batch on the best backend present, checked and timed"},
+    {"bench", mla::tools::cmd_bench, "time the decode over a sweep next to the copy and GEMM limits (JSON lines)"},
 };
 
 void usage(std::FILE* f) {

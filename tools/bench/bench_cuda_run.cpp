@@ -1,0 +1,166 @@
+// One config on the CUDA backend (bench_cuda_run.h): size and fill the
+// rotation sets, resolve the kernel, check the output, then time eager
+// launches and graph replays.
+#include "bench_cuda_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "bench_cuda_check.h"
+#include "bench_cuda_inputs.h"
+#include "bench_graphs.h"
+#include "bench_metrics.h"
+#include "bench_problem.h"
+#include "mla/numeric.h"
+
+namespace mla::tools::bench {
+namespace {
+
+using mla::cuda::DecodePlan;
+using mla::cuda::Kernel;
+
+struct OwnedStream {
+  cudaStream_t s = nullptr;
+  ~OwnedStream() {
+    if (s) (void)cudaStreamDestroy(s);
+  }
+};
+
+// Runs set s once with the plan's kernel.
+Status run_set(const DecodePlan& plan, const DeviceSets& sets, int32_t s, cudaStream_t stream) {
+  return mla::cuda::plan_and_decode(plan, sets.data(s), sets.workspace(s), sets.workspace_bytes(), sets.out(s),
+                                    sets.lse(s), stream);
+}
+
+// The kernel that actually runs. `automatic` is resolved the way the
+// backend's dispatch resolves it (the Hopper kernel where it takes the call,
+// else the portable one), so that the report can name the kernel: the API
+// does not say which one an automatic plan launched.
+Status resolve_plan(const ProblemDesc& d, Kernel requested, const DeviceSets& sets, cudaStream_t stream,
+                    DecodePlan* plan) {
+  auto attempt = [&](Kernel k) -> Status {
+    mla::cuda::PlanOptions po;
+    po.kernel = k;
+    MLA_RETURN_IF_ERROR(mla::cuda::make_plan(d, plan, po));
+    if (plan->workspace_bytes > sets.workspace_bytes())
+      return Status(StatusCode::internal, "the " + std::string(mla::cuda::to_string(k)) + " plan needs a larger workspace");
+    return run_set(*plan, sets, 0, stream);
+  };
+  if (requested != Kernel::automatic) return attempt(requested);
+  const Status st = attempt(Kernel::sm90);
+  if (st.ok() || st.code() != StatusCode::unsupported) return st;
+  return attempt(Kernel::portable);
+}
+
+// Set 0's output after a run: status word, finite and written, and the
+// cheapest request against the float64 reference. `bits` keeps the raw
+// output so that the graph replays can be compared with it.
+Status check_set0(const DecodePlan& plan, const DeviceSets& sets, double max_flops,
+                  cudaStream_t stream, CheckResult* r, std::vector<uint16_t>* bits) {
+  const ProblemDesc& d = sets.desc();
+  uint32_t word = 0;
+  MLA_RETURN_IF_ERROR(mla::cuda::read_status(plan, sets.workspace(0), &word, nullptr, stream));
+  bits->resize(size_t(out_count(d)));
+  std::vector<float> out(bits->size()), lse(size_t(lse_count(d)));
+  BENCH_CUDA(cudaMemcpy(bits->data(), sets.out(0), bits->size() * 2, cudaMemcpyDeviceToHost));
+  BENCH_CUDA(cudaMemcpy(lse.data(), sets.lse(0), lse.size() * 4, cudaMemcpyDeviceToHost));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_float((*bits)[i]);
+  check_finite(out, lse, word, r);
+
+  const SetMetadata& m = sets.metadata(0);
+  return check_cheapest_request(d, sets.data(0), [](void* dst, const void* src, size_t n) {
+    return cuda_ok(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost), "cudaMemcpy (request to host)");
+  }, m.q_offsets, m.kv_lens, m.page_table, out.data(), lse.data(), max_flops, r);
+}
+
+// How many rotation sets: enough that the sets span l2_multiple L2s (so a
+// run never finds the inputs of the run before it in the cache), within the
+// memory share.
+Status choose_sets(const BenchConfig& c, const CardInfo& card, const CudaRunOptions& o, int64_t workspace_bytes,
+                   int32_t* sets) {
+  const ProblemDesc d1 = describe(c, 1);
+  const double touched = workload(c).bytes;
+  const double per_set = double(kv_pool_bytes(d1)) + double(kv_scales_count(d1)) * 4 + double(q_elems_bytes(d1)) +
+                         double(out_count(d1)) * 2 + double(lse_count(d1)) * 4 + double(workspace_bytes);
+  size_t free_b = 0, total_b = 0;
+  BENCH_CUDA(cudaMemGetInfo(&free_b, &total_b));
+  const double fit = std::floor(o.memory_share * double(free_b) / per_set);
+  if (fit < 1)
+    return Status(StatusCode::out_of_memory, "one set needs " + std::to_string(int64_t(per_set)) + " bytes; " +
+                                                 std::to_string(int64_t(free_b)) + " are free");
+  double want = std::ceil(o.l2_multiple * double(card.l2_bytes) / std::max(touched, 1.0));
+  want = std::clamp(want, 2.0, double(std::max(2, o.max_sets)));
+  *sets = int32_t(std::min(want, fit));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status run_cuda_config(const BenchConfig& c, const CardInfo& card, const CudaRunOptions& o,
+                       std::vector<Measurement>* out) {
+  OwnedStream stream;
+  BENCH_CUDA(cudaStreamCreateWithFlags(&stream.s, cudaStreamNonBlocking));
+
+  DecodePlan sizing;
+  MLA_RETURN_IF_ERROR(mla::cuda::make_plan(describe(c, 1), &sizing));
+  int32_t num_sets = 0;
+  MLA_RETURN_IF_ERROR(choose_sets(c, card, o, sizing.workspace_bytes, &num_sets));
+  const ProblemDesc d = describe(c, num_sets);
+  MLA_RETURN_IF_ERROR(mla::cuda::make_plan(d, &sizing));
+  std::unique_ptr<DeviceSets> sets;
+  MLA_RETURN_IF_ERROR(DeviceSets::create(c, d, num_sets, sizing.workspace_bytes, o.seed, stream.s, &sets));
+  std::fprintf(stderr, "  %d rotation sets spanning %.0f MB (%.0f MB allocated)\n", num_sets,
+               workload(c).bytes * num_sets / 1e6, double(sets->allocated_bytes()) / 1e6);
+
+  DecodePlan plan;
+  MLA_RETURN_IF_ERROR(resolve_plan(d, o.kernel, *sets, stream.s, &plan));
+  CheckResult check;
+  std::vector<uint16_t> first;
+  MLA_RETURN_IF_ERROR(check_set0(plan, *sets, o.check_max_flops, stream.s, &check, &first));
+
+  Measurement base;
+  base.kernel = mla::cuda::to_string(plan.kernel);
+  base.kernel_requested = mla::cuda::to_string(o.kernel);
+  base.timer = "cuda_events";
+  base.sets = num_sets;
+  base.rotated_bytes = workload(c).bytes * num_sets;
+  base.check = check;
+
+  // After the timed runs: the status word is still clean and set 0 holds the
+  // same bits as the checked run (the decode is deterministic).
+  auto recheck = [&](Measurement* m) -> Status {
+    uint32_t word = 0;
+    MLA_RETURN_IF_ERROR(mla::cuda::read_status(plan, sets->workspace(0), &word, nullptr, stream.s));
+    std::vector<uint16_t> now(first.size());
+    BENCH_CUDA(cudaMemcpy(now.data(), sets->out(0), now.size() * 2, cudaMemcpyDeviceToHost));
+    if (word != 0) m->check.pass = false, m->note += "status word 0x" + std::to_string(word) + " after the runs; ";
+    if (std::memcmp(now.data(), first.data(), now.size() * 2) != 0) m->note += "output differs from the checked run; ";
+    return Status::Ok();
+  };
+
+  if (o.eager) {
+    Measurement m = base;
+    m.mode = "eager";
+    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) {
+      return run_set(plan, *sets, i % num_sets, stream.s);
+    }, &m.time));
+    m.state = card_state(card);
+    MLA_RETURN_IF_ERROR(recheck(&m));
+    out->push_back(m);
+  }
+  if (o.graph) {
+    Measurement m = base;
+    m.mode = "graph";
+    GraphSet graphs;
+    MLA_RETURN_IF_ERROR(graphs.capture(num_sets, stream.s, [&](int s) { return run_set(plan, *sets, s, stream.s); }));
+    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) { return graphs.launch(i, stream.s); }, &m.time));
+    m.state = card_state(card);
+    MLA_RETURN_IF_ERROR(recheck(&m));
+    out->push_back(m);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mla::tools::bench
