@@ -31,7 +31,9 @@ def load(path):
             line = line.strip()
             if line:
                 rows.append(json.loads(line))
-    return [r for r in rows if "error" not in r and r.get("time_us") is not None]
+    # The smoke sweep checks that everything runs; its tiny shapes are not
+    # meant to reach the limits and would only crowd the plot.
+    return [r for r in rows if "error" not in r and r.get("time_us") is not None and r.get("sweep") != "smoke"]
 
 
 def series_key(r):
@@ -49,21 +51,29 @@ def target_of(r, key):
     return None
 
 
-def bars(ax, configs, series, value, ylabel, title):
-    width = 0.8 / max(1, len(series))
-    for i, s in enumerate(series):
+def bars(ax, configs, series, colors, value, ylabel, title, ref_line):
+    # Only the series with a value in this panel get a slot, each in the same
+    # colour in every panel.
+    present = [s for s in series if any(value(c, s) is not None for c in configs)]
+    top = 0.0
+    width = 0.8 / max(1, len(present))
+    for i, s in enumerate(present):
         xs, ys = [], []
         for j, c in enumerate(configs):
             v = value(c, s)
             if v is not None:
                 xs.append(j - 0.4 + width * (i + 0.5))
                 ys.append(v)
-        ax.bar(xs, ys, width, label=s)
+                top = max(top, v)
+        ax.bar(xs, ys, width, label=s, color=colors[s])
     ax.set_xticks(range(len(configs)))
+    ax.set_xlim(-0.6, len(configs) - 0.4)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(4, len(series)))
+    # Head room above the tallest bar (and the 100% line) keeps the legend off the bars.
+    ax.set_ylim(0, max(top, ref_line) * 1.22)
+    ax.legend(fontsize=7, ncol=len(present), loc="upper right", framealpha=0.9)
 
 
 def plot(path):
@@ -93,10 +103,11 @@ def plot(path):
             return None
         return r["pct_copy"] if r["bound"] == "memory" else r["pct_gemm"]
 
-    bars(ax, configs, series, pct, "% of the binding limit",
+    colors = {s: "C%d" % i for i, s in enumerate(series)}
+    bars(ax, configs, series, colors, pct, "% of the binding limit",
          "%s, %s: achieved vs the same run's limits (copy %.0f GB/s, BF16 GEMM %.0f TFLOPS); commit %s"
          % (first.get("card"), first.get("backend"), first.get("copy_gbps") or 0, first.get("gemm_tflops") or 0,
-            first.get("commit")))
+            first.get("commit")), 100)
     labels = []
     for j, c in enumerate(configs):
         r = next((by[(c, s)] for s in series if (c, s) in by), None)
@@ -115,8 +126,8 @@ def plot(path):
             r = by.get((c, s))
             return None if r is None else r.get("ratio")
 
-        bars(ax2, ratio_configs, series, ratio, "time / baseline time",
-             "against a baseline config (dotted: the largest ratio the issue allows)")
+        bars(ax2, ratio_configs, series, colors, ratio, "time / baseline time",
+             "against a baseline config (dotted: the largest ratio the issue allows)", 1.0)
         labels = []
         for j, c in enumerate(ratio_configs):
             r = next((by[(c, s)] for s in series if (c, s) in by), None)
