@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 
 namespace mla::tools {
@@ -68,12 +69,13 @@ class Parser {
     ++pos_;  // '{'
     skip_ws();
     if (peek() == '}') return ++pos_, Status::Ok();
+    std::set<std::string> keys;  // duplicate detection in O(log n): hostile files may hold many keys
     for (;;) {
       skip_ws();
       if (peek() != '"') return error("expected a quoted key");
       std::string key;
       MLA_RETURN_IF_ERROR(parse_string(&key));
-      if (v->find(key)) return error("duplicate key \"" + key + "\"");
+      if (!keys.insert(key).second) return error("duplicate key \"" + key + "\"");
       skip_ws();
       if (peek() != ':') return error("expected ':' after key \"" + key + "\"");
       ++pos_;
