@@ -26,37 +26,34 @@ __device__ __forceinline__ void store_bf16x16(uint16_t* dst, const float (&v)[kC
   reinterpret_cast<uint4*>(dst)[1] = w[1];
 }
 
-// Merges n (<= 64) partial rows: partial s of the row is at row `row0 + s *
-// stride` of partial_out / partial_lse. out = sum_s w_s o_s / sum_s w_s with
-// w_s = exp(lse_s - max lse), lse = max + log(sum w). All splits empty (-inf):
-// 0 and -inf. Summation order is fixed (s ascending, then a fixed shuffle tree).
+// Merges n >= 1 partial rows (the automatic split may cut a long request into
+// as many pieces as there are parts): partial s of the row is at row
+// `row0 + s * stride` of partial_out / partial_lse. out = sum_s w_s o_s /
+// sum_s w_s with w_s = exp(lse_s - max lse), lse = max + log(sum w). All
+// splits empty (-inf): 0 and -inf. Every lane sums the weights itself in the
+// same order (s ascending), so the result is deterministic.
 __device__ __forceinline__ void combine_row(const float* partial_out, const float* partial_lse, int64_t row0,
                                             int64_t stride, int32_t n, uint16_t* out_row, float* lse_out) {
   const int lane = threadIdx.x & 31;
   constexpr unsigned kAll = 0xffffffffu;
-  const float l0 = lane < n ? partial_lse[row0 + lane * stride] : -INFINITY;
-  const float l1 = lane + 32 < n ? partial_lse[row0 + (lane + 32) * stride] : -INFINITY;
-  float mx = fmaxf(l0, l1);
+  float mx = -INFINITY;
+  for (int32_t s = lane; s < n; s += 32) mx = fmaxf(mx, partial_lse[row0 + s * stride]);
 #pragma unroll
   for (int d = 16; d > 0; d >>= 1) mx = fmaxf(mx, __shfl_xor_sync(kAll, mx, d));
   float v[kCombineColsPerLane];
-  if (mx == -INFINITY) {
 #pragma unroll
-    for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
+  for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
+  if (mx == -INFINITY) {
     store_bf16x16(out_row + lane * kCombineColsPerLane, v);
     if (lane == 0) *lse_out = -INFINITY;
     return;
   }
-  const float w0 = lane < n ? expf(l0 - mx) : 0.f;
-  const float w1 = lane + 32 < n ? expf(l1 - mx) : 0.f;
-  float wsum = w0 + w1;
-#pragma unroll
-  for (int d = 16; d > 0; d >>= 1) wsum += __shfl_xor_sync(kAll, wsum, d);
-#pragma unroll
-  for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
+  float wsum = 0.f;
   for (int32_t s = 0; s < n; ++s) {
-    const float w = __shfl_sync(kAll, s < 32 ? w0 : w1, s & 31);
-    const float4* src = reinterpret_cast<const float4*>(partial_out + (row0 + s * stride) * MLA_DIM_V) + lane * 4;
+    const int64_t row = row0 + s * stride;
+    const float w = expf(partial_lse[row] - mx);  // 0 for an empty split (-inf)
+    wsum += w;
+    const float4* src = reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V) + lane * 4;
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const float4 x = src[q];

@@ -44,8 +44,8 @@ constexpr int kPortableColsPerWarp = MLA_DIM_V / kPortableWarpsN;  // 128
 constexpr int kSmemRowPitch = MLA_ROW_BYTES_BF16 + 16;
 
 // The two shared-memory configurations: keys per shared-memory tile and
-// pipeline depth. "big" needs ~153 KiB (sm_80, sm_87, sm_90); "small" fits
-// the 99 KiB of sm_86 / sm_89.
+// pipeline depth. "big" needs up to ~161 KiB (sm_80, sm_87, sm_90); "small"
+// fits the 99 KiB of sm_86 / sm_89 (portable_smem_layout below).
 struct PortableConfig {
   int tile_n;  // keys per shared-memory tile (multiple of 16, divides kBlockN)
   int stages;  // shared-memory K tiles in flight (bf16 KV through cp.async); fp8 KV uses one
@@ -53,20 +53,43 @@ struct PortableConfig {
 constexpr PortableConfig kPortableBig{32, 2};
 constexpr PortableConfig kPortableSmall{16, 1};
 
-// Shared-memory K buffers: BF16 KV streams through `stages` cp.async buffers;
-// FP8 KV is staged in registers (decoded on the way in) and uses one.
-constexpr int portable_smem_stages(int kv_format, PortableConfig cfg) {
-  return kv_format == MLA_FORMAT_BF16 && cfg.stages > 1 ? cfg.stages : 1;
-}
+// BF16 P tiles for P.V. FP8 KV carries a scale per cached row that is folded
+// into P, and rows' scales differ by orders of magnitude: rounding P * sigma_k
+// to BF16 then costs up to 2^-9 of the sum of softmax weight x |V| (not of the
+// output's own size, as with unscaled rows), which exceeded the tests'
+// tolerance on the GPU. For FP8 KV, P is therefore split into a BF16 high
+// part and a BF16 remainder (P = hi + lo to about 2^-17) and P.V runs twice.
+constexpr int portable_p_tiles(int kv_format) { return kv_format == MLA_FORMAT_BF16 ? 1 : 2; }
 
-// Bytes of dynamic shared memory of the portable kernel.
-constexpr int portable_smem_bytes(int tile_n, int smem_stages) {
-  return 64 * kSmemRowPitch                        // Q tile (kBlockM rows)
-         + smem_stages * tile_n * kSmemRowPitch    // K tiles
-         + 64 * (tile_n * 2 + 16)                  // P tile (BF16, padded)
-         + kPortableWarpsN * 64 * 4                // per-column-group row max / row sum exchange
-         + smem_stages * tile_n * 4                // sigma_k of the keys of each tile
-         + 64 * 4;                                 // sigma_q of each row
+// The shared-memory map of the portable kernel (byte offsets), by KV format
+// and configuration. How K tiles arrive:
+//   BF16 KV, stages > 1: cp.async straight into `k_stages` BF16 tiles;
+//   FP8 KV, stages > 1:  cp.async of the raw 640-byte rows (and sigma_k) into
+//                        `raw_stages` buffers, decoded into one BF16 tile;
+//   otherwise:           loaded into registers during the previous tile and
+//                        stored (decoded) into one BF16 tile.
+struct PortableSmemLayout {
+  int k_stages, raw_stages, p_tiles;
+  int off_q, off_k, off_p, off_red, off_kscale, off_qscale, off_raw, off_raw_scale;
+  int bytes;
+};
+
+constexpr PortableSmemLayout portable_smem_layout(int kv_format, PortableConfig cfg) {
+  PortableSmemLayout l{};
+  const bool bf16 = kv_format == MLA_FORMAT_BF16;
+  l.k_stages = bf16 && cfg.stages > 1 ? cfg.stages : 1;
+  l.raw_stages = !bf16 && cfg.stages > 1 ? cfg.stages : 0;
+  l.p_tiles = portable_p_tiles(kv_format);
+  l.off_q = 0;                                                    // Q tile, kBlockM rows
+  l.off_k = l.off_q + 64 * kSmemRowPitch;                         // BF16 K tiles
+  l.off_p = l.off_k + l.k_stages * cfg.tile_n * kSmemRowPitch;    // P tiles (BF16, padded rows)
+  l.off_red = l.off_p + l.p_tiles * 64 * (cfg.tile_n * 2 + 16);   // row max / sum per column group
+  l.off_kscale = l.off_red + kPortableWarpsN * 64 * 4;            // sigma_k of each BF16 tile's keys
+  l.off_qscale = l.off_kscale + l.k_stages * cfg.tile_n * 4;      // sigma_q of each row
+  l.off_raw = l.off_qscale + 64 * 4;                              // raw FP8 rows
+  l.off_raw_scale = l.off_raw + l.raw_stages * cfg.tile_n * MLA_ROW_BYTES_FP8;
+  l.bytes = l.off_raw_scale + l.raw_stages * cfg.tile_n * 4;
+  return l;
 }
 
 }  // namespace mla::cuda_impl

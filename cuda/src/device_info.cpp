@@ -41,7 +41,7 @@ Status read_device(int device, DeviceInfo* d) {
   MLA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&d->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   const std::string who = "device " + std::to_string(device) + " (" + d->name + ", compute capability " +
                           std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) + ")";
-  const int smem_small = portable_smem_bytes(kPortableSmall.tile_n, 1);
+  const int smem_small = portable_smem_layout(MLA_FORMAT_FP8_ROPE640, kPortableSmall).bytes;  // the largest small one
   if (d->cc_major < 8) {
     d->unusable = who + ": the CUDA backend needs compute capability 8.0 or later";
   } else if (d->smem_optin < smem_small) {

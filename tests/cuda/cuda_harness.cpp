@@ -181,13 +181,14 @@ bool bitwise_equal(const std::vector<uint16_t>& a_out, const std::vector<float>&
          std::memcmp(a_lse.data(), b_lse.data(), a_lse.size() * 4) == 0;
 }
 
-bool check_against_reference(const HostProblem& p, const Reference& ref, const Result& got, const std::string& what) {
+CompareResult check_against_reference(const HostProblem& p, const Reference& ref, const Result& got,
+                                      const std::string& what) {
   const CompareResult c = compare(p, got.out.data(), got.lse.data(), ref);
   INFO(what << ": " << p.describe());
   CHECK_MESSAGE(c.ok, c.first_failure << " (unwritten " << c.unwritten << ", bad " << c.bad << ", worst err/tol "
                                       << c.max_err_over_tol << ")");
   CHECK(got.status == 0u);
-  return c.ok && got.status == 0u;
+  return c;
 }
 
 }  // namespace mla::test::gpu

@@ -81,8 +81,9 @@ void slice_request(const HostProblem& p, int32_t b, const Result& r, std::vector
 bool bitwise_equal(const std::vector<uint16_t>& a_out, const std::vector<float>& a_lse,
                    const std::vector<uint16_t>& b_out, const std::vector<float>& b_lse);
 
-// CHECKs `got` against the reference of `p` with the default tolerance and
-// prints the worst error; returns whether it passed.
-bool check_against_reference(const HostProblem& p, const Reference& ref, const Result& got, const std::string& what);
+// CHECKs `got` against the reference of `p` with the default tolerance (and
+// a clean status word); returns the comparison (max_err_over_tol: the margin).
+CompareResult check_against_reference(const HostProblem& p, const Reference& ref, const Result& got,
+                                      const std::string& what);
 
 }  // namespace mla::test::gpu

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "cuda_harness.h"
@@ -17,10 +18,13 @@ namespace {
 using namespace mla;
 using namespace mla::test;
 
-// Runs each spec on every kernel under test and checks it against the reference.
-void check_specs(const std::vector<ProblemSpec>& specs, const char* name) {
+// Runs each spec on every kernel under test and checks it against the
+// reference; prints the pass count and the worst error / tolerance per
+// format pair (the margin left).
+void check_specs(const std::vector<ProblemSpec>& specs, const std::string& name) {
   const auto kernels = gpu::kernels_under_test();
   int failed = 0, runs = 0;
+  std::map<std::string, double> worst;
   for (const ProblemSpec& s : specs) {
     const HostProblem p = make_problem(s);
     const Reference ref = run_reference(p);
@@ -29,10 +33,16 @@ void check_specs(const std::vector<ProblemSpec>& specs, const char* name) {
       opt.kernel = k;
       const gpu::Result r = gpu::run(p, opt);
       ++runs;
-      if (!gpu::check_against_reference(p, ref, r, gpu::kernel_label(k))) ++failed;
+      const CompareResult c = gpu::check_against_reference(p, ref, r, gpu::kernel_label(k));
+      if (!c.ok || r.status != 0u) ++failed;
+      double& w = worst[std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format) + " " +
+                        mla::cuda::to_string(k)];
+      w = std::max(w, c.max_err_over_tol);
     }
   }
-  MESSAGE(name << ": " << runs - failed << " of " << runs << " runs within tolerance");
+  std::ostringstream margins;
+  for (const auto& [key, w] : worst) margins << "\n    worst error / tolerance " << key << ": " << w;
+  MESSAGE(name << ": " << runs - failed << " of " << runs << " runs within tolerance" << margins.str());
 }
 
 ProblemSpec spec(int H, RowFormat qf, RowFormat kvf, MaskKind m, int page, std::vector<int32_t> q,

@@ -15,6 +15,8 @@
 #ifdef MLA_HAVE_VULKAN
 
 #include <algorithm>
+#include <map>
+#include <sstream>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -51,6 +53,12 @@ TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/1
   specs.insert(specs.end(), long_specs.begin(), long_specs.end());
 
   UlpStats total;
+  std::map<std::string, UlpStats> by_pair;
+  auto add = [](UlpStats& to, const UlpStats& u) {
+    to.count += u.count;
+    to.max_ulp = std::max(to.max_ulp, u.max_ulp);
+    for (int i = 0; i < 7; ++i) to.hist[i] += u.hist[i];
+  };
   for (const ProblemSpec& s : specs) {
     const HostProblem p = make_problem(s);
     if (p.desc.total_q == 0) continue;
@@ -65,9 +73,8 @@ TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/1
     const UlpStats u = ulp_diff(p, cu.out.data(), vk_out.data(), kFloorFrac);
     INFO(p.describe() << ": " << u.to_string());
     CHECK(u.max_ulp <= kMaxUlp);
-    total.count += u.count;
-    total.max_ulp = std::max(total.max_ulp, u.max_ulp);
-    for (int i = 0; i < 7; ++i) total.hist[i] += u.hist[i];
+    add(total, u);
+    add(by_pair[std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format)], u);
     // LSE: both float32 from the same logits.
     for (size_t r = 0; r < cu.lse.size(); ++r) {
       const float a = cu.lse[r], b = vk_lse[r];
@@ -78,7 +85,9 @@ TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/1
       }
     }
   }
-  MESSAGE("cuda vs vulkan, " << specs.size() << " problems: " << total.to_string());
+  std::ostringstream pairs;
+  for (const auto& [pair, u] : by_pair) pairs << "\n    " << pair << ": " << u.to_string();
+  MESSAGE("cuda vs vulkan, " << specs.size() << " problems: " << total.to_string() << pairs.str());
   const int64_t within2 = total.hist[0] + total.hist[1] + total.hist[2];
   CHECK(total.count > 0);
   CHECK(double(within2) >= 0.99 * double(total.count));

@@ -38,28 +38,26 @@ namespace mla::cuda_impl::portable {
 template <int QF, int KVF, int TN, int STAGES>
 struct Traits {
   static_assert(TN % 16 == 0 && TN <= 8 * kPortableWarpsN && kBlockN % TN == 0, "TN: 16 or 32 keys");
-  // BF16 KV goes global -> shared with cp.async through STAGES buffers; FP8 KV
-  // (and BF16 KV with one stage) is loaded into registers while the previous
-  // tile is computed, then decoded into the single shared buffer.
+  // How K tiles arrive: see portable_smem_layout (config.h).
   static constexpr int kTileN = TN;
   static constexpr int kQFormat = QF;
   static constexpr int kKvFormat = KVF;
-  static constexpr int kStages = portable_smem_stages(KVF, PortableConfig{TN, STAGES});
-  static constexpr bool kAsyncKv = kStages > 1;
+  static constexpr PortableSmemLayout kL = portable_smem_layout(KVF, PortableConfig{TN, STAGES});
+  static constexpr int kStages = kL.k_stages;        // BF16 K tiles in shared memory
+  static constexpr int kRawStages = kL.raw_stages;   // raw FP8 row buffers (0: none)
+  static constexpr bool kAsyncKv = kStages > 1;      // BF16 rows: cp.async straight into the K tiles
+  static constexpr bool kRawAsyncKv = kRawStages > 0;  // FP8 rows: cp.async raw, decoded in shared memory
   static constexpr int kKvRowBytes = KVF == MLA_FORMAT_BF16 ? MLA_ROW_BYTES_BF16 : MLA_ROW_BYTES_FP8;
   static constexpr int kKvChunks = kKvRowBytes / 16;  // 16-byte chunks per cached row
   static constexpr int kRegChunks = (TN * kKvChunks + kPortableThreads - 1) / kPortableThreads;
   static constexpr int kSGroups = TN / 8;  // column groups that compute S (8 keys each)
-  // Shared-memory map (bytes).
+  // Unrolling of the Q.K^T loop (18 steps of 32 dims): with FP8 KV (hi / lo
+  // P fragments live too) full unrolling hoists fragments and spills (ptxas -v).
+  static constexpr int kSUnroll = KVF == MLA_FORMAT_BF16 ? MLA_DIM_QK / 32 : 2;
+  static constexpr int kPTiles = kL.p_tiles;  // 2: P = hi + lo (config.h)
   static constexpr int kPPitch = TN * 2 + 16;
-  static constexpr int kOffQ = 0;
-  static constexpr int kOffK = kOffQ + 64 * kSmemRowPitch;
-  static constexpr int kOffP = kOffK + kStages * TN * kSmemRowPitch;
-  static constexpr int kOffRed = kOffP + 64 * kPPitch;
-  static constexpr int kOffKScale = kOffRed + kPortableWarpsN * 64 * 4;
-  static constexpr int kOffQScale = kOffKScale + kStages * TN * 4;
-  static constexpr int kSmemBytes = kOffQScale + 64 * 4;
-  static_assert(kSmemBytes == portable_smem_bytes(TN, kStages), "config.h and the kernel disagree");
+  static constexpr int kPTileBytes = 64 * kPPitch;
+  static constexpr int kSmemBytes = kL.bytes;
 };
 
 // Whether this device pass compiles a configuration: the sm_89 pass holds only
@@ -94,29 +92,32 @@ __device__ __forceinline__ KeyRange token_range(const DecodeParams& p, const Ite
   return visible_keys(static_cast<MaskKind>(p.mask), p.window, p.chunk, c.kv_len, c.q_len, token);
 }
 
-// Address of cached row `key` of request b. A page id outside the pool is
-// never read: `valid` turns false and the batch status word is flagged (the
-// planner has checked the page table already; this guards against a table
-// changed between planning and decoding).
-template <int KVF>
-__device__ __forceinline__ const uint8_t* kv_row(const DecodeParams& p, int32_t b, int32_t key, bool& valid) {
-  const uint8_t* base = static_cast<const uint8_t*>(p.kv_pool);
-  if (!valid) return base;
+// Pool slot of cached row `key` of request b (`valid` in: the key is in the
+// loaded range). A page id outside the pool is never followed: `valid` turns
+// false (slot 0) and the batch status word is flagged. The planner has
+// checked the page table already; this guards against a table changed
+// between planning and decoding.
+__device__ __forceinline__ int64_t kv_slot(const DecodeParams& p, int32_t b, int32_t key, bool& valid) {
+  if (!valid) return 0;
   const int32_t page = p.page_table[int64_t(b) * p.max_pages + (key >> p.page_shift)];
   if (uint32_t(page) >= uint32_t(p.num_pages)) {
     valid = false;
     atomicOr(p.status, MLA_STATUS_BAD_PAGE_ID);
-    return base;
+    return 0;
   }
-  const int64_t slot = (int64_t(page) << p.page_shift) + (key & (p.page_size - 1));
+  return (int64_t(page) << p.page_shift) + (key & (p.page_size - 1));
+}
+
+template <int KVF>
+__device__ __forceinline__ const uint8_t* kv_row(const DecodeParams& p, int32_t b, int32_t key, bool& valid) {
   constexpr int64_t kRowBytes = KVF == MLA_FORMAT_BF16 ? MLA_ROW_BYTES_BF16 : MLA_ROW_BYTES_FP8;
-  return base + slot * kRowBytes;
+  return static_cast<const uint8_t*>(p.kv_pool) + kv_slot(p, b, key, valid) * kRowBytes;
 }
 
 __device__ __forceinline__ float kv_scale(const DecodeParams& p, int32_t b, int32_t key) {
-  const int32_t page = p.page_table[int64_t(b) * p.max_pages + (key >> p.page_shift)];
-  if (uint32_t(page) >= uint32_t(p.num_pages)) return 0.f;
-  return p.kv_scales[(int64_t(page) << p.page_shift) + (key & (p.page_size - 1))];
+  bool valid = true;
+  const int64_t slot = kv_slot(p, b, key, valid);
+  return valid ? p.kv_scales[slot] : 0.f;
 }
 
 // Decodes a 16-byte chunk of an FP8 row (chunk < 32: 16 E4M3 codes of the
@@ -181,6 +182,39 @@ __device__ __forceinline__ void issue_kv_tile_async(const DecodeParams& p, const
   }
 }
 
+// Raw FP8 rows (and sigma_k) of keys [key0, key0 + TN) -> shared memory with
+// cp.async; decode_raw_tile turns them into the BF16 tile.
+template <class T>
+__device__ __forceinline__ void issue_raw_tile_async(const DecodeParams& p, const ItemCtx& c, int32_t key0,
+                                                     uint8_t* s_raw, float* s_raw_scale) {
+  constexpr int kChunks = MLA_ROW_BYTES_FP8 / 16;
+  for (int i = threadIdx.x; i < T::kTileN * kChunks; i += kPortableThreads) {
+    const int j = i / kChunks, piece = i - j * kChunks;
+    const int32_t key = key0 + j;
+    bool valid = key >= c.lo && key < c.hi;
+    const uint8_t* row = kv_row<MLA_FORMAT_FP8_ROPE640>(p, c.request, key, valid);
+    ptx::cp_async_16(ptx::smem_addr(s_raw + j * MLA_ROW_BYTES_FP8 + piece * 16), valid ? row + piece * 16 : row, valid);
+  }
+  if (int(threadIdx.x) < T::kTileN) {
+    const int32_t key = key0 + int32_t(threadIdx.x);
+    bool valid = key >= c.lo && key < c.hi;
+    const int64_t slot = kv_slot(p, c.request, key, valid);
+    ptx::cp_async_4(ptx::smem_addr(s_raw_scale + threadIdx.x), p.kv_scales + slot, valid);
+  }
+}
+
+template <class T>
+__device__ __forceinline__ void decode_raw_tile(const uint8_t* s_raw, const float* s_raw_scale, uint8_t* s_tile,
+                                                float* s_kscale) {
+  constexpr int kChunks = MLA_ROW_BYTES_FP8 / 16;
+  for (int i = threadIdx.x; i < T::kTileN * kChunks; i += kPortableThreads) {
+    const int j = i / kChunks, piece = i - j * kChunks;
+    store_fp8_chunk(s_tile + j * kSmemRowPitch, piece,
+                    *reinterpret_cast<const uint4*>(s_raw + j * MLA_ROW_BYTES_FP8 + piece * 16));
+  }
+  if (int(threadIdx.x) < T::kTileN) s_kscale[threadIdx.x] = s_raw_scale[threadIdx.x];
+}
+
 // A K tile staged in registers: loaded while the previous tile is computed,
 // stored (decoded for FP8) into shared memory after it.
 template <class T>
@@ -237,6 +271,8 @@ struct Smem {
   float* red;     // [kPortableWarpsN][64]: per column group, a value per tile row
   float* kscale;  // [stages][TN]
   float* qscale;  // [64]
+  uint8_t* raw;      // [raw stages][TN][640]: FP8 rows in flight
+  float* raw_scale;  // [raw stages][TN]
 };
 
 // Per-thread softmax state of its two rows (tile rows 16 rg + g and + 8).
@@ -262,7 +298,7 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
     float s[4] = {0.f, 0.f, 0.f, 0.f};
     const uint32_t qa = ptx::smem_addr(sm.q + (rg * 16 + (lane & 15)) * kSmemRowPitch + (lane >> 4) * 16);
     const uint32_t kb = ptx::smem_addr(s_k + (cg * 8 + (lane & 7)) * kSmemRowPitch + (lane >> 3) * 16);
-#pragma unroll
+#pragma unroll(T::kSUnroll)
     for (int kk = 0; kk < MLA_DIM_QK / 16; kk += 2) {
       uint32_t a0[4], a1[4], b[4];
       ptx::ldmatrix_x4(qa + kk * 32, a0);
@@ -311,8 +347,13 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
       // V of a cached row is sigma_k * content: fold sigma_k into P (fp32), then round to BF16.
       const float v0 = T::kKvFormat == MLA_FORMAT_BF16 ? p0 : p0 * s_kscale[kt];
       const float v1 = T::kKvFormat == MLA_FORMAT_BF16 ? p1 : p1 * s_kscale[kt + 1];
-      *reinterpret_cast<__nv_bfloat162*>(sm.p + (rg * 16 + g + 8 * j) * T::kPPitch + kt * 2) =
-          __floats2bfloat162_rn(v0, v1);
+      uint8_t* dst = sm.p + (rg * 16 + g + 8 * j) * T::kPPitch + kt * 2;
+      const __nv_bfloat162 hi = __floats2bfloat162_rn(v0, v1);
+      *reinterpret_cast<__nv_bfloat162*>(dst) = hi;
+      if constexpr (T::kPTiles == 2) {  // the remainder, exact in fp32
+        const float2 h = __bfloat1622float2(hi);
+        *reinterpret_cast<__nv_bfloat162*>(dst + T::kPTileBytes) = __floats2bfloat162_rn(v0 - h.x, v1 - h.y);
+      }
     }
   }
   ptx::named_barrier(1 + rg, kPortableWarpsN * 32);
@@ -329,14 +370,19 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
                                      (cg * kPortableColsPerWarp + (lane >> 4) * 8) * 2);
 #pragma unroll
   for (int ks = 0; ks < T::kTileN / 16; ++ks) {
-    uint32_t a[4];
+    uint32_t a[4], a_lo[4];
     ptx::ldmatrix_x4(pa + ks * 32, a);
+    if constexpr (T::kPTiles == 2) ptx::ldmatrix_x4(pa + T::kPTileBytes + ks * 32, a_lo);
 #pragma unroll
     for (int np = 0; np < 8; ++np) {
       uint32_t b[4];
       ptx::ldmatrix_x4_trans(va + ks * 16 * kSmemRowPitch + np * 32, b);  // keys x 16 columns
       ptx::mma_bf16_16816(o[2 * np], a, b[0], b[1]);
       ptx::mma_bf16_16816(o[2 * np + 1], a, b[2], b[3]);
+      if constexpr (T::kPTiles == 2) {
+        ptx::mma_bf16_16816(o[2 * np], a_lo, b[0], b[1]);
+        ptx::mma_bf16_16816(o[2 * np + 1], a_lo, b[2], b[3]);
+      }
     }
   }
 }
@@ -361,6 +407,26 @@ __device__ __forceinline__ void run_tiles(const DecodeParams& p, const ItemCtx& 
       if (t + T::kStages < c.n_tiles)
         issue_kv_tile_async<T>(p, c, c.first_tile + (t + T::kStages) * T::kTileN, sm.k + stage * kTileBytes);
       ptx::cp_async_commit();
+    }
+  } else if constexpr (T::kRawAsyncKv) {
+    constexpr int kRawBytes = T::kTileN * MLA_ROW_BYTES_FP8;
+#pragma unroll
+    for (int s = 0; s < T::kRawStages; ++s) {
+      if (s < c.n_tiles)
+        issue_raw_tile_async<T>(p, c, c.first_tile + s * T::kTileN, sm.raw + s * kRawBytes, sm.raw_scale + s * T::kTileN);
+      ptx::cp_async_commit();  // group s (group 0 also holds a BF16 Q tile)
+    }
+    for (int t = 0; t < c.n_tiles; ++t) {
+      const int stage = t % T::kRawStages;
+      ptx::cp_async_wait<T::kRawStages - 1>();
+      __syncthreads();  // raw tile t landed; everyone is done with the previous BF16 tile
+      decode_raw_tile<T>(sm.raw + stage * kRawBytes, sm.raw_scale + stage * T::kTileN, sm.k, sm.kscale);
+      __syncthreads();  // the BF16 tile is ready and the raw buffer free
+      if (t + T::kRawStages < c.n_tiles)
+        issue_raw_tile_async<T>(p, c, c.first_tile + (t + T::kRawStages) * T::kTileN, sm.raw + stage * kRawBytes,
+                                sm.raw_scale + stage * T::kTileN);
+      ptx::cp_async_commit();
+      if (warp_active) compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, st, o);
     }
   } else {
     KvRegs<T> regs;
@@ -459,12 +525,14 @@ template <class T>
 __device__ __forceinline__ void portable_decode_body(const DecodeParams& p) {
   extern __shared__ __align__(128) uint8_t smem[];
   Smem sm;
-  sm.q = smem + T::kOffQ;
-  sm.k = smem + T::kOffK;
-  sm.p = smem + T::kOffP;
-  sm.red = reinterpret_cast<float*>(smem + T::kOffRed);
-  sm.kscale = reinterpret_cast<float*>(smem + T::kOffKScale);
-  sm.qscale = reinterpret_cast<float*>(smem + T::kOffQScale);
+  sm.q = smem + T::kL.off_q;
+  sm.k = smem + T::kL.off_k;
+  sm.p = smem + T::kL.off_p;
+  sm.red = reinterpret_cast<float*>(smem + T::kL.off_red);
+  sm.kscale = reinterpret_cast<float*>(smem + T::kL.off_kscale);
+  sm.qscale = reinterpret_cast<float*>(smem + T::kL.off_qscale);
+  sm.raw = smem + T::kL.off_raw;
+  sm.raw_scale = reinterpret_cast<float*>(smem + T::kL.off_raw_scale);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int rg = warp / kPortableWarpsN, g = lane >> 2;
   const int32_t m_tile = blockIdx.y;

@@ -20,7 +20,7 @@ inline constexpr PortableConfig portable_config(PortableSize s) {
 
 // Dynamic shared memory of the kernel for a KV format and configuration.
 inline constexpr int portable_kernel_smem(int kv_format, PortableSize s) {
-  return portable_smem_bytes(portable_config(s).tile_n, portable_smem_stages(kv_format, portable_config(s)));
+  return portable_smem_layout(kv_format, portable_config(s)).bytes;
 }
 
 // Launches the decode grid (p.num_parts, p.max_m_tiles) on `stream`; returns
