@@ -10,6 +10,7 @@
 
 #include "mla/vulkan.h"
 #include "mla_test.h"
+#include "vk_alloc.h"
 
 namespace vk_test {
 
@@ -20,7 +21,7 @@ class BenchRunner {
   BenchRunner(const BenchRunner&) = delete;
   BenchRunner& operator=(const BenchRunner&) = delete;
 
-  // Milliseconds of each of `reps` back-to-back decodes with desc (same shape as p).
+  // Milliseconds of each of `reps` back-to-back decodes with desc (same shape as p, num_splits <= 16).
   std::vector<double> time_decode(const mla::ProblemDesc& desc, int reps);
   // Milliseconds of each of `reps` copies of `bytes` between two device-local buffers.
   std::vector<double> time_copy(VkDeviceSize bytes, int reps);
@@ -28,25 +29,15 @@ class BenchRunner {
   std::vector<uint16_t> out();
 
  private:
-  struct Allocation {
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    void* mapped = nullptr;
-  };
-  Allocation allocate(VkDeviceSize bytes, VkBufferUsageFlags usage, bool host_visible);
-  void free(Allocation& a);
   mla::vulkan::BufferRange device_copy(const void* data, VkDeviceSize bytes, VkBufferUsageFlags extra = 0);
-  VkCommandBuffer begin();
-  void submit_and_wait(VkCommandBuffer cmd);
   std::vector<double> read_times(int reps);
 
   mla::vulkan::Context& ctx_;
-  std::vector<Allocation> allocs_;
+  std::vector<TestBuffer> buffers_owned_;
   mla::vulkan::DeviceBuffers buffers_;
-  VkCommandPool pool_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
+  Submitter submitter_;
   VkQueryPool queries_ = VK_NULL_HANDLE;
-  int max_reps_ = 64;
+  static constexpr int kMaxReps = 64;
   double tick_ns_ = 1;
 };
 

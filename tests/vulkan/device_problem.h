@@ -12,6 +12,7 @@
 
 #include "mla/vulkan.h"
 #include "mla_test.h"
+#include "vk_alloc.h"
 
 namespace vk_test {
 
@@ -23,9 +24,9 @@ class DeviceProblem {
   DeviceProblem& operator=(const DeviceProblem&) = delete;
 
   // The device copies of the metadata, writable before run().
-  int32_t* page_table();
-  int32_t* q_offsets();
-  int32_t* kv_lens();
+  int32_t* page_table() { return static_cast<int32_t*>(page_table_.mapped); }
+  int32_t* q_offsets() { return static_cast<int32_t*>(q_offsets_.mapped); }
+  int32_t* kv_lens() { return static_cast<int32_t*>(kv_lens_.mapped); }
 
   // Poisons out / lse / status, records and submits the decode, waits.
   // Returns record_decode's status (submission failures are REQUIRE failures).
@@ -38,22 +39,14 @@ class DeviceProblem {
   mla::vulkan::DeviceBuffers& buffers() { return buffers_; }
 
  private:
-  struct Allocation {
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    void* mapped = nullptr;
-    VkDeviceSize size = 0;
-  };
-  mla::vulkan::BufferRange make(VkDeviceSize bytes, const void* data, Allocation** alloc = nullptr);
+  mla::vulkan::BufferRange make(VkDeviceSize bytes, const void* data, TestBuffer* keep = nullptr);
 
   mla::vulkan::Context& ctx_;
   mla::ProblemDesc desc_;
-  std::vector<Allocation> allocs_;
-  Allocation *page_table_ = nullptr, *q_offsets_ = nullptr, *kv_lens_ = nullptr;
-  Allocation *out_ = nullptr, *lse_ = nullptr, *status_ = nullptr;
+  std::vector<TestBuffer> inputs_;  // buffers not kept below
+  TestBuffer page_table_, q_offsets_, kv_lens_, out_, lse_, status_;
   mla::vulkan::DeviceBuffers buffers_;
-  VkCommandPool pool_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
+  Submitter submitter_;
 };
 
 }  // namespace vk_test

@@ -39,13 +39,16 @@ HostProblem bench_problem(int heads, mla::RowFormat kv) {
 }
 
 // A context built under tuning environment variables (read at pipeline creation).
-std::unique_ptr<mla::vulkan::Context> tuned_context(int key_tile, int qk_rows) {
-  setenv("MLA_VULKAN_KEY_TILE", std::to_string(key_tile).c_str(), 1);
-  setenv("MLA_VULKAN_QK_ROWS", std::to_string(qk_rows).c_str(), 1);
+struct Tuning {
+  int key_tile, qk_rows, max_rows;
+};
+std::unique_ptr<mla::vulkan::Context> tuned_context(const Tuning& t) {
+  const std::pair<const char*, int> knobs[] = {
+      {"MLA_VULKAN_KEY_TILE", t.key_tile}, {"MLA_VULKAN_QK_ROWS", t.qk_rows}, {"MLA_VULKAN_MAX_ROWS", t.max_rows}};
+  for (const auto& k : knobs) setenv(k.first, std::to_string(k.second).c_str(), 1);
   std::unique_ptr<mla::vulkan::Context> ctx;
   const mla::Status st = mla::vulkan::Context::create(&ctx);
-  unsetenv("MLA_VULKAN_KEY_TILE");
-  unsetenv("MLA_VULKAN_QK_ROWS");
+  for (const auto& k : knobs) unsetenv(k.first);
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   return ctx;
 }
@@ -59,42 +62,54 @@ TEST_CASE("bench: B=128 kv_len=4096 q_len=1, H=16 and 128 (MLA_VULKAN_BENCH=1)")
     int heads;
     mla::RowFormat kv;
     HostProblem problem;
+    std::vector<uint16_t> first_out;  // of the first tuning, one split: the others must agree
   };
   std::vector<Case> cases;  // generated once, uploaded to each tuned context
   for (auto hk : {std::make_pair(16, mla::RowFormat::bf16), std::make_pair(16, mla::RowFormat::fp8_rope640),
                   std::make_pair(128, mla::RowFormat::bf16)})
-    cases.push_back(Case{hk.first, hk.second, bench_problem(hk.first, hk.second)});
+    cases.push_back(Case{hk.first, hk.second, bench_problem(hk.first, hk.second), {}});
   double copy_gbs = 0;
-  for (const auto& cfg : {std::make_pair(16, 2), std::make_pair(16, 1), std::make_pair(8, 2), std::make_pair(8, 1)}) {
-    auto ctx = tuned_context(cfg.first, cfg.second);
+  const Tuning tunings[] = {{16, 1, 16}, {8, 1, 16}, {16, 2, 16}, {8, 2, 16}, {16, 1, 8}, {8, 1, 8}};
+  for (const Tuning& t : tunings) {
+    auto ctx = tuned_context(t);
     const auto info = ctx->device_info();
-    std::printf("\n== %s, compute units %u, tiles %s ==\n", info.name.c_str(), info.compute_units, info.tiles.c_str());
+    std::printf("\n== %s, compute units %u, tiles %s (max rows %d) ==\n", info.name.c_str(), info.compute_units,
+                info.tiles.c_str(), t.max_rows);
+    if (copy_gbs == 0) {
+      const VkDeviceSize bytes = VkDeviceSize(vk_test::env_int("MLA_VULKAN_BENCH_COPY_MIB", 1024)) << 20;
+      const mla::Status st = ctx->copy_bandwidth(bytes, reps, &copy_gbs);
+      REQUIRE_MESSAGE(st.ok(), st.to_string());
+      std::printf("device copy (compute shader) of %.0f MiB: %.0f GB/s (read + write)\n", double(bytes) / (1 << 20),
+                  copy_gbs);
+      const HostProblem& p = cases.front().problem;
+      vk_test::BenchRunner runner(*ctx, p);
+      const double ms = median(runner.time_copy(bytes, reps));
+      std::printf("vkCmdCopyBuffer of the same size: %.0f GB/s (read + write)\n", 2.0 * double(bytes) / (ms * 1e6));
+    }
     for (Case& c : cases) {
       HostProblem& p = c.problem;
       vk_test::BenchRunner runner(*ctx, p);
-      if (copy_gbs == 0) {
-        const VkDeviceSize bytes = VkDeviceSize(vk_test::env_int("MLA_VULKAN_BENCH_COPY_MIB", 1024)) << 20;
-        const double ms = median(runner.time_copy(bytes, reps));
-        copy_gbs = 2.0 * double(bytes) / (ms * 1e6);  // read + write
-        std::printf("device copy of %.0f MiB: %.3f ms, %.0f GB/s (read + write)\n", double(bytes) / (1 << 20), ms,
-                    copy_gbs);
-      }
+      runner.time_decode(p.desc, 2);  // warm-up: clocks and caches
       const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));  // each KV row read once
-      std::vector<uint16_t> first;
-      for (int splits : {0, 1, 2, 4, 6, 8, 12, 16}) {
+      double best = 1e30;
+      for (int splits : {0, 1, 2, 3, 4, 6, 8, 16}) {
         p.desc.num_splits = splits;
         const double ms = median(runner.time_decode(p.desc, reps));
+        best = std::min(best, ms);
         const double gbs = kv_bytes / (ms * 1e6);
         std::printf("H=%3d kv=%-11s splits=%-4s %8.3f ms  %6.0f GB/s  %5.1f%% of copy\n", c.heads, mla::to_string(c.kv),
                     splits ? std::to_string(splits).c_str() : "auto", ms, gbs, 100 * gbs / copy_gbs);
+        if (splits != 1) continue;
         const auto out = runner.out();
-        if (first.empty()) {
-          first = out;
+        if (c.first_out.empty()) {
+          c.first_out = out;
         } else {
-          const auto u = mla::test::ulp_diff(p, first.data(), out.data());
+          const auto u = mla::test::ulp_diff(p, c.first_out.data(), out.data());
           CHECK_MESSAGE(u.max_ulp <= 4, u.to_string());
         }
       }
+      std::printf("H=%3d kv=%-11s best %.3f ms = %.0f GB/s = %.1f%% of copy\n", c.heads, mla::to_string(c.kv), best,
+                  kv_bytes / (best * 1e6), 100 * kv_bytes / (best * 1e6) / copy_gbs);
       p.desc.num_splits = 0;
     }
   }

@@ -7,9 +7,10 @@
 
 #include "mla/vulkan.h"
 #include "mla_test.h"
+#include "vk_fixture.h"
 
 int main(int argc, char** argv) {
-  return mla::test::run_suite(argc, argv, []() -> std::string {
+  const int rc = mla::test::run_suite(argc, argv, []() -> std::string {
     std::string why = mla::vulkan::unavailable_reason();
     if (!why.empty() || !std::getenv("MLA_VULKAN_REQUIRE_GPU")) return why;
     std::unique_ptr<mla::vulkan::Context> ctx;
@@ -19,4 +20,6 @@ int main(int argc, char** argv) {
     if (info.type == "cpu") return "MLA_VULKAN_REQUIRE_GPU is set and the device is a CPU (" + info.name + ")";
     return "";
   });
+  vk_test::release_context();
+  return rc;
 }

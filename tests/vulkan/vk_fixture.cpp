@@ -15,10 +15,13 @@ using mla::test::HostProblem;
 
 namespace {
 uint64_t g_seen_messages = 0;
-}
+std::unique_ptr<mla::vulkan::Context> g_context;
+}  // namespace
+
+void release_context() { g_context.reset(); }
 
 mla::vulkan::Context& context() {
-  static std::unique_ptr<mla::vulkan::Context> ctx;
+  std::unique_ptr<mla::vulkan::Context>& ctx = g_context;
   if (!ctx) {
     mla::vulkan::Options o;
     const char* v = std::getenv("MLA_VULKAN_VALIDATION");

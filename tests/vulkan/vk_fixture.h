@@ -14,6 +14,10 @@ namespace vk_test {
 
 // The shared context; created on first use (REQUIREs success).
 mla::vulkan::Context& context();
+// Destroys it. main() calls this before returning: a Vulkan device destroyed
+// by a static destructor may outlive the driver's own teardown (it crashed
+// the NVIDIA driver at exit).
+void release_context();
 
 // Integer from the environment, or `fallback`.
 int env_int(const char* name, int fallback);

@@ -13,10 +13,11 @@
 // otherwise it writes its fp32 partial output (already divided by its own
 // softmax sum) and its log2-domain LSE for combine.comp.
 //
-// Compile with -DMLA_G=<4|8|16> (rows) and -DMLA_N=<4|8|16> (keys per tile).
+// Compile with -DMLA_G=<4|8|16> (rows), -DMLA_N=<4|8|16> (keys per tile),
+// -DMLA_QK_ROWS=<1|2> and optionally -DMLA_QK_BATCH=<keys per Q.K reduction>.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
-#include "mla_fp8_table.glsl"
 
 #if !defined(MLA_G) || !defined(MLA_N)
 #error "compile with -DMLA_G=<rows per workgroup> -DMLA_N=<keys per tile>"
@@ -24,7 +25,11 @@
 #define G MLA_G
 #define N MLA_N
 #define T MLA_VK_DECODE_THREADS(G)
+#ifdef MLA_QK_BATCH
+#define QB MLA_QK_BATCH
+#else
 #define QB MLA_VK_QK_BATCH(N)
+#endif
 // Query rows per thread in Q.K (1 or 2): with 2, each shared-memory load of K
 // feeds two rows and the threads of a (row pair, slice) split the keys. The
 // arithmetic of every partial dot is the same either way (same bits).
@@ -41,6 +46,11 @@
 #define PV_ROWS (T >= 128 ? G * 128 / T : G)
 #define PV_QUAD_STRIDE (T >= 128 ? 128 : T)
 
+// Loops of constant trip count are unrolled in the SPIR-V itself, so the
+// small per-thread arrays (Q slice, accumulators, prefetched words) become
+// registers on every driver instead of depending on its unrolling heuristics.
+#define UNROLL [[unroll]]
+
 layout(local_size_x = T) in;
 
 layout(std430, set = 0, binding = MLA_VK_BIND_Q) readonly buffer QWords { uint q_words[]; };
@@ -53,10 +63,13 @@ layout(std430, set = 0, binding = MLA_VK_BIND_LSE) writeonly buffer Lse { float 
 layout(std430, set = 0, binding = MLA_VK_BIND_META) readonly buffer Meta { uint meta[]; };
 layout(std430, set = 0, binding = MLA_VK_BIND_PART_LSE) writeonly buffer PartLse { float part_lse[]; };
 layout(std430, set = 0, binding = MLA_VK_BIND_PART_OUT) writeonly buffer PartOut { vec4 part_out[]; };
+// Exact e4m3 values (mla::fp8_e4m3_table), copied to shared memory: decoding
+// by lookup keeps subnormals exact on drivers that flush denormals.
+layout(std430, set = 0, binding = MLA_VK_BIND_FP8_TABLE) readonly buffer Fp8Table { float fp8_table[256]; };
 
 #include "find_request.glsl"
 
-// Shared memory: exactly MLA_VK_DECODE_SMEM_FLOATS(G, N) floats.
+// Shared memory: exactly MLA_VK_DECODE_SMEM_FLOATS(G, N, QB) floats.
 shared vec4 sK[N * ROWV4];                       // key tile, fp32, unscaled
 shared vec4 sRed[QB * MLA_VK_SLICES * G / 4];    // Q.K partials [n][slice][g]; then P [n][g]
 shared vec4 sS[G * N / 4];                       // logits (log2 domain) [g][n]; at the end l partials
@@ -84,58 +97,68 @@ uint key_slot(uint key) {
   return uint(page) * uint(pc.page_size) + (key & uint(pc.page_size - 1));
 }
 
-// Fetch keys [k0, k0 + nk) into registers; keys past nk read as zeros.
-void fetch_tile(uint k0, uint nk, out uvec4 r[LD], out float sk) {
+// The next tile's words, fetched while the current tile is computed.
+uvec4 g_regs[LD];
+float g_reg_sk;
+
+// Fetch keys [k0, k0 + nk) into g_regs; keys past nk read as zeros.
+void fetch_tile(uint k0, uint nk) {
   const uint tid = gl_LocalInvocationID.x;
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
-  for (uint j = 0u; j < LD; ++j) {
+  UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * T;
     const uint n = idx / row_uvec4;
-    r[j] = uvec4(0u);
+    g_regs[j] = uvec4(0u);
     if (n < nk) {
       const uint slot = key_slot(k0 + n);
-      if (slot != 0xFFFFFFFFu) r[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
+      if (slot != 0xFFFFFFFFu) g_regs[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
     }
   }
-  sk = 1.0;
+  g_reg_sk = 1.0;
   if (fp8 && tid < nk) {
     const uint slot = key_slot(k0 + tid);
-    if (slot != 0xFFFFFFFFu) sk = kv_scales[slot];
+    if (slot != 0xFFFFFFFFu) g_reg_sk = kv_scales[slot];
   }
 }
 
+// Four e4m3 codes of a little-endian word, by the table.
+vec4 fp8x4(uint x) { return vec4(sFp8[x & 255u], sFp8[(x >> 8) & 255u], sFp8[(x >> 16) & 255u], sFp8[x >> 24]); }
+
 // Decode the fetched words into the fp32 tile.
-void stage_tile(uvec4 r[LD], float sk) {
+void stage_tile() {
   const uint tid = gl_LocalInvocationID.x;
   if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
-    for (uint j = 0u; j < LD; ++j) {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * T;
-      if (idx >= N * MLA_VK_FP8_ROW_UVEC4) break;
-      const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
-      if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 4 vec4
-        const uint base = n * ROWV4 + 4u * w;
-        for (uint k = 0u; k < 4u; ++k) {
-          const uint x = r[j][k];
-          sK[base + k] = vec4(sFp8[x & 255u], sFp8[(x >> 8) & 255u], sFp8[(x >> 16) & 255u], sFp8[x >> 24]);
+      if (idx < N * MLA_VK_FP8_ROW_UVEC4) {
+        const uvec4 r = g_regs[j];
+        const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
+        if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 4 vec4
+          const uint base = n * ROWV4 + 4u * w;
+          sK[base] = fp8x4(r.x);
+          sK[base + 1u] = fp8x4(r.y);
+          sK[base + 2u] = fp8x4(r.z);
+          sK[base + 3u] = fp8x4(r.w);
+        } else {  // 8 BF16 rope values
+          const uint base = n * ROWV4 + 128u + 2u * (w - MLA_VK_FP8_CONTENT_UVEC4);
+          sK[base] = vec4(bf16_lo(r.x), bf16_hi(r.x), bf16_lo(r.y), bf16_hi(r.y));
+          sK[base + 1u] = vec4(bf16_lo(r.z), bf16_hi(r.z), bf16_lo(r.w), bf16_hi(r.w));
         }
-      } else {  // 8 BF16 rope values
-        const uint base = n * ROWV4 + 128u + 2u * (w - MLA_VK_FP8_CONTENT_UVEC4);
-        sK[base] = vec4(bf16_lo(r[j].x), bf16_hi(r[j].x), bf16_lo(r[j].y), bf16_hi(r[j].y));
-        sK[base + 1u] = vec4(bf16_lo(r[j].z), bf16_hi(r[j].z), bf16_lo(r[j].w), bf16_hi(r[j].w));
       }
     }
   } else {
-    for (uint j = 0u; j < LD; ++j) {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * T;
-      if (idx >= N * MLA_VK_BF16_ROW_UVEC4) break;
-      const uint n = idx / MLA_VK_BF16_ROW_UVEC4, w = idx % MLA_VK_BF16_ROW_UVEC4;
-      const uint base = n * ROWV4 + 2u * w;
-      sK[base] = vec4(bf16_lo(r[j].x), bf16_hi(r[j].x), bf16_lo(r[j].y), bf16_hi(r[j].y));
-      sK[base + 1u] = vec4(bf16_lo(r[j].z), bf16_hi(r[j].z), bf16_lo(r[j].w), bf16_hi(r[j].w));
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        const uvec4 r = g_regs[j];
+        const uint base = (idx / MLA_VK_BF16_ROW_UVEC4) * ROWV4 + 2u * (idx % MLA_VK_BF16_ROW_UVEC4);
+        sK[base] = vec4(bf16_lo(r.x), bf16_hi(r.x), bf16_lo(r.y), bf16_hi(r.y));
+        sK[base + 1u] = vec4(bf16_lo(r.z), bf16_hi(r.z), bf16_lo(r.w), bf16_hi(r.w));
+      }
     }
   }
-  if (tid < N) sKs[tid] = sk;
+  if (tid < N) sKs[tid] = g_reg_sk;
 }
 
 // Dimension d of global Q row qrow, unscaled.
@@ -164,10 +187,10 @@ void write_fault_rows(int row0, int row_end) {
 #define PV_KEY(n, STEP)                                                            \
   {                                                                                \
     vec4 v[PV_QUADS];                                                              \
-    for (uint q = 0u; q < PV_QUADS; ++q) v[q] = sK[n * ROWV4 + quad0 + q * PV_QUAD_STRIDE]; \
-    for (uint r4 = 0u; r4 < PV_ROWS / 4u; ++r4) {                                  \
+    UNROLL for (uint q = 0u; q < PV_QUADS; ++q) v[q] = sK[n * ROWV4 + quad0 + q * PV_QUAD_STRIDE]; \
+    UNROLL for (uint r4 = 0u; r4 < PV_ROWS / 4u; ++r4) {                           \
       const vec4 p4 = sRed[(n * G + prow0) / 4u + r4];                             \
-      for (uint q = 0u; q < PV_QUADS; ++q) {                                       \
+      UNROLL for (uint q = 0u; q < PV_QUADS; ++q) {                                \
         const uint a = (4u * r4) * PV_QUADS + q;                                   \
         STEP(a, p4.x, v[q])                                                        \
         STEP(a + PV_QUADS, p4.y, v[q])                                             \
@@ -203,7 +226,7 @@ void main() {
   const uint p_begin = max(key_begin, origin + split * chunk);
   const uint p_end = min(key_end, origin + (split + 1u) * chunk);
 
-  for (uint i = tid; i < 256u; i += T) sFp8[i] = uintBitsToFloat(MLA_E4M3_BITS[i]);
+  for (uint i = tid; i < 256u; i += T) sFp8[i] = fp8_table[i];
   memoryBarrierShared();
   barrier();
 
@@ -221,15 +244,15 @@ void main() {
   // Q.K: rows qk_row0 .. + QR - 1, dims [36 sq, 36 sq + 36), keys kl, kl + QR, ... of each batch.
   const uint qk_row0 = (tid % (G / QR)) * QR, sq = (tid / (G / QR)) % MLA_VK_SLICES, kl = tid / (MLA_VK_SLICES * G / QR);
   vec4 qv[QR * MLA_VK_SLICE_VEC4];
-  for (uint r = 0u; r < QR; ++r) {
+  UNROLL for (uint r = 0u; r < QR; ++r) {
     const int qrow_in_req = row0 + int(qk_row0 + r);
-    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) qv[r * MLA_VK_SLICE_VEC4 + j] = vec4(0.0);
-    if (qrow_in_req >= row_end) continue;
+    const bool q_active = qrow_in_req < row_end;
     const uint qrow = uint((g_q_begin + qrow_in_req / H) * H + qrow_in_req % H);
-    for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
+    UNROLL for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
       const uint d = sq * 36u + 4u * j;
       qv[r * MLA_VK_SLICE_VEC4 + j] =
-          vec4(q_value(qrow, d), q_value(qrow, d + 1u), q_value(qrow, d + 2u), q_value(qrow, d + 3u));
+          q_active ? vec4(q_value(qrow, d), q_value(qrow, d + 1u), q_value(qrow, d + 2u), q_value(qrow, d + 3u))
+                 : vec4(0.0);
     }
   }
   // Keys every active row of the group sees: a tile inside it needs no per-key mask in P.V.
@@ -240,32 +263,31 @@ void main() {
   const uint quad0 = tid % PV_QUAD_STRIDE;
   const uint prow0 = T >= 128 ? (tid / 128u) * PV_ROWS : 0u;
   vec4 acc[PV_ROWS * PV_QUADS];
-  for (uint a = 0u; a < PV_ROWS * PV_QUADS; ++a) acc[a] = vec4(0.0);
+  UNROLL for (uint a = 0u; a < PV_ROWS * PV_QUADS; ++a) acc[a] = vec4(0.0);
 
   float m_run = MLA_NEG_INF;  // running max of row gq (softmax threads, tid < G * N)
   float l_run = 0.0;          // running sum of key slot tid / G of row gq
 
-  uvec4 regs[LD];
-  float reg_sk;
-  if (p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin), regs, reg_sk);
+  if (p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin));
   for (uint k0 = p_begin; k0 < p_end; k0 += N) {
     const uint nk = min(uint(N), p_end - k0);
-    stage_tile(regs, reg_sk);
+    stage_tile();
     memoryBarrierShared();
     barrier();
-    if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N), regs, reg_sk);
+    if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N));
 
     // Q.K in batches of QB keys: 16 partial dots per (row, key), summed in slice order.
-    for (uint sb = 0u; sb < N / QB; ++sb) {
-      for (uint nl = kl; nl < QB; nl += QR) {
+    UNROLL for (uint sb = 0u; sb < N / QB; ++sb) {
+      UNROLL for (uint jj = 0u; jj < QB / QR; ++jj) {
+        const uint nl = kl + QR * jj;
         const uint base = (sb * QB + nl) * ROWV4 + sq * MLA_VK_SLICE_VEC4;
         vec4 d4[QR];
-        for (uint r = 0u; r < QR; ++r) d4[r] = vec4(0.0);
-        for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
+        UNROLL for (uint r = 0u; r < QR; ++r) d4[r] = vec4(0.0);
+        UNROLL for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
           const vec4 k4 = sK[base + j];  // one shared-memory load serves QR rows
-          for (uint r = 0u; r < QR; ++r) d4[r] = fma(qv[r * MLA_VK_SLICE_VEC4 + j], k4, d4[r]);
+          UNROLL for (uint r = 0u; r < QR; ++r) d4[r] = fma(qv[r * MLA_VK_SLICE_VEC4 + j], k4, d4[r]);
         }
-        for (uint r = 0u; r < QR; ++r)
+        UNROLL for (uint r = 0u; r < QR; ++r)
           red_store((nl * MLA_VK_SLICES + sq) * G + qk_row0 + r, (d4[r].x + d4[r].y) + (d4[r].z + d4[r].w));
       }
       memoryBarrierShared();
@@ -273,7 +295,7 @@ void main() {
       if (tid < G * QB) {
         const uint nl = tid / G, n = sb * QB + nl;
         float dot_qk = 0.0;
-        for (uint s = 0u; s < MLA_VK_SLICES; ++s) dot_qk += red_load((nl * MLA_VK_SLICES + s) * G + gq);
+        UNROLL for (uint s = 0u; s < MLA_VK_SLICES; ++s) dot_qk += red_load((nl * MLA_VK_SLICES + s) * G + gq);
         const int key = int(k0 + n);
         const bool visible = n < nk && key >= vis.x && key < vis.y;
         s_store(gq * N + n, visible ? dot_qk * q_scale * sKs[n] : MLA_NEG_INF);
@@ -286,7 +308,7 @@ void main() {
     if (tid < G * N) {
       const uint n = tid / G;
       float tile_max = MLA_NEG_INF;
-      for (uint k = 0u; k < N / 4u; ++k) {
+      UNROLL for (uint k = 0u; k < N / 4u; ++k) {
         const vec4 s4 = sS[(gq * N) / 4u + k];
         tile_max = max(tile_max, max(max(s4.x, s4.y), max(s4.z, s4.w)));
       }
@@ -303,9 +325,9 @@ void main() {
     barrier();
 
     // P.V: acc[row][quad] = acc * corr + sum_n P[n][row] * V[n][quad].
-    for (uint r = 0u; r < PV_ROWS; ++r) {
+    UNROLL for (uint r = 0u; r < PV_ROWS; ++r) {
       const float c = sCorr[prow0 + r];
-      for (uint q = 0u; q < PV_QUADS; ++q) acc[r * PV_QUADS + q] *= c;
+      UNROLL for (uint q = 0u; q < PV_QUADS; ++q) acc[r * PV_QUADS + q] *= c;
     }
     // Inside the keys every row sees, P is 0 only by underflow and the plain
     // FMA is exact; at mask edges a masked key must not reach the row even as
@@ -327,23 +349,27 @@ void main() {
   barrier();
   if (tid < G) {
     float l = 0.0;
-    for (uint n = 0u; n < N; ++n) l += s_load(gq * N + n);
+    UNROLL for (uint n = 0u; n < N; ++n) l += s_load(gq * N + n);
     sRowL[gq] = l;
   }
   memoryBarrierShared();
   barrier();
 
   const uint S = uint(pc.split_slots);
-  for (uint r = 0u; r < PV_ROWS; ++r) {
+  UNROLL for (uint r = 0u; r < PV_ROWS; ++r) {
     const int orow = row0 + int(prow0 + r);
-    if (orow >= row_end) continue;
     const float l = sRowL[prow0 + r];
     const uint grow = uint(g_q_begin * H + orow);
-    for (uint q = 0u; q < PV_QUADS; ++q) {
+    UNROLL for (uint q = 0u; q < PV_QUADS; ++q) {
       const vec4 o = l == 0.0 ? vec4(0.0) : acc[r * PV_QUADS + q] / l;
       const uint quad = quad0 + q * PV_QUAD_STRIDE;
-      if (nsplit == 1u) out_bf16[grow * MLA_VK_OUT_ROW_UVEC2 + quad] = pack_bf16x4(o);
-      else part_out[(grow * S + split) * MLA_VK_OUT_ROW_UVEC2 + quad] = o;
+      if (orow >= row_end) {
+        // padding row of the group: nothing to write
+      } else if (nsplit == 1u) {
+        out_bf16[grow * MLA_VK_OUT_ROW_UVEC2 + quad] = pack_bf16x4(o);
+      } else {
+        part_out[(grow * S + split) * MLA_VK_OUT_ROW_UVEC2 + quad] = o;
+      }
     }
   }
   if (tid < G && row_active) {

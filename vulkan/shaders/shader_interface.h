@@ -27,7 +27,8 @@
 #define MLA_VK_BIND_META 10       /* workspace: header, request info, item offsets */
 #define MLA_VK_BIND_PART_LSE 11   /* workspace: split partial LSE (log2 domain) */
 #define MLA_VK_BIND_PART_OUT 12   /* workspace: split partial outputs (fp32) */
-#define MLA_VK_NUM_BINDINGS 13
+#define MLA_VK_BIND_FP8_TABLE 13  /* float [256]: the e4m3 values, owned by the context */
+#define MLA_VK_NUM_BINDINGS 14
 
 /* ---- Decode tiling ----
  * A workgroup owns G query rows (row r = i * H + h of one request) and walks
@@ -49,22 +50,23 @@
 #define MLA_VK_FP8_ROW_WORDS 160
 #define MLA_VK_OUT_ROW_UVEC2 128              /* 512 BF16 of an output row */
 #define MLA_VK_DECODE_THREADS(G) ((G) * MLA_VK_SLICES)
-/* Keys whose Q.K partials are reduced at once (bounds the partial buffer).
- * Half the tile from 8 keys up, so every tile size above 4 runs the same
- * two-batch code (lavapipe's 32 KiB allows N = 8 only, and so tests the path
- * that N = 16 takes on GPUs). */
-#define MLA_VK_QK_BATCH(N) ((N) < 8 ? (N) : (N) / 2)
+/* Keys whose Q.K partials are reduced at once (QB; bounds the partial
+ * buffer): the whole tile up to 8 keys, two batches of 8 for N = 16. The
+ * batching only groups the same sums (same bits); a build variant with QB =
+ * N / 2 at N = 8 lets lavapipe test the two-batch path of N = 16. */
+#define MLA_VK_QK_BATCH(N) ((N) < 8 ? (N) : 8)
 /* Shared memory of the decode pass in bytes; decode.comp declares exactly these
  * arrays (K tile, partials / P, logits, key scales, 3 per-row values, FP8 table). */
-#define MLA_VK_DECODE_SMEM_FLOATS(G, N) \
-  ((N) * 576 + MLA_VK_QK_BATCH(N) * MLA_VK_SLICES * (G) + (G) * (N) + (N) + 3 * (G) + 256)
-#define MLA_VK_DECODE_SMEM_BYTES(G, N) (4 * MLA_VK_DECODE_SMEM_FLOATS(G, N))
+#define MLA_VK_DECODE_SMEM_FLOATS(G, N, QB) \
+  ((N) * 576 + (QB) * MLA_VK_SLICES * (G) + (G) * (N) + (N) + 3 * (G) + 256)
+#define MLA_VK_DECODE_SMEM_BYTES(G, N, QB) (4 * MLA_VK_DECODE_SMEM_FLOATS(G, N, QB))
 
 /* ---- Other passes ---- */
 #define MLA_VK_PAGES_THREADS 128    /* page-id check: one page-table entry per thread */
 #define MLA_VK_PAGES_MAX_GROUPS 4096
 #define MLA_VK_PLAN_THREADS 128     /* plan: one workgroup scans the whole batch */
 #define MLA_VK_COMBINE_THREADS 128  /* combine: one output row, a quad per thread */
+#define MLA_VK_COPY_THREADS 128     /* copy probe: 16 bytes per thread per step */
 #define MLA_VK_MAX_GROUPS_X 65535   /* indirect dispatches fold item ids into (x, y) */
 
 /* ---- Split-K ---- */
@@ -119,8 +121,9 @@
   MLA_VK_INT(split_count)           \
   MLA_VK_INT(split_slots)           \
   MLA_VK_INT(rows_per_group)        \
-  MLA_VK_INT(key_tile)
-#define MLA_VK_PUSH_FIELD_COUNT 18
+  MLA_VK_INT(key_tile)              \
+  MLA_VK_INT(copy_vec4)
+#define MLA_VK_PUSH_FIELD_COUNT 19
 
 #ifdef __cplusplus
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "context_impl.h"
+#include "mla/numeric.h"
 #include "spirv_caps.h"
 #include "vk_check.h"
 #include "vk_struct.h"
@@ -16,6 +17,7 @@ Context::Impl::~Impl() {
   if (device) {
     vkDeviceWaitIdle(device);  // nothing of ours may still run; the result does not change what we free
     dummy.reset();
+    fp8_table.reset();
     if (timestamps) vkDestroyQueryPool(device, timestamps, nullptr);
     if (fence) vkDestroyFence(device, fence, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
@@ -65,8 +67,14 @@ Status create_submission_objects(Context::Impl* c) {
     qi.queryCount = 2;
     MLA_VK_CHECK(vkCreateQueryPool(c->device, &qi, nullptr, &c->timestamps));
   }
-  return vulkan_impl::Buffer::create(c->device, c->memory_props, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, false,
-                                     &c->dummy);
+  MLA_RETURN_IF_ERROR(vulkan_impl::Buffer::create(c->device, c->memory_props, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                                                  false, &c->dummy));
+  // The e4m3 table the shaders decode with: the host's exact table, so host
+  // and device share one definition. Host-visible: it is read once per workgroup.
+  MLA_RETURN_IF_ERROR(vulkan_impl::Buffer::create(c->device, c->memory_props, 256 * sizeof(float),
+                                                  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true, &c->fp8_table));
+  std::memcpy(c->fp8_table.mapped(), fp8_e4m3_table(), 256 * sizeof(float));
+  return Status::Ok();
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ struct Context::Impl {
   VkFence fence = VK_NULL_HANDLE;
   VkQueryPool timestamps = VK_NULL_HANDLE;      // 2 queries; null without timestamp support
   vulkan_impl::Buffer dummy;                    // bound where a problem has no buffer
+  vulkan_impl::Buffer fp8_table;                // float [256], mla::fp8_e4m3_table()
 
   ~Impl();
 };

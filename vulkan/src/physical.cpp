@@ -140,7 +140,7 @@ std::string missing_requirement(const PhysicalDevice& d) {
     return "maxPushDescriptors = " + std::to_string(d.max_push_descriptors) + " < " +
            std::to_string(MLA_VK_NUM_BINDINGS) + " bindings";
   const VkPhysicalDeviceLimits& l = d.props.limits;
-  const uint32_t smallest_tile = MLA_VK_DECODE_SMEM_BYTES(4, 4);
+  const uint32_t smallest_tile = MLA_VK_DECODE_SMEM_BYTES(4, 4, MLA_VK_QK_BATCH(4));
   if (l.maxComputeSharedMemorySize < smallest_tile)
     return "maxComputeSharedMemorySize = " + std::to_string(l.maxComputeSharedMemorySize) + " < " +
            std::to_string(smallest_tile) + " bytes of the smallest decode tile";

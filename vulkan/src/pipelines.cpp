@@ -1,6 +1,7 @@
 // Shader modules, layouts and pipelines from the embedded SPIR-V.
 #include "pipelines.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,9 +23,7 @@ const spirv::Module* find_module(const std::string& name) {
   return nullptr;
 }
 
-Status make_pipeline(VkDevice device, VkPipelineLayout layout, const std::string& name, VkPipeline* out) {
-  const spirv::Module* m = find_module(name);
-  if (!m) return Status(StatusCode::internal, "embedded shader " + name + " is missing from the build");
+Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out) {
   auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
   mi.codeSize = m->count * 4;
   mi.pCode = m->words;
@@ -38,26 +37,36 @@ Status make_pipeline(VkDevice device, VkPipelineLayout layout, const std::string
   pi.layout = layout;
   const VkResult r = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pi, nullptr, out);
   vkDestroyShaderModule(device, module, nullptr);
-  if (r != VK_SUCCESS) return vk_error(r, ("vkCreateComputePipelines(" + name + ")").c_str());
+  if (r != VK_SUCCESS) return vk_error(r, (std::string("vkCreateComputePipelines(") + m->name + ")").c_str());
   return Status::Ok();
 }
 
-// Rows per thread in Q.K (1 or 2); MLA_VULKAN_QK_ROWS selects (tuning), default 2.
-int qk_rows() {
-  const char* v = std::getenv("MLA_VULKAN_QK_ROWS");
-  return v && std::atoi(v) == 1 ? 1 : 2;
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
 }
 
-int key_tile_cap() {
-  const char* v = std::getenv("MLA_VULKAN_KEY_TILE");
-  const int n = v ? std::atoi(v) : 0;
-  return n >= 4 ? n : 16;
+// The module of a decode variant; the tuning knobs fall back to the default
+// build where their variant was not built.
+const spirv::Module* decode_module(int g, int n, int rows, int batch, DecodeVariant* v) {
+  const std::string base = "decode_g" + std::to_string(g) + "_n" + std::to_string(n) + "_r";
+  const int default_batch = MLA_VK_QK_BATCH(n);
+  for (int r : {rows, 1})
+    for (int b : {batch, default_batch}) {
+      const std::string name = base + std::to_string(r) + (b == default_batch ? "" : "_b" + std::to_string(b));
+      if (const spirv::Module* m = find_module(name)) {
+        v->qk_rows = r;
+        v->qk_batch = b;
+        return m;
+      }
+    }
+  return nullptr;
 }
 
 }  // namespace
 
 const DecodeVariant& Pipelines::for_heads(int num_heads) const {
-  const int want = num_heads < 16 ? num_heads : 16;
+  const int want = std::min(num_heads, max_rows);
   for (const auto& v : decode)
     if (v.rows >= want) return v;
   for (int i = 2; i > 0; --i)
@@ -70,7 +79,7 @@ std::string Pipelines::describe() const {
   for (const auto& v : decode)
     if (v.rows)
       s += (s.empty() ? "G" : " G") + std::to_string(v.rows) + "xN" + std::to_string(v.keys) + "xR" +
-           std::to_string(v.qk_rows);
+           std::to_string(v.qk_rows) + (v.qk_batch != MLA_VK_QK_BATCH(v.keys) ? "xB" + std::to_string(v.qk_batch) : "");
   return s;
 }
 
@@ -97,24 +106,32 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
   li.pPushConstantRanges = &range;
   MLA_VK_CHECK(vkCreatePipelineLayout(device, &li, nullptr, &out->layout));
 
-  MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, "pages", &out->pages));
-  MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, "plan", &out->plan));
-  MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, "combine", &out->combine));
+  for (auto pass : {std::make_pair("pages", &out->pages), std::make_pair("plan", &out->plan),
+                    std::make_pair("combine", &out->combine), std::make_pair("copy", &out->copy)}) {
+    const spirv::Module* m = find_module(pass.first);
+    if (!m) return Status(StatusCode::internal, std::string("embedded shader ") + pass.first + " is missing");
+    MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, pass.second));
+  }
 
-  const int cap = key_tile_cap();
-  const int qk = qk_rows();
+  // Tuning knobs (the defaults are what the bench found best; tests use them
+  // to reach every code path): key tile cap, Q.K rows per thread, Q.K batch,
+  // largest row group.
+  const int key_cap = std::max(4, env_int("MLA_VULKAN_KEY_TILE", 16));
+  const int qk_rows = env_int("MLA_VULKAN_QK_ROWS", 1) == 2 ? 2 : 1;
+  const int qk_batch = env_int("MLA_VULKAN_QK_BATCH", 0);
+  out->max_rows = std::max(4, std::min(16, env_int("MLA_VULKAN_MAX_ROWS", 16)));
   for (int i = 0; i < 3; ++i) {
     const int g = kRows[i];
     const uint32_t threads = MLA_VK_DECODE_THREADS(g);
     if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) continue;
     for (int n : kKeys) {
-      if (n > cap || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n)) > limits.maxComputeSharedMemorySize) continue;
-      out->decode[i].rows = g;
-      out->decode[i].keys = n;
-      out->decode[i].qk_rows = qk;
-      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout,
-                                        "decode_g" + std::to_string(g) + "_n" + std::to_string(n) + "_r" + std::to_string(qk),
-                                        &out->decode[i].pipeline));
+      DecodeVariant v;
+      const spirv::Module* m = n <= key_cap ? decode_module(g, n, qk_rows, qk_batch, &v) : nullptr;
+      if (!m || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n, v.qk_batch)) > limits.maxComputeSharedMemorySize) continue;
+      v.rows = g;
+      v.keys = n;
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline));
+      out->decode[i] = v;
       break;
     }
   }
@@ -127,7 +144,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
 void destroy_pipelines(VkDevice device, Pipelines* p) {
   for (auto& v : p->decode)
     if (v.pipeline) vkDestroyPipeline(device, v.pipeline, nullptr);
-  for (VkPipeline* x : {&p->pages, &p->plan, &p->combine})
+  for (VkPipeline* x : {&p->pages, &p->plan, &p->combine, &p->copy})
     if (*x) vkDestroyPipeline(device, *x, nullptr);
   if (p->layout) vkDestroyPipelineLayout(device, p->layout, nullptr);
   if (p->set_layout) vkDestroyDescriptorSetLayout(device, p->set_layout, nullptr);

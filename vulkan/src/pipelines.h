@@ -14,7 +14,8 @@ namespace mla::vulkan_impl {
 struct DecodeVariant {
   int rows = 0;  // 0: not available on this device
   int keys = 0;
-  int qk_rows = 0;  // rows per thread in Q.K
+  int qk_rows = 0;   // rows per thread in Q.K
+  int qk_batch = 0;  // keys per Q.K reduction
   VkPipeline pipeline = VK_NULL_HANDLE;
 };
 
@@ -24,19 +25,23 @@ struct Pipelines {
   VkPipeline pages = VK_NULL_HANDLE;
   VkPipeline plan = VK_NULL_HANDLE;
   VkPipeline combine = VK_NULL_HANDLE;
+  VkPipeline copy = VK_NULL_HANDLE;  // the device-copy bandwidth probe
   DecodeVariant decode[3];  // G = 4, 8, 16
+  int max_rows = 16;        // largest G used (MLA_VULKAN_MAX_ROWS)
 
-  // The variant for H heads: the smallest G >= min(H, 16) the device runs.
+  // The variant for H heads: the smallest G >= min(H, max_rows) the device runs.
   // A function of H and the device only, so batch-invariant results hold.
   const DecodeVariant& for_heads(int num_heads) const;
-  std::string describe() const;  // "G4xN16xR2 G8xN16xR2 G16xN8xR2"
+  std::string describe() const;  // "G4xN16xR1 G8xN16xR1 G16xN8xR1"
 };
 
 // Tile sizes follow the device limits: for each G the largest N in {16, 8, 4}
 // whose shared memory fits maxComputeSharedMemorySize (lavapipe reports 32 KiB
 // but does not enforce it, so it must be respected here) and whose 16 G
-// threads fit the workgroup limits. MLA_VULKAN_KEY_TILE caps N and
-// MLA_VULKAN_QK_ROWS picks 1 or 2 rows per thread in Q.K (tuning knobs).
+// threads fit the workgroup limits. Tuning and test knobs:
+// MLA_VULKAN_KEY_TILE caps N, MLA_VULKAN_QK_ROWS picks 1 or 2 rows per thread
+// in Q.K, MLA_VULKAN_QK_BATCH the keys per Q.K reduction (where built),
+// MLA_VULKAN_MAX_ROWS caps G.
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out);
 void destroy_pipelines(VkDevice device, Pipelines* p);
 

@@ -169,6 +169,7 @@ Status record_passes(Impl& c, VkCommandBuffer cmd, const ProblemDesc& d, const D
 
   const bool fp8_q = d.q_format == RowFormat::fp8_rope640, fp8_kv = d.kv_format == RowFormat::fp8_rope640;
   const VkDeviceSize B = VkDeviceSize(d.batch);
+  const BufferRange fp8_table{c.fp8_table.handle(), 0, c.fp8_table.size()};
   const Binding bindings[MLA_VK_NUM_BINDINGS] = {
       {"q", &bufs.q, VkDeviceSize(q_elems_bytes(d))},
       {"q_scales", &bufs.q_scales, fp8_q ? VkDeviceSize(d.total_q) * 4 : 0},
@@ -183,6 +184,7 @@ Status record_passes(Impl& c, VkCommandBuffer cmd, const ProblemDesc& d, const D
       {"workspace (meta)", &bufs.workspace, w.meta_bytes},
       {"workspace (partial lse)", &bufs.workspace, w.part_lse_bytes},
       {"workspace (partial out)", &bufs.workspace, w.part_out_bytes},
+      {"fp8 table", &fp8_table, 256 * sizeof(float)},
   };
   if (bufs.workspace.size == VK_WHOLE_SIZE || bufs.workspace.size < w.total)
     return invalid_argument("workspace.size = " + std::to_string(bufs.workspace.size) + " but workspace_bytes() = " +

@@ -132,6 +132,12 @@ class Context {
   // 0 are left changed. Nothing is recorded when desc.batch == 0.
   Status record_decode(VkCommandBuffer cmd, const ProblemDesc& desc, const DeviceBuffers& buffers);
 
+  // The device-copy bandwidth decode figures are compared with: a compute
+  // shader copies `bytes` (capped by maxStorageBufferRange) between two
+  // device-local buffers; gb_per_s = (bytes read + bytes written) / median
+  // time of `reps` copies (after one warm-up), from timestamp queries.
+  Status copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s);
+
   std::string device_name() const;
   DeviceInfo device_info() const;
   // Warnings and errors the validation layer reported (0 when it is off).
