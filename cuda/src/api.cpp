@@ -173,11 +173,13 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
 Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t ws_bytes, Stream stream) {
   MLA_RETURN_IF_ERROR(check_workspace(plan, ws, ws_bytes));
   const ProblemDesc& d = plan.desc;
-  if (d.batch == 0) return Status::Ok();
-  if (!data.q_offsets) return invalid_argument("q_offsets = null (batch = " + std::to_string(d.batch) + ")");
-  if (!data.kv_lens) return invalid_argument("kv_lens = null (batch = " + std::to_string(d.batch) + ")");
-  if (d.max_pages > 0 && !data.page_table)
-    return invalid_argument("page_table = null (max_pages = " + std::to_string(d.max_pages) + ")");
+  // An empty batch still runs the planner: it writes the status word (0) and empty parts.
+  if (d.batch > 0) {
+    if (!data.q_offsets) return invalid_argument("q_offsets = null (batch = " + std::to_string(d.batch) + ")");
+    if (!data.kv_lens) return invalid_argument("kv_lens = null (batch = " + std::to_string(d.batch) + ")");
+    if (d.max_pages > 0 && !data.page_table)
+      return invalid_argument("page_table = null (max_pages = " + std::to_string(d.max_pages) + ")");
+  }
   cuda_impl::PlannerParams p;
   p.batch = d.batch;
   p.num_heads = d.num_heads;

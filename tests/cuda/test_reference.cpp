@@ -94,7 +94,7 @@ TEST_CASE("cuda: every page size from 1 to 512") {
   for (int page = 1; page <= 512; page *= 2, ++i) {
     const auto pr = kPairs[i % 3];
     specs.push_back(spec(16, pr.first, pr.second, static_cast<MaskKind>(i % 4), page, {2, 1, 4},
-                         {page * 3 + 5, 700, 1}, 2000 + i));
+                         {page * 3 + 5, 700, 9}, 2000 + i));
   }
   check_specs(specs, "page sizes");
 }

@@ -1,15 +1,18 @@
 // CUDA versus Vulkan on the same device and the same inputs (built only when
-// both backends are: MLA_HAVE_VULKAN). The two backends round at different
-// places (BF16 P for the tensor cores here, their own accumulation order
-// there), so they are compared in BF16 ULPs and the distribution is printed.
+// both backends are: MLA_HAVE_VULKAN), through what users get (the automatic
+// kernel choice). Differences are measured in BF16 ULPs, values below
+// rms(row) / 16 in ULPs of rms / 16 (the floor, mla::test::ulp_diff), and the
+// distribution is printed per format pair.
 //
-// Bound: at most kMaxUlp = 8 ULPs for every value, and at least 99% of the
-// values within 2 ULPs, where values below rms(row) / 16 are measured in ULPs
-// of rms / 16 (the floor; mla::test::ulp_diff). Why 8: each backend is within
-// about 2^-9 |x| (output rounding) plus 2^-9 of the row RMS (P rounding when a
-// few keys dominate) of the exact value; at the floor an ULP is 2^-11 of the
-// RMS, so two such errors of opposite sign are up to 2 * (2^-9 / 2^-11) = 8
-// ULPs there, and 2-4 ULPs for values of the row's own magnitude.
+// Bounds, by KV format:
+//  - BF16 KV: the CUDA kernels round P to BF16 for the tensor cores (as
+//    FlashMLA does), which the default test tolerance allows: |err| <= |r|/256
+//    + rms/128. At the floor an ULP is 2^-12 .. 2^-11 of the RMS, so that
+//    tolerance is 16 .. 32 ULPs there and 1 .. 2 ULPs at the row's own size.
+//    Bound: every value within 32 ULPs, 90% within 2 ULPs.
+//  - FP8 KV: P.V runs on P = hi + lo (config.h), so only the output rounding
+//    and fp32 summation order differ. Bound: every value within 2 ULPs, 99%
+//    within 1 ULP.
 #include <doctest/doctest.h>
 
 #ifdef MLA_HAVE_VULKAN
@@ -29,12 +32,24 @@ namespace {
 using namespace mla;
 using namespace mla::test;
 
-constexpr int64_t kMaxUlp = 8;
 constexpr double kFloorFrac = 1.0 / 16;
+
+struct Bound {
+  int64_t max_ulp;       // every value
+  int64_t near_ulp;      // at least `near_share` of the values within this
+  double near_share;
+};
+Bound bound_for(RowFormat kv) { return kv == RowFormat::bf16 ? Bound{32, 2, 0.90} : Bound{2, 1, 0.99}; }
+
+int64_t within(const UlpStats& u, int64_t ulp) {  // values within `ulp` (histogram bins 0..3 are exact)
+  int64_t n = 0;
+  for (int64_t i = 0; i <= ulp && i < 4; ++i) n += u.hist[i];
+  return n;
+}
 
 }  // namespace
 
-TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/16)") {
+TEST_CASE("cuda vs vulkan: the same inputs agree within the stated BF16 ULP bounds") {
   const std::string why = mla::vulkan::unavailable_reason();
   if (!why.empty()) {
     // tools/gpu-check sets MLA_REQUIRE_VULKAN: there the cross-check must run.
@@ -72,7 +87,7 @@ TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/1
     CHECK(vk_word == cu.status);
     const UlpStats u = ulp_diff(p, cu.out.data(), vk_out.data(), kFloorFrac);
     INFO(p.describe() << ": " << u.to_string());
-    CHECK(u.max_ulp <= kMaxUlp);
+    CHECK(u.max_ulp <= bound_for(p.desc.kv_format).max_ulp);
     add(total, u);
     add(by_pair[std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format)], u);
     // LSE: both float32 from the same logits.
@@ -88,9 +103,12 @@ TEST_CASE("cuda vs vulkan: the same inputs agree within 8 BF16 ULPs (floor rms/1
   std::ostringstream pairs;
   for (const auto& [pair, u] : by_pair) pairs << "\n    " << pair << ": " << u.to_string();
   MESSAGE("cuda vs vulkan, " << specs.size() << " problems: " << total.to_string() << pairs.str());
-  const int64_t within2 = total.hist[0] + total.hist[1] + total.hist[2];
   CHECK(total.count > 0);
-  CHECK(double(within2) >= 0.99 * double(total.count));
+  for (const auto& [pair, u] : by_pair) {
+    const Bound b = bound_for(pair.find("/bf16") != std::string::npos ? RowFormat::bf16 : RowFormat::fp8_rope640);
+    CHECK_MESSAGE(double(within(u, b.near_ulp)) >= b.near_share * double(u.count),
+                  pair << ": fewer than " << b.near_share * 100 << "% of the values within " << b.near_ulp << " ULP");
+  }
 }
 
 #endif  // MLA_HAVE_VULKAN

@@ -392,40 +392,38 @@ template <class T>
 __device__ __forceinline__ void run_tiles(const DecodeParams& p, const ItemCtx& c, const Smem& sm, bool warp_active,
                                           RowState& st, float (&o)[16][4]) {
   constexpr int kTileBytes = T::kTileN * kSmemRowPitch;
+  // Double buffering: at the top of iteration t one barrier makes tile t
+  // visible to everyone and guarantees that every warp has finished tile t-1,
+  // so the buffer tile t-1 used can be refilled with tile t+1 while tile t is
+  // computed. (cp.async.wait_all: only tile t is outstanding there.)
   if constexpr (T::kAsyncKv) {
-#pragma unroll
-    for (int s = 0; s < T::kStages; ++s) {
-      if (s < c.n_tiles) issue_kv_tile_async<T>(p, c, c.first_tile + s * T::kTileN, sm.k + s * kTileBytes);
-      ptx::cp_async_commit();  // group s (group 0 also holds a BF16 Q tile)
-    }
+    static_assert(T::kStages == 2, "double buffer");
+    issue_kv_tile_async<T>(p, c, c.first_tile, sm.k);
+    ptx::cp_async_commit();  // with a BF16 Q tile
     for (int t = 0; t < c.n_tiles; ++t) {
-      const int stage = t % T::kStages;
-      ptx::cp_async_wait<T::kStages - 1>();
+      const int stage = t & 1;
+      ptx::cp_async_wait_all();
       __syncthreads();
-      if (warp_active) compute_tile<T>(p, sm, sm.k + stage * kTileBytes, sm.kscale, c.first_tile + t * T::kTileN, st, o);
-      __syncthreads();  // the stage is free again
-      if (t + T::kStages < c.n_tiles)
-        issue_kv_tile_async<T>(p, c, c.first_tile + (t + T::kStages) * T::kTileN, sm.k + stage * kTileBytes);
+      if (t + 1 < c.n_tiles)
+        issue_kv_tile_async<T>(p, c, c.first_tile + (t + 1) * T::kTileN, sm.k + (stage ^ 1) * kTileBytes);
       ptx::cp_async_commit();
+      if (warp_active) compute_tile<T>(p, sm, sm.k + stage * kTileBytes, sm.kscale, c.first_tile + t * T::kTileN, st, o);
     }
   } else if constexpr (T::kRawAsyncKv) {
+    static_assert(T::kRawStages == 2, "double buffer");
     constexpr int kRawBytes = T::kTileN * MLA_ROW_BYTES_FP8;
-#pragma unroll
-    for (int s = 0; s < T::kRawStages; ++s) {
-      if (s < c.n_tiles)
-        issue_raw_tile_async<T>(p, c, c.first_tile + s * T::kTileN, sm.raw + s * kRawBytes, sm.raw_scale + s * T::kTileN);
-      ptx::cp_async_commit();  // group s (group 0 also holds a BF16 Q tile)
-    }
+    issue_raw_tile_async<T>(p, c, c.first_tile, sm.raw, sm.raw_scale);
+    ptx::cp_async_commit();  // with a BF16 Q tile
     for (int t = 0; t < c.n_tiles; ++t) {
-      const int stage = t % T::kRawStages;
-      ptx::cp_async_wait<T::kRawStages - 1>();
-      __syncthreads();  // raw tile t landed; everyone is done with the previous BF16 tile
-      decode_raw_tile<T>(sm.raw + stage * kRawBytes, sm.raw_scale + stage * T::kTileN, sm.k, sm.kscale);
-      __syncthreads();  // the BF16 tile is ready and the raw buffer free
-      if (t + T::kRawStages < c.n_tiles)
-        issue_raw_tile_async<T>(p, c, c.first_tile + (t + T::kRawStages) * T::kTileN, sm.raw + stage * kRawBytes,
-                                sm.raw_scale + stage * T::kTileN);
+      const int stage = t & 1;
+      ptx::cp_async_wait_all();
+      __syncthreads();  // raw tile t landed; tile t-1 is decoded and computed by everyone
+      if (t + 1 < c.n_tiles)
+        issue_raw_tile_async<T>(p, c, c.first_tile + (t + 1) * T::kTileN, sm.raw + (stage ^ 1) * kRawBytes,
+                                sm.raw_scale + (stage ^ 1) * T::kTileN);
       ptx::cp_async_commit();
+      decode_raw_tile<T>(sm.raw + stage * kRawBytes, sm.raw_scale + stage * T::kTileN, sm.k, sm.kscale);
+      __syncthreads();  // the BF16 tile is ready
       if (warp_active) compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, st, o);
     }
   } else {
