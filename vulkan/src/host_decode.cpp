@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "context_impl.h"
@@ -145,8 +146,10 @@ Status Context::decode_host(const ProblemDesc& d, const ProblemData& host, uint1
   const VkResult waited = vkWaitForFences(c.device, 1, &c.fence, VK_TRUE, kFenceTimeoutNs);
   if (waited == VK_TIMEOUT) {
     // The buffers must outlive the work: wait for the device before they are freed.
-    vkDeviceWaitIdle(c.device);
-    return Status(StatusCode::device_error, "the decode did not finish within 600 s (vkWaitForFences timed out)");
+    const VkResult idle = vkDeviceWaitIdle(c.device);
+    return Status(StatusCode::device_error, std::string("the decode did not finish within 600 s (vkWaitForFences "
+                                                        "timed out; vkDeviceWaitIdle then returned ") +
+                                                vulkan_impl::vk_result_name(idle) + ")");
   }
   if (waited != VK_SUCCESS) return vulkan_impl::vk_error(waited, "vkWaitForFences");
 
