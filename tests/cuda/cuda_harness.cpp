@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "device_buffer.h"
@@ -127,6 +128,16 @@ Result run(const HostProblem& p, const mla::cuda::PlanOptions& opt) {
 
 std::vector<mla::cuda::Kernel> kernels_under_test() {
   using mla::cuda::Kernel;
+  // MLA_TEST_KERNELS=portable_big,portable_small (names of mla::cuda::to_string)
+  // restricts the suite, e.g. to run one configuration under a sanitizer.
+  if (const char* only = std::getenv("MLA_TEST_KERNELS"); only && *only) {
+    std::vector<Kernel> ks;
+    const std::string list = std::string(",") + only + ",";
+    for (Kernel k : {Kernel::automatic, Kernel::portable_big, Kernel::portable_small, Kernel::sm90})
+      if (list.find(std::string(",") + mla::cuda::to_string(k) + ",") != std::string::npos) ks.push_back(k);
+    REQUIRE_MESSAGE(!ks.empty(), "MLA_TEST_KERNELS = " << only << " names no kernel");
+    return ks;
+  }
   std::vector<Kernel> ks = {Kernel::automatic};
   int dev = 0, smem = 0;
   if (cudaGetDevice(&dev) == cudaSuccess &&

@@ -63,7 +63,8 @@ Result run(const HostProblem& p, const mla::cuda::PlanOptions& opt = mla::cuda::
 
 // The kernels the suites exercise on the current device: automatic (what
 // users get: the Hopper kernel where it applies), and each portable
-// configuration the device can run.
+// configuration the device can run; MLA_TEST_KERNELS (a comma-separated list
+// of mla::cuda::to_string names) overrides the list.
 std::vector<mla::cuda::Kernel> kernels_under_test();
 std::string kernel_label(mla::cuda::Kernel k);
 // Calls f(options) once per kernel under test (options = base with that

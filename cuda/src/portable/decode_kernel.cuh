@@ -283,16 +283,30 @@ struct RowState {
   int32_t ve[2];
 };
 
-// One TN-key tile: S = Q.K^T, online softmax, O += P.V. Warps whose row group
-// has no valid row skip all of it (the whole group does, so the named
-// barriers stay matched).
+// The 4 warps of a row group exchange row maxima, P and row sums through
+// shared memory, synchronised by the group's own hardware barrier (1 + rg).
+// Building with -DMLA_PORTABLE_CTA_BARRIERS=1 (a diagnostic for
+// compute-sanitizer) uses CTA-wide barriers instead.
+__device__ __forceinline__ void row_group_sync(int rg) {
+#if defined(MLA_PORTABLE_CTA_BARRIERS) && MLA_PORTABLE_CTA_BARRIERS
+  (void)rg;
+  __syncthreads();
+#else
+  ptx::named_barrier(1 + rg, kPortableWarpsN * 32);
+#endif
+}
+
+// One TN-key tile: S = Q.K^T, online softmax, O += P.V. Every warp calls it
+// (the barriers stay matched); warps whose row group has no valid row
+// (!active) only take part in the barriers.
 template <class T>
 __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& sm, const uint8_t* s_k,
-                                             const float* s_kscale, int32_t key0, RowState& st, float (&o)[16][4]) {
+                                             const float* s_kscale, int32_t key0, bool active, RowState& st,
+                                             float (&o)[16][4]) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int rg = warp / kPortableWarpsN, cg = warp % kPortableWarpsN;
   const int g = lane >> 2, kq = lane & 3;
-  const bool s_warp = cg < T::kSGroups;
+  const bool s_warp = active && cg < T::kSGroups;
   float x[4];
   if (s_warp) {
     float s[4] = {0.f, 0.f, 0.f, 0.f};
@@ -324,7 +338,11 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
       if (kq == 0) sm.red[cg * 64 + rg * 16 + g + 8 * j] = mx;
     }
   }
-  ptx::named_barrier(1 + rg, kPortableWarpsN * 32);
+  row_group_sync(rg);
+  if (!active) {
+    row_group_sync(rg);
+    return;
+  }
 
   float alpha[2], m_ref[2];
 #pragma unroll
@@ -356,7 +374,7 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
       }
     }
   }
-  ptx::named_barrier(1 + rg, kPortableWarpsN * 32);
+  row_group_sync(rg);
 
 #pragma unroll
   for (int nt = 0; nt < 16; ++nt) {
@@ -407,7 +425,7 @@ __device__ __forceinline__ void run_tiles(const DecodeParams& p, const ItemCtx& 
       if (t + 1 < c.n_tiles)
         issue_kv_tile_async<T>(p, c, c.first_tile + (t + 1) * T::kTileN, sm.k + (stage ^ 1) * kTileBytes);
       ptx::cp_async_commit();
-      if (warp_active) compute_tile<T>(p, sm, sm.k + stage * kTileBytes, sm.kscale, c.first_tile + t * T::kTileN, st, o);
+      compute_tile<T>(p, sm, sm.k + stage * kTileBytes, sm.kscale, c.first_tile + t * T::kTileN, warp_active, st, o);
     }
   } else if constexpr (T::kRawAsyncKv) {
     static_assert(T::kRawStages == 2, "double buffer");
@@ -424,7 +442,7 @@ __device__ __forceinline__ void run_tiles(const DecodeParams& p, const ItemCtx& 
       ptx::cp_async_commit();
       decode_raw_tile<T>(sm.raw + stage * kRawBytes, sm.raw_scale + stage * T::kTileN, sm.k, sm.kscale);
       __syncthreads();  // the BF16 tile is ready
-      if (warp_active) compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, st, o);
+      compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, warp_active, st, o);
     }
   } else {
     KvRegs<T> regs;
@@ -435,15 +453,15 @@ __device__ __forceinline__ void run_tiles(const DecodeParams& p, const ItemCtx& 
       if (t + 1 < c.n_tiles) load_kv_tile_regs<T>(p, c, c.first_tile + (t + 1) * T::kTileN, regs);
       if (t == 0) ptx::cp_async_wait_all();  // a BF16 Q tile
       __syncthreads();
-      if (warp_active) compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, st, o);
+      compute_tile<T>(p, sm, sm.k, sm.kscale, c.first_tile + t * T::kTileN, warp_active, st, o);
     }
   }
 }
 
 // Row sums across the column groups, then out / LSE (or the split's partial
-// result) of the thread's rows and columns.
+// result) of the thread's rows and columns. Every warp calls it (barriers).
 template <class T>
-__device__ __forceinline__ void store_results(const DecodeParams& p, const ItemCtx& c, const Smem& sm,
+__device__ __forceinline__ void store_results(const DecodeParams& p, const ItemCtx& c, const Smem& sm, bool active,
                                               const RowState& st, const float (&o)[16][4]) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int rg = warp / kPortableWarpsN, cg = warp % kPortableWarpsN;
@@ -453,9 +471,10 @@ __device__ __forceinline__ void store_results(const DecodeParams& p, const ItemC
     float l = st.l[j];
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
-    if (kq == 0) sm.red[cg * 64 + rg * 16 + g + 8 * j] = l;
+    if (kq == 0 && active) sm.red[cg * 64 + rg * 16 + g + 8 * j] = l;
   }
-  ptx::named_barrier(1 + rg, kPortableWarpsN * 32);
+  row_group_sync(rg);
+  if (!active) return;
   constexpr float kLn2 = 0.693147180559945309f;
 #pragma unroll
   for (int j = 0; j < 2; ++j) {
@@ -562,7 +581,7 @@ __device__ __forceinline__ void portable_decode_body(const DecodeParams& p) {
     for (int nt = 0; nt < 16; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
     const bool warp_active = rg * 16 < c.tile_rows;
     if (c.n_tiles > 0) run_tiles<T>(p, c, sm, warp_active, st, o);
-    if (warp_active) store_results<T>(p, c, sm, st, o);
+    store_results<T>(p, c, sm, warp_active, st, o);
   }
 }
 
