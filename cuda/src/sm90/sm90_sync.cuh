@@ -76,10 +76,15 @@ __device__ __forceinline__ void fence_proxy_async() {
 
 // Named barriers 1..15 (0 is __syncthreads). `threads` counts every thread
 // taking part, arrivers and waiters together; a multiple of 32.
+// Both begin with __syncwarp(): after a lane-0-only branch (an mbarrier
+// arrive) the lanes of a warp need not have reconverged, and a named barrier
+// reached by a diverged warp is undefined (synccheck: "divergent threads").
 __device__ __forceinline__ void named_sync(uint32_t id, uint32_t threads) {
+  __syncwarp();
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 __device__ __forceinline__ void named_arrive(uint32_t id, uint32_t threads) {
+  __syncwarp();
   asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
