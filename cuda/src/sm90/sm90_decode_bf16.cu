@@ -1,5 +1,6 @@
 // sm90_decode_bf16.cu - the library's sm_90a entry point: the full kernel
-// of sm90_kernel.cuh for the (bf16, bf16) pair; other pairs go to the
+// of sm90_kernel.cuh for the (bf16, bf16) pair, the fp8_rope640-KV kernel
+// (sm90_decode_fp8.cu) for the FP8 pairs; whatever they decline goes to the
 // portable kernel (the caller's fallback when this returns false).
 #include "sm90_decode.h"
 #include "sm90_kernel.cuh"
@@ -7,6 +8,7 @@
 namespace mla::cuda_impl {
 
 bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
+  if (p.kv_format == MLA_FORMAT_FP8_ROPE640) return sm90_decode_launch_fp8kv(p, stream);
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
   // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
   return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);

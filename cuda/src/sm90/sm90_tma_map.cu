@@ -41,4 +41,16 @@ bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box
                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows) {
+  PFN_cuTensorMapEncodeTiled_v12000 encode = encoder();
+  if (!encode || !pool || rows <= 0 || box_rows <= 0) return false;
+  const cuuint64_t dims[2] = {640, cuuint64_t(rows)};    // bytes of a row, rows
+  const cuuint64_t strides[1] = {640};
+  const cuuint32_t box[2] = {128, cuuint32_t(box_rows)};  // 128 bytes: one swizzle row
+  const cuuint32_t element_strides[2] = {1, 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(pool), dims, strides, box,
+                element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 }  // namespace mla::cuda_impl::sm90

@@ -24,4 +24,9 @@ inline int32_t tma_box_rows(int32_t page_size, int32_t cap = 64) {
 // producer falls back to cp.async).
 bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows);
 
+// The same for a pool of fp8_rope640 rows (640 bytes), seen as bytes: boxes
+// of 128 bytes x box_rows rows, 128-byte swizzle; 5 boxes make a row run
+// (4 blocks of E4M3 content, 1 of BF16 rope). Used by the fp8-KV kernel.
+bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows);
+
 }  // namespace mla::cuda_impl::sm90

@@ -17,6 +17,9 @@ fi
 cuobjdump -sass "$bin/sm90_decode_bf16.o" > "$out/sass.txt" 2>&1
 echo "SASS: $(grep -c HGMMA "$out/sass.txt") HGMMA, $(grep -cE 'LDL|STL' "$out/sass.txt") LDL/STL," \
   "$(grep -c 'LDGSTS' "$out/sass.txt") LDGSTS; shapes: $(grep -o 'HGMMA\.[0-9A-Za-z]*' "$out/sass.txt" | sort | uniq -c | tr '\n' ' ')"
+cuobjdump -sass "$bin/sm90_decode_fp8.o" > "$out/sass_fp8.txt" 2>&1
+echo "SASS fp8: $(grep -cE 'LDL|STL' "$out/sass_fp8.txt") LDL/STL; shapes:" \
+  "$(grep -oE '[QH]GMMA\.[0-9A-Za-z.]*' "$out/sass_fp8.txt" | sort | uniq -c | tr '\n' ' ')"
 what=${1:-all}
 timeout 60 "$bin/sm90_dev_check" check quick > "$out/check_quick.log" 2>&1
 rc=$?
@@ -29,6 +32,9 @@ if [ "$what" = all ] || [ "$what" = check ]; then
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
   timeout 300 "$bin/sm90_dev_check" bench "$out/bench.jsonl" 2>&1 | tee "$out/bench.log"
+fi
+if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = fp8 ]; then
+  timeout 200 "$bin/sm90_dev_check" bench-fp8 "$out/bench_fp8.jsonl" 2>&1 | tee "$out/bench_fp8.log"
 fi
 if [ "$what" = all ] || [ "$what" = sanitize ]; then
   timeout 180 compute-sanitizer --tool memcheck "$bin/sm90_dev_check" check quick > "$out/memcheck.log" 2>&1

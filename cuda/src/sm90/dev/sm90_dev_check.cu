@@ -2,11 +2,16 @@
 // the CUDA backend's planner, combine and tests exist. Not part of CI.
 //
 //   sm90_dev_check check [quick]   correctness against the float64 reference:
-//       random problems (bf16, bf16), several schedules each (whole requests,
-//       several items a CTA, split-K with a host combine), poisoned outputs,
-//       every element compared.
+//       random problems of the three format pairs ((bf16, bf16), (fp8, fp8),
+//       (bf16, fp8)) and the FP8 stress cases (content +-448, scales
+//       2^-20..2^20), several schedules each (whole requests, several items a
+//       CTA, split-K with a host combine), poisoned outputs, every element
+//       compared; per-row errors; the E4M3 -> BF16 conversion over all codes.
 //   sm90_dev_check bench [json]    timings of the issue-5 configurations with
 //       the same-run copy bandwidth and cuBLAS GEMM ceilings.
+//   sm90_dev_check bench-fp8 [json]  the issue-6 configurations: fp8 KV (Q
+//       fp8 and bf16) against bf16 in the same run, and copy bandwidth.
+// The fp8-KV kernel is switched on here (MLA_SM90_FP8=1 unless set).
 //
 // Build: see run_device.sh beside this file.
 #include <cuda_runtime.h>
@@ -23,6 +28,7 @@
 #include "../../decode_params.h"
 #include "../sm90_decode.h"
 #include "dev_cuda.h"
+#include "dev_fp8.h"
 #include "dev_gemm.h"
 #include "dev_schedule.h"
 #include "dev_variants.h"
@@ -124,6 +130,7 @@ struct DeviceSchedule {
 
 struct DeviceProblem {
   DeviceBuffer<uint8_t> q, kv;
+  DeviceBuffer<float> q_scales, kv_scales;  // fp8 rows only
   DeviceBuffer<int32_t> page_table, q_offsets, kv_lens;
   DeviceBuffer<uint16_t> out;
   DeviceBuffer<float> lse;
@@ -150,6 +157,8 @@ DecodeParams make_params(const ProblemDesc& d, const HostSchedule& hs, DevicePro
   p.max_pages = d.max_pages;
   p.q = q;
   p.kv_pool = kv;
+  p.q_scales = dp.q_scales.ptr;
+  p.kv_scales = dp.kv_scales.ptr;
   p.page_table = dp.page_table.ptr;
   p.q_offsets = dp.q_offsets.ptr;
   p.kv_lens = dp.kv_lens.ptr;
@@ -183,10 +192,12 @@ void launch_combine(const DeviceSchedule& ds, DeviceProblem& dp, cudaStream_t st
 
 // ------------------------------------------------------------ correctness --
 
-std::vector<test::ProblemSpec> check_specs(bool quick) {
+std::vector<test::ProblemSpec> check_specs(bool quick, RowFormat q_format, RowFormat kv_format) {
   std::vector<test::ProblemSpec> v;
   auto add = [&](int h, int page, MaskKind mask, int param, std::vector<int> q, std::vector<int> kv) {
     test::ProblemSpec s;
+    s.q_format = q_format;
+    s.kv_format = kv_format;
     s.num_heads = h;
     s.page_size = page;
     s.mask = mask;
@@ -216,7 +227,7 @@ std::vector<test::ProblemSpec> check_specs(bool quick) {
   add(32, 512, MaskKind::sliding_window, 300, {1}, {2000});
   add(128, 32, MaskKind::causal, 0, {1, 2}, {777, 64});
   for (auto& s : test::config_matrix(77, 60, 700))
-    if (s.q_format == RowFormat::bf16 && s.kv_format == RowFormat::bf16) v.push_back(s);
+    if (s.q_format == q_format && s.kv_format == kv_format) v.push_back(s);
   return v;
 }
 
@@ -226,12 +237,52 @@ struct ScheduleMode {
   int32_t items_per_part;
 };
 
+// One checked problem: its spec, and the FP8 stress to apply (none: e_lo > e_hi).
+struct CheckCase {
+  test::ProblemSpec spec;
+  bool all_max = false;
+  int e_lo = 1, e_hi = 0;
+  const char* label = "";
+};
+
+std::vector<CheckCase> check_cases(bool quick) {
+  std::vector<CheckCase> v;
+  const std::pair<RowFormat, RowFormat> pairs[] = {{RowFormat::bf16, RowFormat::bf16},
+                                                    {RowFormat::fp8_rope640, RowFormat::fp8_rope640},
+                                                    {RowFormat::bf16, RowFormat::fp8_rope640}};
+  for (const auto& pr : pairs)
+    for (const auto& s : check_specs(quick, pr.first, pr.second)) v.push_back(CheckCase{s});
+  // The FP8 stress of the reliability issue (whole codes at +-448 with the
+  // rope zeroed keep ties exact; a quarter at +-448 with scales over 2^+-20).
+  for (RowFormat qf : {RowFormat::fp8_rope640, RowFormat::bf16})
+    for (int k = 0; k < 3; ++k) {
+      CheckCase c;
+      c.spec.num_heads = 16;
+      c.spec.q_format = qf;
+      c.spec.kv_format = RowFormat::fp8_rope640;
+      c.spec.mask = MaskKind::causal;
+      c.spec.page_size = 32;
+      c.spec.q_lens = {1, 3, 2};
+      c.spec.kv_lens = {90, 260, 33};
+      c.spec.seed = 9000 + v.size();
+      c.all_max = k < 2;
+      c.e_lo = k == 0 ? 20 : -20;
+      c.e_hi = k == 1 ? -20 : 20;
+      c.label = k == 0 ? "stress +-448 2^20" : k == 1 ? "stress +-448 2^-20" : "stress 1/4 +-448 2^+-20";
+      v.push_back(c);
+    }
+  return v;
+}
+
 bool run_checks(bool quick, cudaStream_t stream) {
   const ScheduleMode modes[] = {{"whole", 0, 1}, {"whole x3", 0, 3}, {"split 128 x2", 128, 2}, {"split 64 x5", 64, 5}};
   int failures = 0, runs = 0;
-  for (const auto& spec : check_specs(quick)) {
-    test::HostProblem hp = test::make_problem(spec);
+  RowErrors worst[3];  // per pair: bf16/bf16, fp8/fp8, bf16/fp8
+  for (const auto& cc : check_cases(quick)) {
+    test::HostProblem hp = test::make_problem(cc.spec);
+    if (cc.e_lo <= cc.e_hi) stress_fp8(hp, cc.spec.seed * 31 + 7, cc.all_max, cc.e_lo, cc.e_hi);
     const ProblemDesc& d = hp.desc;
+    const int pair = d.kv_format == RowFormat::bf16 ? 0 : d.q_format == RowFormat::fp8_rope640 ? 1 : 2;
     test::Reference ref;
     ref.out.assign(out_count(d), 0.f);
     ref.lse.assign(lse_count(d), 0.f);
@@ -243,6 +294,8 @@ bool run_checks(bool quick, cudaStream_t stream) {
     DeviceProblem dp;
     dp.q.upload(hp.q);
     dp.kv.upload(hp.kv_pool);
+    dp.q_scales.upload(hp.q_scales);
+    dp.kv_scales.upload(hp.kv_scales);
     dp.page_table.upload(hp.page_table);
     dp.q_offsets.upload(hp.q_offsets);
     dp.kv_lens.upload(hp.kv_lens);
@@ -269,13 +322,22 @@ bool run_checks(bool quick, cudaStream_t stream) {
       if (hs.workspace_rows > 0)
         combine_host(d, hs, ds.partial_out.download(), ds.partial_lse.download(), out.data(), lse.data());
       test::CompareResult cr = test::compare(hp, out.data(), lse.data(), ref);
+      const RowErrors re = row_errors(hp, out.data(), ref.out);
+      worst[pair].max_rel_l2 = std::max(worst[pair].max_rel_l2, re.max_rel_l2);
+      worst[pair].max_abs_over_rms = std::max(worst[pair].max_abs_over_rms, re.max_abs_over_rms);
+      worst[pair].rows += re.rows;
       ++runs;
       if (!cr.ok) ++failures;
-      std::printf("%s [%s] %s: max err/tol %.3f, rel L2 %.2e, lse err %.2e%s%s\n", cr.ok ? "PASS" : "FAIL",
-                  mode.name, hp.describe().c_str(), cr.max_err_over_tol, cr.max_rel_l2, cr.max_lse_err,
-                  cr.ok ? "" : " -- ", cr.first_failure.c_str());
+      std::printf("%s [%s] %s%s%s: max err/tol %.3f, rel L2 %.2e, max|err|/rms %.2e, lse err %.2e%s%s\n",
+                  cr.ok ? "PASS" : "FAIL", mode.name, cc.label, *cc.label ? " " : "", hp.describe().c_str(),
+                  cr.max_err_over_tol, cr.max_rel_l2, re.max_abs_over_rms, cr.max_lse_err, cr.ok ? "" : " -- ",
+                  cr.first_failure.c_str());
     }
   }
+  const char* pair_names[3] = {"(bf16, bf16)", "(fp8, fp8)", "(bf16, fp8)"};
+  for (int k = 0; k < 3; ++k)
+    std::printf("per-row errors %s over %lld rows: worst relative L2 %.3e, worst max|err|/rms %.3e\n", pair_names[k],
+                static_cast<long long>(worst[k].rows), worst[k].max_rel_l2, worst[k].max_abs_over_rms);
   std::printf("checks: %d runs, %d failed\n", runs, failures);
   return failures == 0;
 }
@@ -283,8 +345,10 @@ bool run_checks(bool quick, cudaStream_t stream) {
 // A page table changed after planning: ids outside the pool must never be
 // read (zero rows instead), the status word must say so, and every output
 // must still be written and finite.
-bool run_fault_check(cudaStream_t stream) {
+bool run_fault_check(cudaStream_t stream, RowFormat q_format, RowFormat kv_format) {
   test::ProblemSpec spec;
+  spec.q_format = q_format;
+  spec.kv_format = kv_format;
   spec.num_heads = 16;
   spec.page_size = 16;
   spec.q_lens = {1, 2};
@@ -299,6 +363,8 @@ bool run_fault_check(cudaStream_t stream) {
   DeviceProblem dp;
   dp.q.upload(hp.q);
   dp.kv.upload(hp.kv_pool);
+  dp.q_scales.upload(hp.q_scales);
+  dp.kv_scales.upload(hp.kv_scales);
   dp.page_table.upload(table);
   dp.q_offsets.upload(hp.q_offsets);
   dp.kv_lens.upload(hp.kv_lens);
@@ -319,8 +385,8 @@ bool run_fault_check(cudaStream_t stream) {
   for (uint16_t h : out) bad += h == test::kPoisonBf16 || !std::isfinite(bf16_to_float(h));
   for (float l : lse) bad += test::is_poison(l) || !std::isfinite(l);
   const bool ok = bad == 0 && (status & MLA_STATUS_BAD_PAGE_ID) != 0;
-  std::printf("%s fault check (page ids -5 and num_pages + 7): status 0x%x, %lld unwritten or non-finite values\n",
-              ok ? "PASS" : "FAIL", status, static_cast<long long>(bad));
+  std::printf("%s fault check %s (page ids -5 and num_pages + 7): status 0x%x, %lld unwritten or non-finite values\n",
+              ok ? "PASS" : "FAIL", hp.describe().c_str(), status, static_cast<long long>(bad));
   return ok;
 }
 
@@ -458,23 +524,129 @@ void run_bench(cudaStream_t stream, const char* json_path) {
   if (js) std::fclose(js);
 }
 
+// The issue-6 configurations: the same problem shape with an fp8_rope640 KV
+// cache (Q fp8 and bf16) against the all-BF16 one, in one run with the copy
+// bandwidth. Bytes: KV rows (+ 4 per key of scales), Q rows, BF16 out, LSE.
+void run_bench_fp8(cudaStream_t stream, const char* json_path) {
+  cudaDeviceProp prop{};
+  DEV_CHECK(cudaGetDeviceProperties(&prop, 0));
+  const double copy_gbps = measure_copy_gbps(stream);
+  std::printf("card %s, %d SMs: copy %.0f GB/s (read+write)\n", prop.name, prop.multiProcessorCount, copy_gbps);
+  FILE* js = json_path ? std::fopen(json_path, "w") : nullptr;
+  const BenchSpec specs[] = {{"H16", 128, 16, 1, 4096, 64, MaskKind::none},
+                             {"H128 q2", 128, 128, 2, 4096, 64, MaskKind::causal},
+                             {"H16 B1 128k", 1, 16, 1, 131072, 64, MaskKind::none}};
+  const std::pair<RowFormat, RowFormat> pairs[] = {{RowFormat::bf16, RowFormat::bf16},
+                                                    {RowFormat::fp8_rope640, RowFormat::fp8_rope640},
+                                                    {RowFormat::bf16, RowFormat::fp8_rope640}};
+  std::printf("%-12s %-11s %9s %9s %8s %7s %8s\n", "config", "q, kv", "us", "dec us", "GB/s", "%copy", "vs bf16");
+  for (const BenchSpec& b : specs) {
+    double bf16_us = 0;
+    for (const auto& pr : pairs) {
+      ProblemDesc d;
+      d.batch = b.batch;
+      d.num_heads = b.heads;
+      d.total_q = b.batch * b.q_len;
+      d.q_format = pr.first;
+      d.kv_format = pr.second;
+      d.mask = b.mask;
+      d.softmax_scale = 1.f / std::sqrt(576.f);
+      d.page_size = b.page;
+      const int32_t pages_per_req = (b.kv_len + b.page - 1) / b.page;
+      d.max_pages = pages_per_req;
+      d.num_pages = pages_per_req * b.batch;
+      std::vector<int32_t> q_offsets(b.batch + 1), kv_lens(b.batch, b.kv_len), table(size_t(d.num_pages));
+      for (int32_t i = 0; i <= b.batch; ++i) q_offsets[i] = i * b.q_len;
+      std::iota(table.begin(), table.end(), 0);
+      std::shuffle(table.begin(), table.end(), std::mt19937_64(5));
+      DeviceProblem dp;
+      dp.page_table.upload(table);
+      dp.q_offsets.upload(q_offsets);
+      dp.kv_lens.upload(kv_lens);
+      dp.out.resize(out_count(d));
+      dp.lse.resize(lse_count(d));
+      const size_t kv_rows = size_t(d.num_pages) * b.page, q_rows = size_t(d.total_q) * b.heads;
+      const size_t kv_bytes = kv_rows * size_t(row_bytes(d.kv_format)), q_bytes = q_rows * size_t(row_bytes(d.q_format));
+      if (d.kv_format == RowFormat::fp8_rope640) {
+        dp.kv_scales.resize(kv_rows);
+        fill_scales_kernel<<<1024, 256, 0, stream>>>(dp.kv_scales.ptr, kv_rows, 7u);
+        DEV_CHECK_LAUNCH();
+      }
+      if (d.q_format == RowFormat::fp8_rope640) {
+        dp.q_scales.resize(size_t(d.total_q));
+        fill_scales_kernel<<<64, 256, 0, stream>>>(dp.q_scales.ptr, size_t(d.total_q), 8u);
+        DEV_CHECK_LAUNCH();
+      }
+      const int sets = int(std::min<size_t>(8, std::max<size_t>(2, (4 * size_t(prop.l2CacheSize)) / kv_bytes + 1)));
+      std::vector<DeviceBuffer<uint8_t>> kv(sets), q(sets);
+      for (int st = 0; st < sets; ++st) {
+        kv[st].resize(kv_bytes);
+        q[st].resize(q_bytes);
+        if (d.kv_format == RowFormat::fp8_rope640)
+          fill_fp8_rows_kernel<<<2048, 256, 0, stream>>>(kv[st].ptr, kv_rows, 100u + st);
+        else
+          fill_bf16_kernel<<<2048, 256, 0, stream>>>(reinterpret_cast<uint16_t*>(kv[st].ptr), kv_bytes / 2, 100u + st, 2.f);
+        DEV_CHECK_LAUNCH();
+        if (d.q_format == RowFormat::fp8_rope640)
+          fill_fp8_rows_kernel<<<256, 256, 0, stream>>>(q[st].ptr, q_rows, 200u + st);
+        else
+          fill_bf16_kernel<<<256, 256, 0, stream>>>(reinterpret_cast<uint16_t*>(q[st].ptr), q_bytes / 2, 200u + st, 2.f);
+        DEV_CHECK_LAUNCH();
+      }
+      HostSchedule hs = plan_balanced(d, q_offsets.data(), kv_lens.data(), prop.multiProcessorCount);
+      DeviceSchedule ds;
+      ds.upload(d, hs);
+      std::vector<DecodeParams> params;
+      for (int st = 0; st < sets; ++st) params.push_back(make_params(d, hs, dp, ds, q[st].ptr, kv[st].ptr));
+      const double us_total = time_median_us(stream, 3, 30, [&](int i) {
+        launch_decode(params[i % sets], stream);
+        launch_combine(ds, dp, stream);
+      });
+      const double us_decode = time_median_us(stream, 3, 30, [&](int i) { launch_decode(params[i % sets], stream); });
+      DEV_CHECK(cudaStreamSynchronize(stream));
+      const double bytes = double(kv_bytes) + (d.kv_format == RowFormat::fp8_rope640 ? 4.0 * kv_rows : 0.0) +
+                           double(q_bytes) + double(q_rows) * (1024 + 4);
+      const double gbps = bytes / (us_total * 1e-6) / 1e9;
+      if (pr.second == RowFormat::bf16) bf16_us = us_total;
+      const char* pair_name = pr.second == RowFormat::bf16 ? "bf16, bf16" : pr.first == RowFormat::bf16 ? "bf16, fp8" : "fp8, fp8";
+      std::printf("%-12s %-11s %9.1f %9.1f %8.0f %6.1f%% %7.3fx  parts %d x %d\n", b.name, pair_name, us_total,
+                  us_decode, gbps, 100 * gbps / copy_gbps, bf16_us > 0 ? us_total / bf16_us : 0.0, hs.num_parts,
+                  hs.max_m_tiles);
+      if (js)
+        std::fprintf(js,
+                     "{\"config\":\"%s\",\"pair\":\"%s\",\"card\":\"%s\",\"time_us\":%.2f,\"decode_us\":%.2f,"
+                     "\"gbps\":%.1f,\"pct_copy\":%.2f,\"ratio_vs_bf16\":%.4f,\"copy_gbps\":%.1f}\n",
+                     b.name, pair_name, prop.name, us_total, us_decode, gbps, 100 * gbps / copy_gbps,
+                     bf16_us > 0 ? us_total / bf16_us : 0.0, copy_gbps);
+    }
+  }
+  if (js) std::fclose(js);
+}
+
 }  // namespace mla::sm90_dev
 
 int main(int argc, char** argv) {
   using namespace mla::sm90_dev;
+  using mla::RowFormat;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a timeout kill
+  setenv("MLA_SM90_FP8", "1", 0);            // the fp8-KV kernel is what this harness checks, unless told 0
   const std::string cmd = argc > 1 ? argv[1] : "check";
   cudaStream_t stream;
   DEV_CHECK(cudaStreamCreate(&stream));
   int rc = 0;
   if (cmd == "check") {
     const bool checks_ok = run_checks(argc > 2 && std::string(argv[2]) == "quick", stream);
-    const bool fault_ok = run_fault_check(stream);
+    bool fault_ok = check_conversion_on_device();
+    fault_ok = run_fault_check(stream, RowFormat::bf16, RowFormat::bf16) && fault_ok;
+    fault_ok = run_fault_check(stream, RowFormat::fp8_rope640, RowFormat::fp8_rope640) && fault_ok;
+    fault_ok = run_fault_check(stream, RowFormat::bf16, RowFormat::fp8_rope640) && fault_ok;
     rc = checks_ok && fault_ok ? 0 : 1;
   } else if (cmd == "bench") {
     run_bench(stream, argc > 2 ? argv[2] : nullptr);
+  } else if (cmd == "bench-fp8") {
+    run_bench_fp8(stream, argc > 2 ? argv[2] : nullptr);
   } else {
-    std::fprintf(stderr, "usage: %s check [quick] | bench [json]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s check [quick] | bench [json] | bench-fp8 [json]\n", argv[0]);
     rc = 2;
   }
   DEV_CHECK(cudaStreamDestroy(stream));

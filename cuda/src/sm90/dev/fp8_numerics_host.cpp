@@ -1,0 +1,259 @@
+// fp8_numerics_host.cpp - a host model of the fp8-KV sm_90a kernel's
+// arithmetic, to state its error before (and beside) GPU runs. No GPU
+// needed; from the repository root, one line:
+//   g++ -std=c++17 -O2 -Icommon/include -Itests/support -Icuda/src
+//       cuda/src/sm90/dev/fp8_numerics_host.cpp cuda/src/sm90/dev/dev_fp8_problems.cpp
+//       common/src/*.cpp tests/support/mla_test.cpp -o fp8_numerics && ./fp8_numerics
+//
+// 1. The E4M3 -> BF16 pair conversion of sm90_fp8_tile.cuh, replayed with
+//    the same integer steps (byte permute, shift, multiply-add) and the BF16
+//    multiply by 2^120 done exactly, against the exact value of all 256 codes.
+// 2. Per query row, the kernel's order of operations: S in fp32 over k-steps
+//    of 32 (content) and 16 (rope), logit factors sigma_q * scale * log2(e)
+//    and sigma_k in fp32, online softmax over 64-key tiles with exp2, P
+//    folded with sigma_k and rounded to BF16, V exact (BF16 of the code), O
+//    in fp32, output rounded to BF16. The FP8 content dot is modelled as
+//    exact products summed in fp32 ("fp32", the kernel if its MMA kept fp32),
+//    and with each k-step's result kept to 13 significant bits ("13b"): a
+//    pessimistic stand-in for the limited accumulator precision reported for
+//    Hopper FP8 MMA; "13b/256" and "13b/128" add chains of 8 or 4 k-steps in
+//    fp32 (what promoting partial sums to registers would give). Errors are
+//    against the float64 reference of the library on the same inputs.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dev_fp8.h"
+#include "mla/mask.h"
+#include "mla/numeric.h"
+#include "mla/reference.h"
+#include "mla_test.h"
+
+namespace {
+
+using namespace mla;
+
+float bits_to_float(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+// The device function's steps on one 32-bit word, returning the two BF16 results.
+void convert_pair_model(uint32_t w, uint32_t selector, uint16_t out[2]) {
+  const uint8_t bytes[8] = {uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24), 0, 0, 0, 0};
+  uint32_t hi = 0;
+  for (int i = 0; i < 4; ++i) hi |= uint32_t(bytes[(selector >> (4 * i)) & 7]) << (8 * i);  // prmt
+  const uint32_t d = hi >> 4;
+  const uint32_t bits = d + (d & 0x08000800u) * 15u;
+  for (int lane = 0; lane < 2; ++lane) {
+    // BF16 lane -> float (exact, subnormals included), times 2^120 (exact:
+    // the result is an E4M3 value), back to BF16 (exact).
+    const float v = bits_to_float((bits >> (16 * lane)) << 16) * std::ldexp(1.f, 120);
+    out[lane] = float_to_bf16(v);
+  }
+}
+
+bool check_conversion_model() {
+  int bad = 0;
+  for (uint32_t code = 0; code < 256; ++code) {
+    uint16_t o[2];
+    const uint32_t w = code | ((code ^ 0x55u) << 8);
+    convert_pair_model(w, code & 1 ? 0x3424u : 0x1404u, o);
+    const uint16_t got = code & 1 ? uint16_t(0) : o[0];
+    if (code & 1) {  // same code through bytes 2 and 3
+      uint16_t o2[2];
+      convert_pair_model(w << 16, 0x3424u, o2);
+      const float v = fp8_e4m3_to_float(uint8_t(code));
+      const uint16_t want = std::isnan(v) ? float_to_bf16((code & 0x80) ? -480.f : 480.f) : float_to_bf16(v);
+      bad += o2[0] != want;
+      continue;
+    }
+    const float v = fp8_e4m3_to_float(uint8_t(code));
+    const uint16_t want = std::isnan(v) ? float_to_bf16((code & 0x80) ? -480.f : 480.f) : float_to_bf16(v);
+    bad += got != want;
+  }
+  std::printf("%s conversion model: 256 codes, %d wrong\n", bad ? "FAIL" : "PASS", bad);
+  return bad == 0;
+}
+
+// Keeps `bits` significant bits of x (truncation toward zero).
+float keep_bits(double x, int bits) {
+  if (x == 0 || !std::isfinite(x)) return float(x);
+  int e;
+  std::frexp(x, &e);
+  const double q = std::ldexp(1.0, e - bits);
+  return float(std::trunc(x / q) * q);
+}
+
+struct Row {
+  std::vector<float> content, rope;  // dequantized without sigma (codes' values), BF16 rope
+  float sigma = 1.f;
+};
+
+Row read_row(RowFormat f, const uint8_t* r, float sigma) {
+  Row x;
+  x.sigma = sigma;
+  x.content.resize(MLA_DIM_CONTENT);
+  x.rope.resize(MLA_DIM_ROPE);
+  for (int c = 0; c < MLA_DIM_QK; ++c) {
+    float v;
+    if (f == RowFormat::bf16) {
+      uint16_t h;
+      std::memcpy(&h, r + 2 * c, 2);
+      v = bf16_to_float(h);
+    } else if (c < MLA_DIM_CONTENT) {
+      v = fp8_e4m3_to_float(r[c]);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, r + MLA_FP8_ROPE_BYTE_OFFSET + 2 * (c - MLA_DIM_CONTENT), 2);
+      v = bf16_to_float(h);
+    }
+    (c < MLA_DIM_CONTENT ? x.content[c] : x.rope[c - MLA_DIM_CONTENT]) = v;
+  }
+  return x;
+}
+
+// The kernel's S for one (query row, key): content k-steps of 32 (fp8 Q,
+// QGMMA) or 16 (bf16 Q, HGMMA), then 4 rope k-steps of 16, one fp32 accumulator.
+// Content k-steps chained in one MMA accumulator before it is added into the
+// fp32 total on the CUDA cores (16: never, the kernel today).
+int g_promote = 16;
+
+float model_s(const Row& q, const Row& k, bool q_fp8, int acc_bits) {
+  float total = 0.f, acc = 0.f;
+  const int step = q_fp8 ? 32 : 16;
+  int steps = 0;
+  for (int c0 = 0; c0 < MLA_DIM_CONTENT; c0 += step) {
+    double part = 0;  // products are exact; their sum inside one MMA step, exact here
+    for (int c = c0; c < c0 + step; ++c) part += double(q.content[c]) * k.content[c];
+    acc = (q_fp8 && acc_bits > 0) ? keep_bits(double(acc) + part, acc_bits) : float(double(acc) + part);
+    if (q_fp8 && ++steps % g_promote == 0) {
+      total += acc;
+      acc = 0.f;
+    }
+  }
+  acc = total + acc;
+  for (int c0 = 0; c0 < MLA_DIM_ROPE; c0 += 16) {
+    double part = 0;
+    for (int c = c0; c < c0 + 16; ++c) part += double(q.rope[c]) * k.rope[c];
+    acc = float(double(acc) + part);
+  }
+  return acc;
+}
+
+// Output rows of the whole problem, modelled (no split: the kernel's
+// split-K partials add only the combine's fp32 merge).
+std::vector<uint16_t> model_decode(const test::HostProblem& hp, int acc_bits) {
+  const ProblemDesc& d = hp.desc;
+  const bool q_fp8 = d.q_format == RowFormat::fp8_rope640;
+  const float scale_log2 = float(double(d.softmax_scale) * 1.4426950408889634);
+  std::vector<uint16_t> out(size_t(out_count(d)), 0);
+  for (int32_t b = 0; b < d.batch; ++b) {
+    const int32_t q0 = hp.q_offsets[b], q_len = hp.q_offsets[b + 1] - q0, kv_len = hp.kv_lens[b];
+    std::vector<Row> keys;
+    for (int32_t t = 0; t < kv_len; ++t) {
+      const int64_t slot = int64_t(hp.page_table[int64_t(b) * d.max_pages + t / d.page_size]) * d.page_size +
+                           t % d.page_size;
+      keys.push_back(read_row(d.kv_format, &hp.kv_pool[size_t(slot) * row_bytes(d.kv_format)], hp.kv_scales[size_t(slot)]));
+    }
+    for (int32_t i = 0; i < q_len; ++i) {
+      const KeyRange kr = visible_keys(d.mask, d.window, d.chunk, kv_len, q_len, i);
+      for (int32_t h = 0; h < d.num_heads; ++h) {
+        const int64_t row = (int64_t(q0) + i) * d.num_heads + h;
+        const Row q = read_row(d.q_format, &hp.q[size_t(row) * row_bytes(d.q_format)], q_fp8 ? hp.q_scales[q0 + i] : 1.f);
+        const float row_f = q.sigma * scale_log2;
+        float m = -INFINITY, l = 0.f;
+        std::vector<float> o(MLA_DIM_V, 0.f);
+        for (int64_t k0 = kr.begin & ~int64_t(63); k0 < kr.end; k0 += 64) {
+          std::vector<float> x(64, -INFINITY);
+          float mx = -INFINITY;
+          for (int j = 0; j < 64; ++j) {
+            const int64_t k = k0 + j;
+            if (k < kr.begin || k >= kr.end) continue;
+            x[j] = model_s(q, keys[size_t(k)], q_fp8, acc_bits) * (row_f * keys[size_t(k)].sigma);
+            mx = std::max(mx, x[j]);
+          }
+          const float m_new = std::max(m, mx);
+          const float shift = m_new == -INFINITY ? 0.f : m_new;
+          const float alpha = std::exp2(m - shift);
+          m = m_new;
+          float part = 0.f;
+          for (float& v : o) v *= alpha;
+          for (int j = 0; j < 64; ++j) {
+            const float p = std::exp2(x[j] - shift);
+            part += p;
+            if (p == 0.f) continue;
+            const float pf = bf16_to_float(float_to_bf16(p * keys[size_t(k0 + j)].sigma));
+            for (int c = 0; c < MLA_DIM_V; ++c) o[c] += pf * keys[size_t(k0 + j)].content[c];
+          }
+          l = l * alpha + part;
+        }
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        for (int c = 0; c < MLA_DIM_V; ++c) out[size_t(row) * MLA_DIM_V + c] = float_to_bf16(o[c] * inv);
+      }
+    }
+  }
+  return out;
+}
+
+struct Case {
+  std::string name;
+  test::ProblemSpec spec;
+  bool stress = false, all_max = false;
+  int e_lo = 0, e_hi = 0;
+};
+
+}  // namespace
+
+int main() {
+  bool ok = check_conversion_model();
+  std::vector<Case> cases;
+  for (RowFormat qf : {RowFormat::fp8_rope640, RowFormat::bf16}) {
+    const std::string pair = qf == RowFormat::bf16 ? "(bf16, fp8)" : "(fp8, fp8)";
+    for (int k = 0; k < 4; ++k) {
+      Case c;
+      c.spec.num_heads = 16;
+      c.spec.q_format = qf;
+      c.spec.kv_format = RowFormat::fp8_rope640;
+      c.spec.mask = k == 0 ? MaskKind::none : MaskKind::causal;
+      c.spec.page_size = 32;
+      c.spec.q_lens = {1, 2};
+      c.spec.kv_lens = {k == 0 ? 1000 : 300, 129};
+      c.spec.seed = 77 + k;
+      c.name = pair + (k == 0 ? " random" : k == 1 ? " stress +-448 2^20" : k == 2 ? " stress +-448 2^-20"
+                                                                                : " stress 1/4 +-448 2^+-20");
+      if (k > 0) {
+        c.stress = true;
+        c.all_max = k < 3;
+        c.e_lo = k == 1 ? 20 : -20;
+        c.e_hi = k == 2 ? -20 : 20;
+      }
+      cases.push_back(c);
+    }
+  }
+  std::printf("%-36s %-7s %12s %14s %12s %6s\n", "case", "S acc", "rel L2 max", "max|err|/rms", "err/tol max", "rows");
+  for (const Case& c : cases) {
+    test::HostProblem hp = test::make_problem(c.spec);
+    if (c.stress) sm90_dev::stress_fp8(hp, c.spec.seed * 31 + 7, c.all_max, c.e_lo, c.e_hi);
+    std::vector<float> ref_out(size_t(out_count(hp.desc))), ref_lse(size_t(lse_count(hp.desc)));
+    if (!reference_decode(hp.desc, hp.data(), ref_out.data(), ref_lse.data()).ok()) return 2;
+    for (int variant = 0; variant < 4; ++variant) {
+      const int bits = variant == 0 ? 0 : 13;
+      g_promote = variant <= 1 ? 16 : variant == 2 ? 8 : 4;
+      if (bits && hp.desc.q_format != RowFormat::fp8_rope640) continue;
+      const std::vector<uint16_t> out = model_decode(hp, bits);
+      const sm90_dev::RowErrors e = sm90_dev::row_errors(hp, out.data(), ref_out);
+      // The test suites' default tolerance (BF16 P.V), on the output only.
+      test::Reference ref{ref_out, ref_lse};
+      const test::CompareResult cr = test::compare(hp, out.data(), ref_lse.data(), ref);
+      if (variant == 0) ok = ok && cr.max_err_over_tol <= 1;
+      const char* acc_names[4] = {"fp32", "13b", "13b/256", "13b/128"};
+      std::printf("%-36s %-7s %12.3e %14.3e %12.3f %6lld\n", c.name.c_str(), acc_names[variant], e.max_rel_l2,
+                  e.max_abs_over_rms, cr.max_err_over_tol, static_cast<long long>(e.rows));
+    }
+  }
+  return ok ? 0 : 1;
+}

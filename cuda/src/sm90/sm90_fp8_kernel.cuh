@@ -1,0 +1,120 @@
+// sm90_fp8_kernel.cuh - the sm_90a decode kernel for an fp8_rope640 KV cache
+// (Q fp8_rope640 or bf16) and its host-side launch. Roles:
+// sm90_fp8_producer.cuh, sm90_fp8_softmax_wg.cuh, sm90_fp8_helper_wg.cuh;
+// shared-memory map: sm90_fp8_config.cuh.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <climits>
+#include <cstring>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_fp8_config.cuh"
+#include "sm90_fp8_helper_wg.cuh"
+#include "sm90_fp8_producer.cuh"
+#include "sm90_fp8_softmax_wg.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_tma_map.h"
+
+namespace mla::cuda_impl::sm90 {
+
+// kv_map / box_rows: the TMA view of the pool as bytes (box_rows = 0: cp.async only).
+template <bool kQFp8>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_fp8kv_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
+                        int32_t box_rows) {
+#if MLA_SM90_DEVICE
+  using Sm = Fp8Smem<kQFp8>;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;  // swizzle atoms need 1024-byte alignment
+  uint8_t* smem_base = smem_raw + pad;
+  const uint32_t base = raw + pad;
+  const int32_t m_tile = int32_t(blockIdx.y);
+
+  if (threadIdx.x == 0) {
+    for (uint32_t s = 0; s < kStages; ++s) {
+      mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
+      mbar_init(base + Sm::kBarEmpty + 8 * s, kEmptyArrivals);
+    }
+    mbar_init(base + Sm::kBarQFull, kQFullArrivals);
+    mbar_init(base + Sm::kBarQEmpty, kQEmptyArrivals);
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  float* scale_smem = reinterpret_cast<float*>(smem_base + Sm::kScale);
+  float* inv_sum_smem = reinterpret_cast<float*>(smem_base + Sm::kInvSum);
+  // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
+  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  if (role == 0) {
+    regs_release<kFp8ProducerRegs>();
+    fp8_producer_loop<kQFp8>(p, &kv_map, box_rows, base, m_tile);
+  } else {
+    regs_claim<kFp8ConsumerRegs>();
+    if (role == 1)
+      fp8_softmax_wg_loop<kQFp8>(p, base, scale_smem, inv_sum_smem, m_tile);
+    else
+      fp8_helper_wg_loop<kQFp8>(p, base, scale_smem, inv_sum_smem, m_tile);
+  }
+#else
+  (void)p;
+  (void)kv_map;
+  (void)box_rows;
+#endif
+}
+
+// Whether device `dev` runs this kernel (compute capability 9.0 and sm_90a
+// code in the binary, proven by the shared-memory attribute call); cached per
+// device: 0 unknown, 1 yes, 2 no.
+template <bool kQFp8>
+bool fp8kv_device_ready(int dev) {
+  static std::atomic<int> state[64];
+  if (dev < 0 || dev >= 64) return false;
+  int s = state[dev].load(std::memory_order_acquire);
+  if (s == 0) {
+    int major = 0, minor = 0;
+    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+              major == 9 && minor == 0;
+    if (ok)
+      ok = cudaFuncSetAttribute(decode_fp8kv_kernel<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                int(Fp8Smem<kQFp8>::kDynamicBytes)) == cudaSuccess;
+    if (!ok) (void)cudaGetLastError();
+    s = ok ? 1 : 2;
+    state[dev].store(s, std::memory_order_release);
+  }
+  return s == 1;
+}
+
+// Launches the kernel for an fp8_rope640 KV cache; false (nothing launched)
+// for other pairs or devices.
+template <bool kQFp8>
+bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess || !fp8kv_device_ready<kQFp8>(dev)) return false;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  CUtensorMap map;
+  std::memset(&map, 0, sizeof(map));
+  int32_t box_rows = tma_box_rows(p.page_size);
+  const int64_t pool_rows = int64_t(p.num_pages) * p.page_size;
+  if (box_rows > 0 &&
+      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
+    box_rows = 0;
+  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
+  return true;
+}
+
+inline bool launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
+  if (p.kv_format != MLA_FORMAT_FP8_ROPE640) return false;
+  if (p.q_format == MLA_FORMAT_FP8_ROPE640) return launch_fp8kv_q<true>(p, stream);
+  if (p.q_format == MLA_FORMAT_BF16) return launch_fp8kv_q<false>(p, stream);
+  return false;
+}
+
+}  // namespace mla::cuda_impl::sm90

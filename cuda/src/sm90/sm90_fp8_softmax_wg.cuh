@@ -1,0 +1,262 @@
+// sm90_fp8_softmax_wg.cuh - warpgroup 1 of the fp8-KV kernel: S = Q.K^T,
+// per-token scales, masks, online softmax, O[:, 0:256].
+//
+// Per KV tile (fp8 Q; a BF16 Q differs where marked):
+//   P.V of the previous tile done -> tell WG 2 the BF16 content may be overwritten
+//   -> wait tile [bf16 Q: and WG 2's BF16 copy of its content]
+//   -> S: 16 QGMMA m64n64k32 over the content (E4M3 x E4M3) + 4 HGMMA m64n64k16
+//      over the rope (BF16), one fp32 accumulator
+//      [bf16 Q: 32 HGMMA over the content against the BF16 copy + the 4 rope ones]
+//   -> release the stage (nothing else of it is read here)
+//   -> [fp8 Q: wait for WG 2's BF16 copy and its sigma_k beside it]
+//   -> logit = S * (sigma_q * scale * log2 e) per row * sigma_k per key, mask,
+//      online softmax
+//   -> P' = P * sigma_k (V = sigma_k * content), rounded to BF16; rescale O;
+//      hand P' and the rescale factors to WG 2
+//   -> 4 HGMMA m64n256k16, P' from registers, V from the BF16 copy (left in flight).
+#pragma once
+
+#include <cstdint>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_epilogue.cuh"
+#include "sm90_fp8_config.cuh"
+#include "sm90_items.cuh"
+#include "sm90_softmax_wg.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_wgmma.cuh"
+#include "sm90_wgmma_fp8_ops.cuh"
+
+namespace mla::cuda_impl::sm90 {
+
+// Per-key factors of the columns 8j + 2 quad + {0, 1} (the thread's pair in
+// 8-key block j) from 64 floats in shared memory at `col`. Volatile, so each
+// use loads again instead of holding 16 more registers across the softmax
+// (the consumers run at the edge of their 216).
+__device__ __forceinline__ float2 col_pair(uint32_t col, int j, RowPair rp) {
+  float2 v;
+  asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "r"(col + 4u * (8u * j + 2u * rp.quad)));
+  return v;
+}
+
+// softmax_tile (sm90_softmax_wg.cuh) with per-row and per-column logit
+// factors from shared memory: logit (log2 domain) = s * row[r] * col[c],
+// row = sigma_q * scale * log2(e) (row_factors), col = sigma_k (NaN for a key
+// with a NaN code when S ran on the BF16 copy).
+// Then folds the same per-key factor into the probabilities for P.V (V =
+// sigma_k * content); the row sums keep the unfolded ones. A probability of
+// exactly 0 (masked key) stays 0 whatever its factor: 0 * NaN must not reach P.V.
+__device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
+                                                    uint32_t col, RowPair rp, float (&alpha)[2]) {
+  float row_f[2];
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[0]) : "r"(row + 4u * rp.r0));
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[1]) : "r"(row + 4u * (rp.r0 + 8)));
+  int32_t lo[2], hi[2];
+  bool all_visible = true;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    lo[h] = st.lo[h] - k0 - int32_t(2 * rp.quad);
+    hi[h] = st.hi[h] - k0 - int32_t(2 * rp.quad);
+    all_visible = all_visible && st.lo[h] <= k0 && st.hi[h] >= k0 + kKeys;
+  }
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const float2 f = col_pair(col, j, rp);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int i = 4 * j + e, h = e >> 1;
+      const float x = s[i] * (row_f[h] * ((e & 1) ? f.y : f.x));
+      const int32_t c = 8 * j + (e & 1);
+      s[i] = (all_visible || (c >= lo[h] && c < hi[h])) ? x : -INFINITY;
+      mx[h] = fmaxf(mx[h], s[i]);
+    }
+  }
+  float shift[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    const float m_new = fmaxf(st.m[h], mx[h]);
+    shift[h] = m_new == -INFINITY ? 0.f : m_new;  // a row that saw nothing yet: keep everything 0
+    alpha[h] = fast_exp2(st.m[h] - shift[h]);     // 2^-inf = 0 on the first visible tile
+    st.m[h] = m_new;
+  }
+  float part[2] = {0.f, 0.f};
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const float2 f = col_pair(col, j, rp);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int i = 4 * j + e, h = e >> 1;
+      const float p = fast_exp2(s[i] - shift[h]);
+      part[h] += p;
+      s[i] = p != 0.f ? p * ((e & 1) ? f.y : f.x) : 0.f;
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) st.sum[h] = st.sum[h] * alpha[h] + part[h];
+}
+
+// Writes sigma_q * scale * log2(e) of the thread's two rows into the 64
+// row factors at `row` (0 for padding rows, which are fully masked anyway).
+// The lanes of a quad share their rows: lane quad 0 writes, the warp syncs.
+// In shared memory rather than registers: two more live registers across the
+// tile loop made ptxas spill in this warpgroup.
+template <bool kQFp8>
+__device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemView& v, RowPair rp, uint32_t row) {
+  if (rp.quad == 0) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int32_t r = int32_t(rp.r0) + 8 * h;
+      float f = 0.f;
+      if (r < v.rows) {
+        float sq = 1.f;
+        if constexpr (kQFp8) sq = __ldg(p.q_scales + (v.q_row0 + r) / p.num_heads);
+        f = sq * p.scale_log2;
+      }
+      asm volatile("st.shared.f32 [%0], %1;" ::"r"(row + 4u * uint32_t(r)), "f"(f) : "memory");
+    }
+  }
+  __syncwarp();
+}
+
+template <bool kQFp8>
+__device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
+                                                    float* inv_sum_smem, int32_t m_tile) {
+  using Sm = Fp8Smem<kQFp8>;
+  const uint32_t tid = threadIdx.x - kWarpgroupThreads;
+  const uint32_t lane = tid & 31;
+  const RowPair rp = thread_rows(tid);
+  const uint64_t q_desc = make_sw128_desc(base + Sm::kQ, 16, 1024);
+  const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // BF16 content, K-major (bf16 Q)
+  const uint64_t v_desc = make_sw128_desc(base + Sm::kV, kColBlockBytes, 1024);  // the same, as V (MN-major)
+
+  float o[128];
+  float s[32];
+  uint32_t pa[4][4];
+  uint32_t tile_count = 0, q_loads = 0, items_done = 0;
+  int32_t loaded_request = -1;
+  bool handed_p = false;  // P buffer used before: wait for WG 2 to free it
+
+  const int32_t end = p.part_begin[blockIdx.x + 1];
+  for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
+    const ItemView v = view_item(p, index, m_tile);
+    if (v.rows == 0) continue;
+    SoftmaxRows st = softmax_rows_init(p, v, rp);
+    row_factors<kQFp8>(p, v, rp, base + Sm::kRowF);
+    if (v.n_tiles > 0 && v.request != loaded_request) {
+      mbar_wait(base + Sm::kBarQFull, q_loads & 1);
+      fence_proxy_async();
+      ++q_loads;
+      loaded_request = v.request;
+    }
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+    for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
+      const uint32_t stage = tile_count % kStages;
+      const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
+      if (t > 0) {
+        // The previous P.V has read the BF16 content: WG 2 may convert the
+        // next tile over it. Uniform across the warpgroup (waits are .aligned).
+        wgmma_wait<0>();
+        pin_regs(o);
+        named_arrive(kBarVFree, kConsumerThreads);
+      }
+      mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      fence_proxy_async();
+      // bf16 Q: S reads WG 2's BF16 copy of the content.
+      if constexpr (!kQFp8) named_sync(kBarVReady, kConsumerThreads);
+
+      const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+      wgmma_fence();
+      if constexpr (kQFp8) {
+#pragma unroll
+        for (uint32_t kk = 0; kk < 16; ++kk) {
+          const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+          wgmma_m64n64k32_e4m3_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+        }
+        // The rope MMAs add into the same accumulator with another shape:
+        // wgmma orders same-shape accumulator chains only, so fence between.
+        wgmma_fence();
+#pragma unroll
+        for (uint32_t kk = 0; kk < 4; ++kk) {
+          const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
+          wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), 1u);
+        }
+      } else {
+#pragma unroll
+        for (uint32_t kk = 0; kk < 32; ++kk) {
+          const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+          wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
+        }
+#pragma unroll
+        for (uint32_t kk = 0; kk < 4; ++kk)
+          wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
+                             desc_advance(k_desc, kFp8RopeBlock * kColBlockBytes + kk * 32), 1u);
+      }
+      wgmma_commit();
+      wgmma_wait<0>();
+      pin_regs(s);
+      pin_regs(o);
+      // S was this warpgroup's last read of the stage.
+      if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
+      if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
+        mbar_arrive(base + Sm::kBarQEmpty);
+
+      // The per-key factors come from WG 2's copy beside the BF16 content
+      // (the stage may be refilled from here on); fp8 Q waits for it here,
+      // while S ran beside the conversion.
+      if constexpr (kQFp8) named_sync(kBarVReady, kConsumerThreads);
+      float alpha[2];
+      softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, alpha);
+      pack_p(s, pa);
+#pragma unroll
+      for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
+
+      if (handed_p) named_sync(kBarPFree, kConsumerThreads);
+      handed_p = true;
+      store_p(base + Sm::kP, pa, rp);
+      if (rp.quad == 0) {
+        scale_smem[rp.r0] = alpha[0];
+        scale_smem[rp.r0 + 8] = alpha[1];
+      }
+      fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
+      named_arrive(kBarPReady, kConsumerThreads);
+
+      pin_regs(o);
+      wgmma_fence();
+#pragma unroll
+      for (uint32_t kk = 0; kk < 4; ++kk) wgmma_m64n256k16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
+      wgmma_commit();
+    }
+    wgmma_wait<0>();
+    pin_regs(o);
+    if (v.n_tiles > 0) named_arrive(kBarVFree, kConsumerThreads);
+
+    // Finish the rows: the quad holds the 64 columns of a row between them.
+    float inv_sum[2], lse[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float l = st.sum[h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      inv_sum[h] = l > 0.f ? 1.f / l : 0.f;
+      lse[h] = l > 0.f ? (st.m[h] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+    }
+    float* inv_buf = inv_sum_smem + 64 * (items_done & 1);
+    if (rp.quad == 0) {
+      inv_buf[rp.r0] = inv_sum[0];
+      inv_buf[rp.r0 + 8] = inv_sum[1];
+    }
+    named_sync(kBarItemEnd, kConsumerThreads);
+    store_output_half(p, v, rp, 0, o, inv_sum);
+    store_lse(p, v, rp, lse);
+    ++items_done;
+  }
+  if (handed_p) named_sync(kBarPFree, kConsumerThreads);  // balance WG 2's arrival after its last P.V
+}
+
+}  // namespace mla::cuda_impl::sm90
