@@ -48,19 +48,38 @@ __device__ __forceinline__ void combine_row(const float* partial_out, const floa
     if (lane == 0) *lse_out = -INFINITY;
     return;
   }
+  // The loads of kBatch splits are issued before any of them is used, so a
+  // row with many splits (one long request cut over every SM) waits for
+  // memory n / kBatch times instead of n times. The arithmetic still runs in
+  // ascending s, so the result does not depend on kBatch.
+  constexpr int kBatch = 8;
   float wsum = 0.f;
-  for (int32_t s = 0; s < n; ++s) {
-    const int64_t row = row0 + s * stride;
-    const float w = expf(partial_lse[row] - mx);  // 0 for an empty split (-inf)
-    wsum += w;
-    const float4* src = reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V) + lane * 4;
+  for (int32_t s0 = 0; s0 < n; s0 += kBatch) {
+    float w[kBatch];
+    float4 x[kBatch][4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const float4 x = src[q];
-      v[4 * q + 0] += w * x.x;
-      v[4 * q + 1] += w * x.y;
-      v[4 * q + 2] += w * x.z;
-      v[4 * q + 3] += w * x.w;
+    for (int j = 0; j < kBatch; ++j) {
+      if (s0 + j < n) {
+        const int64_t row = row0 + int64_t(s0 + j) * stride;
+        w[j] = partial_lse[row];
+        const float4* src = reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V) + lane * 4;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) x[j][q] = src[q];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (s0 + j < n) {
+        const float wj = expf(w[j] - mx);  // 0 for an empty split (-inf)
+        wsum += wj;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          v[4 * q + 0] += wj * x[j][q].x;
+          v[4 * q + 1] += wj * x[j][q].y;
+          v[4 * q + 2] += wj * x[j][q].z;
+          v[4 * q + 3] += wj * x[j][q].w;
+        }
+      }
     }
   }
   const float inv = 1.f / wsum;

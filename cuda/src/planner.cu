@@ -160,6 +160,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
 
   // Phase B1: per-request facts and the cost line.
   ScanVals carry = scan_identity();  // sum0: cost, max0: q_offsets, max1: tiles, or0: status
+  int64_t max_cost = 0;              // the costliest request (c.max0 of the second scan, clamped)
   for (int32_t base = 0; base < p.batch; base += kPlannerThreads) {
     const int32_t b = base + tid;
     const bool active = b < p.batch;
@@ -201,8 +202,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     ScanVals c = scan_identity();
     c.sum0 = cost;
     c.max1 = g.tiles;
+    c.max0 = int32_t(cost < INT_MAX ? cost : INT_MAX);
     c.or0 = bits;
     const ScanVals before = block_exclusive_scan(c, scratch, &tot);
+    max_cost = max(max_cost, int64_t(tot.max0));
     if (active) {
       p.cost_begin[b] = carry.sum0 + before.sum0;
       p.requests[b] = ri;
@@ -216,6 +219,11 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   // Phase B2: items and parts.
   const int64_t total = carry.sum0;
   int64_t payload = (total + p.num_parts - 1) / p.num_parts;
+  // Whole requests: when every request fits in its own part and none costs
+  // much more than an even share (at most 5/4 of it), part b takes request b
+  // unsplit. Cutting the cost line evenly would instead split nearly every
+  // request of a uniform batch in two (a combine pass for no balance gained).
+  const bool whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && 4 * max_cost <= 5 * payload;
   if (payload < carry.max1) payload = carry.max1;  // >= one block of any request: no part inside a request is empty
   if (payload < 1) payload = 1;
   ScanVals carry2 = scan_identity();  // sum0: partial rows, sum1: combine entries, sum2: items, max0: last part
@@ -232,7 +240,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     int32_t n = 0, first_part = 0, last_part = -1;
     int64_t chunk = 0, x_first = 0;
     if (active && ri.q_len > 0) {
-      if (p.mode == SplitMode::automatic) {
+      if (whole) {
+        first_part = last_part = b;
+        n = 1;
+      } else if (p.mode == SplitMode::automatic) {
         x_first = S + int64_t(g.tiles) * kFixedCostBlocks;
         if (g.blocks == 0) {
           first_part = last_part = part_of(S, payload, p.num_parts);

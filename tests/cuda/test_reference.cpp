@@ -88,6 +88,32 @@ TEST_CASE("cuda: every head-count class, M tiles split across tokens") {
   check_specs(specs, "head counts");
 }
 
+TEST_CASE("cuda: a wide batch of similar requests (the planner's one-part-per-request schedule)") {
+  // 100 requests of 180..200 keys on a grid of >= 100 parts: no request costs
+  // more than 5/4 of an even share, so each gets its own part, unsplit; also
+  // with exactly 100 parts and with uneven lengths that force the cost-line cut.
+  std::vector<ProblemSpec> specs;
+  for (int v = 0; v < 3; ++v) {
+    std::vector<int32_t> q(100), kv(100);
+    for (int b = 0; b < 100; ++b) {
+      q[b] = 1 + (b % 2);
+      kv[b] = v < 2 ? 180 + (b * 7) % 21 : (b == 0 ? 6000 : 150);
+    }
+    const auto pr = kPairs[v];
+    specs.push_back(spec(v == 1 ? 64 : 16, pr.first, pr.second, v == 0 ? MaskKind::causal : MaskKind::none, 16, q, kv,
+                         3000 + v));
+  }
+  check_specs(specs, "wide batch");
+  // The same with the grid pinned to exactly B parts.
+  const HostProblem p = make_problem(specs[0]);
+  const Reference ref = run_reference(p);
+  mla::cuda::PlanOptions base;
+  base.num_parts = 100;
+  gpu::for_each_kernel(
+      [&](const mla::cuda::PlanOptions& opt) { gpu::check_against_reference(p, ref, gpu::run(p, opt), "parts=100"); },
+      base);
+}
+
 TEST_CASE("cuda: every page size from 1 to 512") {
   std::vector<ProblemSpec> specs;
   int i = 0;
