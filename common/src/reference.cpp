@@ -78,7 +78,9 @@ void reference_request(const ProblemDesc& d, const ProblemData& p, int32_t b, fl
           for (int c = 0; c < MLA_DIM_V; ++c) a[c] *= corr;
           m[r] = s;
         }
-        const double w = std::exp(s - m[r]);
+        // A -inf logit has weight exp(-inf) = 0 wherever it comes; exp(s - m)
+        // would be NaN while m is still -inf (the row's first keys).
+        const double w = s == -std::numeric_limits<double>::infinity() ? 0.0 : std::exp(s - m[r]);
         l[r] += w;
         for (int c = 0; c < MLA_DIM_V; ++c) a[c] += w * k[c];
       }
