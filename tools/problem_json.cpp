@@ -2,7 +2,6 @@
 #include "problem_json.h"
 
 #include <cerrno>
-#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -111,8 +110,12 @@ Status desc_from_json(const std::string& name, const std::string& text, ProblemD
   const JsonValue* sc;
   MLA_RETURN_IF_ERROR(f.require("softmax_scale", &sc));
   if (sc->type != JsonValue::Type::number) return f.fail("softmax_scale = " + sc->to_string() + " must be a number");
-  if (!(std::fabs(sc->number) <= double(FLT_MAX)))
-    return f.fail("softmax_scale = " + sc->text + " is not a finite float32 (|s| <= 3.4028235e38)");
+  // Finite once rounded to float32: below the midpoint between FLT_MAX and
+  // 2^128 (desc_to_json writes FLT_MAX as 3.40282347e+38, a little above it).
+  const double float_limit = std::ldexp(2.0 - std::ldexp(1.0, -24), 127);
+  if (!(std::fabs(sc->number) < float_limit))
+    return f.fail("softmax_scale = " + sc->text +
+                  " is not a finite float32 (it must round to at most FLT_MAX = 3.40282347e+38)");
   d->softmax_scale = float(sc->number);
 
   MLA_RETURN_IF_ERROR(f.get_int("page_size", &d->page_size));
