@@ -30,17 +30,32 @@ __device__ __forceinline__ void store_bf16x16(uint16_t* dst, const float (&v)[kC
 // as many pieces as there are parts): partial s of the row is at row
 // `row0 + s * stride` of partial_out / partial_lse. out = sum_s w_s o_s /
 // sum_s w_s with w_s = exp(lse_s - max lse), lse = max + log(sum w). All
-// splits empty (-inf): 0 and -inf. Every lane sums the weights itself in the
-// same order (s ascending), so the result is deterministic.
+// splits empty (-inf): 0 and -inf. A NaN lse in any split makes the row NaN
+// (output and lse), as in the reference (fmaxf alone would drop it). Every
+// lane sums the weights itself in the same order (s ascending), so the result
+// is deterministic.
 __device__ __forceinline__ void combine_row(const float* partial_out, const float* partial_lse, int64_t row0,
                                             int64_t stride, int32_t n, uint16_t* out_row, float* lse_out) {
   const int lane = threadIdx.x & 31;
   constexpr unsigned kAll = 0xffffffffu;
   float mx = -INFINITY;
-  for (int32_t s = lane; s < n; s += 32) mx = fmaxf(mx, partial_lse[row0 + s * stride]);
+  bool nan_seen = false;
+  for (int32_t s = lane; s < n; s += 32) {
+    const float l = partial_lse[row0 + s * stride];
+    nan_seen |= isnan(l);
+    mx = fmaxf(mx, l);
+  }
 #pragma unroll
   for (int d = 16; d > 0; d >>= 1) mx = fmaxf(mx, __shfl_xor_sync(kAll, mx, d));
+  nan_seen = __any_sync(kAll, nan_seen);
   float v[kCombineColsPerLane];
+  if (nan_seen) {
+#pragma unroll
+    for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = NAN;
+    store_bf16x16(out_row + lane * kCombineColsPerLane, v);
+    if (lane == 0) *lse_out = NAN;
+    return;
+  }
 #pragma unroll
   for (int i = 0; i < kCombineColsPerLane; ++i) v[i] = 0.f;
   if (mx == -INFINITY) {

@@ -28,17 +28,6 @@ class VulkanBackend : public Backend {
 
   bool has_device_metadata() const override { return true; }
 
-  // Found by test_nan_inf.cpp on lavapipe, reported to the Vulkan backend:
-  //  - nan-lost-in-split-combine: combine.comp takes max() over the
-  //    partitions' LSEs, and GLSL max() drops a NaN, so a split row whose
-  //    partitions are all NaN is written as 0 / LSE -inf;
-  //  - masked-key-scale-leak: with fp8_rope640 KV, a NaN / Inf sigma_k of a
-  //    key turns NaN the rows of its request whose queries the causal mask
-  //    hides it from (sigma_k meets their zero weight: 0 * inf).
-  bool known_bug(const std::string& id) const override {
-    return id == "nan-lost-in-split-combine" || id == "masked-key-scale-leak";
-  }
-
   mla::Status decode_device_metadata(const mla::test::HostProblem& p, const Metadata& m, Run* r) override {
     vk_test::DeviceProblem dp(vk_test::context(), p);
     std::memcpy(dp.q_offsets(), m.q_offsets.data(), m.q_offsets.size() * 4);

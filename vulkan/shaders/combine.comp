@@ -5,7 +5,9 @@
 //   M = max_s lse_s,  w_s = 2^(lse_s - M),  out = sum_s w_s o_s / sum_s w_s,
 //   LSE = ln 2 * (M + log2(sum_s w_s)).
 // A partition with no visible key has lse -inf and weight 0; a row whose
-// partitions are all empty gets output 0 and LSE -inf.
+// partitions are all empty gets output 0 and LSE -inf. A NaN LSE in any
+// partition makes the row NaN (output and LSE), as in the reference: max()
+// may drop a NaN operand, so NaN is tested on the bits, not through max().
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -31,7 +33,17 @@ void main() {
   const uint base = grow * uint(pc.split_slots);
 
   float m = MLA_NEG_INF;
-  for (uint s = 0u; s < nsplit; ++s) m = max(m, part_lse[base + s]);
+  bool nan_seen = false;
+  for (uint s = 0u; s < nsplit; ++s) {
+    const float ls = part_lse[base + s];
+    nan_seen = nan_seen || is_nan_bits(ls);
+    m = max(m, ls);
+  }
+  if (nan_seen) {
+    out_bf16[grow * MLA_VK_OUT_ROW_UVEC2 + tid] = pack_bf16x4(vec4(MLA_NAN));
+    if (tid == 0u) lse_out[grow] = MLA_NAN;
+    return;
+  }
   vec4 o = vec4(0.0);
   float sum_w = 0.0;
   if (m != MLA_NEG_INF) {

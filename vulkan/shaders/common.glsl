@@ -17,6 +17,10 @@ layout(push_constant) uniform PushBlock { MLA_VK_PUSH_FIELDS } pc;
 #define MLA_NAN uintBitsToFloat(0x7FC00000u)
 #define MLA_LN2 0.69314718055994530942
 
+// NaN test on the bits (integer compare): drivers may assume floats are not
+// NaN (no SignedZeroInfNanPreserve), and max() / comparisons may drop one.
+bool is_nan_bits(float f) { return (floatBitsToUint(f) & 0x7FFFFFFFu) > 0x7F800000u; }
+
 // BF16 halves of a little-endian 32-bit word (element 2k in the low half).
 float bf16_lo(uint w) { return uintBitsToFloat(w << 16); }
 float bf16_hi(uint w) { return uintBitsToFloat(w & 0xFFFF0000u); }

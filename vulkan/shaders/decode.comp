@@ -318,7 +318,13 @@ void main() {
       const float p = s == MLA_NEG_INF ? 0.0 : exp2(s - m_new);
       l_run = l_run * corr + p;
       m_run = m_new;
-      red_store(n * G + gq, p * sKs[n]);  // V of a key is sigma_k * content
+      // V of a key is sigma_k * content. A key the row does not see (masked,
+      // or past the partition) contributes exactly 0 whatever its sigma_k
+      // (0 * inf / NaN would be NaN); a visible key's NaN / Inf sigma_k still
+      // reaches the row.
+      const int key = int(k0 + n);
+      const bool visible = n < nk && key >= vis.x && key < vis.y;
+      red_store(n * G + gq, visible ? p * sKs[n] : 0.0);
       if (n == 0u) sCorr[gq] = corr;
     }
     memoryBarrierShared();

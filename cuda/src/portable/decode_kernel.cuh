@@ -363,8 +363,12 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
       const float p0 = exp2f(x[2 * j] - m_ref[j]), p1 = exp2f(x[2 * j + 1] - m_ref[j]);
       st.l[j] = st.l[j] * alpha[j] + (p0 + p1);
       // V of a cached row is sigma_k * content: fold sigma_k into P (fp32), then round to BF16.
-      const float v0 = T::kKvFormat == MLA_FORMAT_BF16 ? p0 : p0 * s_kscale[kt];
-      const float v1 = T::kKvFormat == MLA_FORMAT_BF16 ? p1 : p1 * s_kscale[kt + 1];
+      // A key the row does not see adds exactly 0 whatever its sigma_k (0 * NaN / inf would be
+      // NaN); a visible key's non-finite sigma_k still reaches the row.
+      const int32_t key = key0 + kt;
+      const bool seen0 = key >= st.vb[j] && key < st.ve[j], seen1 = key + 1 >= st.vb[j] && key + 1 < st.ve[j];
+      const float v0 = T::kKvFormat == MLA_FORMAT_BF16 ? p0 : seen0 ? p0 * s_kscale[kt] : 0.f;
+      const float v1 = T::kKvFormat == MLA_FORMAT_BF16 ? p1 : seen1 ? p1 * s_kscale[kt + 1] : 0.f;
       uint8_t* dst = sm.p + (rg * 16 + g + 8 * j) * T::kPPitch + kt * 2;
       const __nv_bfloat162 hi = __floats2bfloat162_rn(v0, v1);
       *reinterpret_cast<__nv_bfloat162*>(dst) = hi;
