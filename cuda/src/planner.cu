@@ -223,7 +223,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   // much more than an even share (at most 5/4 of it), part b takes request b
   // unsplit. Cutting the cost line evenly would instead split nearly every
   // request of a uniform batch in two (a combine pass for no balance gained).
-  const bool whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && 4 * max_cost <= 5 * payload;
+  // Only for one M tile per request: at H = 128 (2 tiles) it measured slower
+  // than the cut (380 vs 359 us, B=128 kv=4096, H200; docs/perf_notes.md).
+  const bool whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && carry.max1 <= 1 &&
+                     4 * max_cost <= 5 * payload;
   if (payload < carry.max1) payload = carry.max1;  // >= one block of any request: no part inside a request is empty
   if (payload < 1) payload = 1;
   ScanVals carry2 = scan_identity();  // sum0: partial rows, sum1: combine entries, sum2: items, max0: last part
