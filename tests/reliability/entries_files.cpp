@@ -72,7 +72,7 @@ mla::Status parse_report(int exit_code, const std::string& err) {
 bool read_floats(const fs::path& p, float* dst, int64_t count) {
   mla::tools::NpyArray a;
   if (!mla::tools::read_npy(p.string(), &a).ok() || a.dtype != mla::tools::DType::f4 || a.count() != count) return false;
-  std::memcpy(dst, a.bytes.data(), size_t(count) * 4);
+  if (count > 0) std::memcpy(dst, a.bytes.data(), size_t(count) * 4);
   return true;
 }
 

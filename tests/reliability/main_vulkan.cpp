@@ -3,7 +3,10 @@
 // host API is Context::decode_host; device-side metadata goes through
 // record_decode on the caller's VkBuffers (tests/vulkan/device_problem.h).
 // Exit 77 without a Vulkan device.
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "backend.h"
 #include "device_problem.h"
@@ -31,7 +34,7 @@ class VulkanBackend : public Backend {
   mla::Status decode_device_metadata(const mla::test::HostProblem& p, const Metadata& m, Run* r) override {
     vk_test::DeviceProblem dp(vk_test::context(), p);
     std::memcpy(dp.q_offsets(), m.q_offsets.data(), m.q_offsets.size() * 4);
-    std::memcpy(dp.kv_lens(), m.kv_lens.data(), m.kv_lens.size() * 4);
+    if (!m.kv_lens.empty()) std::memcpy(dp.kv_lens(), m.kv_lens.data(), m.kv_lens.size() * 4);
     if (!m.page_table.empty()) std::memcpy(dp.page_table(), m.page_table.data(), m.page_table.size() * 4);
     const mla::Status st = dp.run();  // poisons out / lse / status itself
     vk_test::check_validation_clean();
@@ -54,4 +57,17 @@ Backend& backend() {
 
 }  // namespace rel
 
-int main(int argc, char** argv) { return rel::run_and_report(argc, argv, mla::vulkan::unavailable_reason); }
+// Skips (77) without a Vulkan device, and when MLA_VULKAN_REQUIRE_GPU is set
+// and the device found is a CPU (the GPU registration on a machine whose
+// only Vulkan device is lavapipe; lavapipe has its own registration).
+int main(int argc, char** argv) {
+  return rel::run_and_report(argc, argv, []() -> std::string {
+    const std::string why = mla::vulkan::unavailable_reason();
+    if (!why.empty() || !std::getenv("MLA_VULKAN_REQUIRE_GPU")) return why;
+    std::unique_ptr<mla::vulkan::Context> ctx;  // outside a test case: no REQUIRE (vk_test::context)
+    const mla::Status st = mla::vulkan::Context::create(&ctx);
+    if (!st.ok()) return st.to_string();
+    const mla::vulkan::DeviceInfo info = ctx->device_info();
+    return info.type == "cpu" ? "MLA_VULKAN_REQUIRE_GPU is set and the device is a CPU (" + info.name + ")" : "";
+  });
+}

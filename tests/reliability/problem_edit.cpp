@@ -27,8 +27,11 @@ void poke(mla::RowFormat f, uint8_t* row, int c, char kind, uint32_t salt) {
     return;
   }
   const int64_t at = f == mla::RowFormat::bf16 ? 2 * c : MLA_FP8_ROPE_BYTE_OFFSET + 2 * (c - MLA_DIM_CONTENT);
-  uint16_t v = kind == '+' ? 0x7F80 : kind == '-' ? 0xFF80 : uint16_t(0x7F81 + salt % 0x7E);  // NaN: any payload
-  if (kind == 'n' && (salt & 2)) v |= 0x8000;  // negative NaNs too
+  // NaN: quiet, with a varying payload and sign. Not a signalling NaN: CPUs
+  // pass a NaN's payload through and set its quiet bit, and 0xFFBF would come
+  // out as 0xFFFF, the output poison (an "unwritten" element).
+  uint16_t v = kind == '+' ? 0x7F80 : kind == '-' ? 0xFF80 : uint16_t(0x7FC1 + salt % 0x3E);
+  if (kind == 'n' && (salt & 2)) v |= 0x8000;
   std::memcpy(row + at, &v, 2);
 }
 

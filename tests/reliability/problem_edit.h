@@ -20,7 +20,7 @@ uint8_t* q_row(mla::test::HostProblem& p, int64_t token, int32_t head);
 
 // Writes a special value into element c of a row of format f: kind 'n' NaN,
 // '+' +inf, '-' -inf. E4M3 content has no infinity: only NaN is allowed there
-// (codes 0x7F / 0xFF); BF16 NaN payloads vary with `salt`.
+// (codes 0x7F / 0xFF); BF16 NaNs are quiet, their payload and sign vary with `salt`.
 void poke(mla::RowFormat f, uint8_t* row, int c, char kind, uint32_t salt);
 
 // The problem of requests `which` of p, in that order, on the same pool and

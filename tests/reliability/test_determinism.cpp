@@ -6,12 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend.h"
+#include "bits.h"
 #include "problem_edit.h"
 #include "seed.h"
 #include "tally.h"
@@ -22,10 +22,7 @@ using mla::test::ProblemSpec;
 
 namespace {
 
-bool same_bits(const rel::Run& a, const rel::Run& b) {
-  return a.out == b.out && a.lse.size() == b.lse.size() &&
-         std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * 4) == 0;
-}
+bool same_bits(const rel::Run& a, const rel::Run& b) { return a.out == b.out && rel::same_bits(a.lse, b.lse); }
 
 // Rows of request b of p in a run.
 std::vector<uint16_t> request_rows(const HostProblem& p, const rel::Run& r, int32_t b, std::vector<float>* lse) {
@@ -92,7 +89,7 @@ TEST_CASE("determinism: in batch-invariant mode a request's output does not depe
       }
       INFO(rel::backend().name() << ": request 0 at position " << at << " of " << p.describe());
       CHECK(out == first_out);
-      CHECK(std::memcmp(lse.data(), first_lse.data(), lse.size() * 4) == 0);
+      CHECK(rel::same_bits(lse, first_lse));
       rel::count("determinism", "batch-invariant placements compared bitwise");
     }
   }

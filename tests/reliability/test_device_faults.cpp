@@ -129,7 +129,7 @@ TEST_CASE("device faults: bad metadata on the device flags its request and nothi
       fault.apply(c);
       HostProblem seen = p;  // the problem as the device sees it
       seen.q_offsets = m.q_offsets, seen.kv_lens = m.kv_lens, seen.page_table = m.page_table;
-      INFO(be.name() << ": " << fault.name << " in request " << b << "; " << p.describe());
+      INFO(be.name() << ": " << std::string(fault.name) << " in request " << b << "; " << p.describe());
 
       const auto model = rel::device_model(seen.desc, m.q_offsets.data(), m.kv_lens.data(), m.page_table.data());
       if (fault.bits) {
