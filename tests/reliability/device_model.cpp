@@ -114,10 +114,11 @@ ModelCheck check_against_model(const HostProblem& p, const Run& r, bool per_requ
   for (int64_t t = 0; t < d.total_q; ++t) {  // rows no request owns stay poisoned
     if (owned[size_t(t)]) continue;
     ++c.unowned_rows;
+    const std::string token = "token " + std::to_string(t) + " is owned by no request but its ";
     for (int64_t i = t * H * MLA_DIM_V; i < (t + 1) * H * MLA_DIM_V; ++i)
-      if (r.out[size_t(i)] != mla::test::kPoisonBf16) fail("row of token " + std::to_string(t) + " is owned by no request but was written");
+      if (r.out[size_t(i)] != mla::test::kPoisonBf16) fail(token + "output was written");
     for (int64_t i = t * H; i < (t + 1) * H; ++i)
-      if (!mla::test::is_poison(r.lse[size_t(i)])) fail("LSE of token " + std::to_string(t) + " is owned by no request but was written");
+      if (!mla::test::is_poison(r.lse[size_t(i)])) fail(token + "LSE was written");
   }
   return c;
 }
