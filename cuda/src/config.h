@@ -70,7 +70,7 @@ constexpr int portable_p_tiles(int kv_format) { return kv_format == MLA_FORMAT_B
 //                        stored (decoded) into one BF16 tile.
 struct PortableSmemLayout {
   int k_stages, raw_stages, p_tiles;
-  int off_q, off_k, off_p, off_red, off_kscale, off_qscale, off_raw, off_raw_scale;
+  int off_q, off_k, off_p, off_red, off_kscale, off_qscale, off_raw, off_raw_scale, off_flags;
   int bytes;
 };
 
@@ -88,7 +88,8 @@ constexpr PortableSmemLayout portable_smem_layout(int kv_format, PortableConfig 
   l.off_qscale = l.off_kscale + l.k_stages * cfg.tile_n * 4;      // sigma_q of each row
   l.off_raw = l.off_qscale + 64 * 4;                              // raw FP8 rows
   l.off_raw_scale = l.off_raw + l.raw_stages * cfg.tile_n * MLA_ROW_BYTES_FP8;
-  l.bytes = l.off_raw_scale + l.raw_stages * cfg.tile_n * 4;
+  l.off_flags = l.off_raw_scale + l.raw_stages * cfg.tile_n * 4;  // keys with a non-finite V (nonfinite.cuh)
+  l.bytes = l.off_flags + 4;
   return l;
 }
 

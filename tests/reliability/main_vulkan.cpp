@@ -61,7 +61,7 @@ Backend& backend() {
 // and the device found is a CPU (the GPU registration on a machine whose
 // only Vulkan device is lavapipe; lavapipe has its own registration).
 int main(int argc, char** argv) {
-  return rel::run_and_report(argc, argv, []() -> std::string {
+  const int rc = rel::run_and_report(argc, argv, []() -> std::string {
     const std::string why = mla::vulkan::unavailable_reason();
     if (!why.empty() || !std::getenv("MLA_VULKAN_REQUIRE_GPU")) return why;
     std::unique_ptr<mla::vulkan::Context> ctx;  // outside a test case: no REQUIRE (vk_test::context)
@@ -70,4 +70,9 @@ int main(int argc, char** argv) {
     const mla::vulkan::DeviceInfo info = ctx->device_info();
     return info.type == "cpu" ? "MLA_VULKAN_REQUIRE_GPU is set and the device is a CPU (" + info.name + ")" : "";
   });
+  // Destroy the shared context before static destructors run: the NVIDIA
+  // driver's own exit handlers may already be gone by then (it segfaulted
+  // at exit on the H200 after every test had passed).
+  vk_test::release_context();
+  return rc;
 }

@@ -29,6 +29,7 @@
 #include "../config.h"
 #include "../decode_params.h"
 #include "../fp8_bf16.cuh"
+#include "../nonfinite.cuh"
 #include "mla/mask.h"
 #include "decode_kernel.h"
 #include "ptx_sm80.cuh"
@@ -273,6 +274,7 @@ struct Smem {
   float* qscale;  // [64]
   uint8_t* raw;      // [raw stages][TN][640]: FP8 rows in flight
   float* raw_scale;  // [raw stages][TN]
+  uint32_t* flags;   // bit k: key k of the tile had a non-finite V (rare path)
 };
 
 // Per-thread softmax state of its two rows (tile rows 16 rg + g and + 8).
@@ -296,11 +298,32 @@ __device__ __forceinline__ void row_group_sync(int rg) {
 #endif
 }
 
+// The rare path of nonfinite.cuh, run by the whole CTA between the S and
+// P.V phases of a tile: every non-finite value of the tile's V rows becomes 0
+// and the keys that had one are returned as a bit mask (same in every thread).
+template <class T>
+__device__ __forceinline__ uint32_t sanitize_v_tile(const Smem& sm, uint8_t* s_k) {
+  constexpr int kChunksV = MLA_DIM_V * 2 / 16;  // 16-byte chunks of a V row
+  if (threadIdx.x == 0) *sm.flags = 0u;
+  __syncthreads();
+  for (int i = threadIdx.x; i < T::kTileN * kChunksV; i += kPortableThreads) {
+    const int key = i / kChunksV, chunk = i - key * kChunksV;
+    uint4* at = reinterpret_cast<uint4*>(s_k + key * kSmemRowPitch + chunk * 16);
+    uint4 v = *at;
+    if (zero_nonfinite_bf16x8(v)) {
+      *at = v;
+      atomicOr(sm.flags, 1u << key);
+    }
+  }
+  __syncthreads();
+  return *sm.flags;
+}
+
 // One TN-key tile: S = Q.K^T, online softmax, O += P.V. Every warp calls it
 // (the barriers stay matched); warps whose row group has no valid row
 // (!active) only take part in the barriers.
 template <class T>
-__device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& sm, const uint8_t* s_k,
+__device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& sm, uint8_t* s_k,
                                              const float* s_kscale, int32_t key0, bool active, RowState& st,
                                              float (&o)[16][4]) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -308,8 +331,8 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
   const int g = lane >> 2, kq = lane & 3;
   const bool s_warp = active && cg < T::kSGroups;
   float x[4];
+  float s[4] = {0.f, 0.f, 0.f, 0.f};
   if (s_warp) {
-    float s[4] = {0.f, 0.f, 0.f, 0.f};
     const uint32_t qa = ptx::smem_addr(sm.q + (rg * 16 + (lane & 15)) * kSmemRowPitch + (lane >> 4) * 16);
     const uint32_t kb = ptx::smem_addr(s_k + (cg * 8 + (lane & 7)) * kSmemRowPitch + (lane >> 3) * 16);
 #pragma unroll(T::kSUnroll)
@@ -321,13 +344,19 @@ __device__ __forceinline__ void compute_tile(const DecodeParams& p, const Smem& 
       ptx::mma_bf16_16816(s, a0, b[0], b[1]);
       ptx::mma_bf16_16816(s, a1, b[2], b[3]);
     }
+  }
+  // A key with a non-finite V must not reach rows that do not see it through
+  // 0 * V in P.V (nonfinite.cuh): rare path when any raw logit is non-finite.
+  const bool suspicious = s_warp && !is_finite_f32((s[0] + s[1]) + (s[2] + s[3]));
+  const uint32_t bad_keys = __syncthreads_or(suspicious) ? sanitize_v_tile<T>(sm, s_k) : 0u;
+  if (s_warp) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int j = e >> 1, kt = cg * 8 + 2 * kq + (e & 1);
       const int32_t key = key0 + kt;
       const float rf = p.scale_log2 * sm.qscale[rg * 16 + g + 8 * j];
       const float sk = T::kKvFormat == MLA_FORMAT_BF16 ? 1.f : s_kscale[kt];
-      const float v = s[e] * rf * sk;
+      const float v = (bad_keys >> kt) & 1u ? __int_as_float(0x7FC00000) : s[e] * rf * sk;
       x[e] = (key >= st.vb[j] && key < st.ve[j]) ? v : -INFINITY;
     }
 #pragma unroll
@@ -554,6 +583,7 @@ __device__ __forceinline__ void portable_decode_body(const DecodeParams& p) {
   sm.qscale = reinterpret_cast<float*>(smem + T::kL.off_qscale);
   sm.raw = smem + T::kL.off_raw;
   sm.raw_scale = reinterpret_cast<float*>(smem + T::kL.off_raw_scale);
+  sm.flags = reinterpret_cast<uint32_t*>(smem + T::kL.off_flags);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int rg = warp / kPortableWarpsN, g = lane >> 2;
   const int32_t m_tile = blockIdx.y;

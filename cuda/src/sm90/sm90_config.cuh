@@ -60,7 +60,8 @@ constexpr uint32_t kKV = kQ + kTileBytes;                 // kStages tiles
 constexpr uint32_t kP = kKV + kStages * kTileBytes;       // P: 64 rows x 64 keys BF16, swizzled
 constexpr uint32_t kScale = kP + 64 * 128;                // 64 floats: per-row rescale of this tile
 constexpr uint32_t kInvSum = kScale + 64 * 4;             // 2 x 64 floats: 1 / softmax sum, per item parity
-constexpr uint32_t kBarFull = kInvSum + 2 * 64 * 4;       // kStages mbarriers: tile landed
+constexpr uint32_t kNanKeys = kInvSum + 2 * 64 * 4;       // 4 words: keys with a non-finite V (nonfinite.cuh)
+constexpr uint32_t kBarFull = kNanKeys + 4 * 4;           // kStages mbarriers: tile landed
 constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;    // kStages mbarriers: tile consumed
 constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;   // Q tile landed
 constexpr uint32_t kBarQEmpty = kBarQFull + 8;            // Q tile no longer read
@@ -85,5 +86,6 @@ enum Variant : int { kVariantFull = 0, kVariantNoCompute = 1, kVariantNoLoad = 2
 constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factors
 constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them
 constexpr uint32_t kBarItemEnd = 3; // softmax WG wrote 1 / sum for the item
+constexpr uint32_t kBarSoftmaxWg = 4;  // the softmax WG alone (the non-finite V check)
 
 }  // namespace mla::cuda_impl::sm90

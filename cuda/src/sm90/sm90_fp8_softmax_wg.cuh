@@ -243,8 +243,8 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       float l = st.sum[h];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      inv_sum[h] = l > 0.f ? 1.f / l : 0.f;
-      lse[h] = l > 0.f ? (st.m[h] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      inv_sum[h] = l == 0.f ? 0.f : 1.f / l;  // NaN l: NaN row (see sm90_softmax_wg.cuh)
+      lse[h] = l == 0.f ? -INFINITY : (st.m[h] + log2f(l)) * 0.69314718055994531f;
     }
     float* inv_buf = inv_sum_smem + 64 * (items_done & 1);
     if (rp.quad == 0) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../decode_params.h"
+#include "../nonfinite.cuh"
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
 #include "sm90_items.cuh"
@@ -125,6 +126,51 @@ __device__ __forceinline__ void store_p(uint32_t sp, const uint32_t (&pa)[4][4],
     }
 }
 
+// The rare path of nonfinite.cuh for one KV tile, run by the whole softmax
+// WG after every warp's S wgmma has retired (the caller's barrier) and before
+// P is handed over: the V rows' non-finite values become 0, and the raw
+// scores of keys that had one become NaN.
+__device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t tile, uint32_t nan_keys,
+                                                    uint32_t tid, RowPair rp) {
+  // Thread t scans half of key t / 2's V row: column blocks 4 (t & 1) .. +3,
+  // 128 bytes each (the swizzle only permutes chunks within them).
+  const uint32_t key = tid >> 1, block0 = 4 * (tid & 1);
+  bool found = false;
+#pragma unroll 1
+  for (uint32_t b = block0; b < block0 + 4; ++b)
+#pragma unroll 1
+    for (uint32_t c = 0; c < 8; ++c) {
+      const uint32_t addr = tile + b * kColBlockBytes + key * 128 + c * 16;
+      uint4 v;
+      asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+                   : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                   : "r"(addr)
+                   : "memory");
+      if (zero_nonfinite_bf16x8(v)) {
+        found = true;
+        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(v.x), "r"(v.y), "r"(v.z),
+                     "r"(v.w)
+                     : "memory");
+      }
+    }
+  // Warp w covers keys 16w..16w+15; after the pair exchange lane 2i (and
+  // 2i + 1) holds key 16w + i.
+  found = found || __shfl_xor_sync(0xffffffffu, uint32_t(found), 1) != 0;
+  const uint32_t bits = __ballot_sync(0xffffffffu, found);
+  if ((tid & 31) == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_keys + 4 * (tid >> 5)), "r"(bits) : "memory");
+  fence_proxy_async();  // the zeros are read by both WGs' P.V wgmma (async proxy)
+  named_sync(kBarSoftmaxWg, kWarpgroupThreads);
+  uint32_t words[4];
+#pragma unroll
+  for (int w = 0; w < 4; ++w) asm volatile("ld.shared.u32 %0, [%1];" : "=r"(words[w]) : "r"(nan_keys + 4 * w) : "memory");
+  // Element i of the accumulator is key 8 (i >> 2) + 2 quad + (i & 1).
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    const uint32_t k = 8 * (i >> 2) + 2 * rp.quad + (i & 1);
+    if ((words[k >> 4] >> (2 * (k & 15))) & 1u) s[i] = __int_as_float(0x7FC00000);
+  }
+}
+
 template <int kVariant>
 __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
                                                 float* inv_sum_smem, int32_t m_tile) {
@@ -194,6 +240,15 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + smem::kBarQEmpty);
 
+      // nonfinite.cuh: one row of each thread (h = 0) shows every key with a
+      // non-finite V; the barrier also orders all S reads of the tile before
+      // the rare path writes it.
+      float probe = 0.f;
+#pragma unroll
+      for (int i = 0; i < 32; i += 4) probe += s[i] + s[i + 1];
+      if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe)))
+        mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
+
       float alpha[2];
       softmax_tile(s, st, v.tile_base + t * kKeys, p.scale_log2, rp, alpha);
       pack_p(s, pa);
@@ -231,8 +286,10 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       float l = st.sum[h];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      inv_sum[h] = l > 0.f ? 1.f / l : 0.f;
-      lse[h] = l > 0.f ? (st.m[h] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      // l = 0: the row saw no key (0, LSE -inf); l NaN: it saw a NaN or an
+      // Inf - Inf (NaN throughout, as in the reference).
+      inv_sum[h] = l == 0.f ? 0.f : 1.f / l;
+      lse[h] = l == 0.f ? -INFINITY : (st.m[h] + log2f(l)) * 0.69314718055994531f;
     }
     float* inv_buf = inv_sum_smem + 64 * (items_done & 1);
     if (rp.quad == 0) {
