@@ -42,6 +42,28 @@ Status kernel_from_env(Kernel* k) {
                           " is not one of auto, portable, portable_big, portable_small, sm90");
 }
 
+// MLA_PLANNER selects the planner's emission and the combine kernel:
+// unset / "default": parallel item emission, the unit-table combine with
+// programmatic dependent launch; "legacy": the serial emission and the
+// one-warp-per-row combine of 2026-11-27 (kept for one release to compare
+// both in one GPU run). The schedule itself is the same; either combine
+// kernel reads what either planner writes, so the variable may differ
+// between run_planner and decode without harm.
+Status planner_legacy(bool* legacy) {
+  *legacy = false;
+  const char* e = std::getenv("MLA_PLANNER");
+  if (!e || !*e || std::strcmp(e, "default") == 0) return Status::Ok();
+  if (std::strcmp(e, "legacy") == 0) {
+    *legacy = true;
+    return Status::Ok();
+  }
+  return invalid_argument(std::string("MLA_PLANNER = ") + e + " is not one of default, legacy");
+}
+
+int64_t combine_units_offset(const DecodePlan& plan) {
+  return cuda_impl::combine_units_offset(plan.offsets.combine_list, plan.desc.batch);
+}
+
 cuda_impl::SplitMode split_mode(const ProblemDesc& d) {
   if (d.batch_invariant) return cuda_impl::SplitMode::invariant;
   return d.num_splits > 0 ? cuda_impl::SplitMode::fixed : cuda_impl::SplitMode::automatic;
@@ -143,6 +165,11 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
     return Status(StatusCode::unsupported, "the split-K schedule would need " + std::to_string(b.partial_rows) +
                                                " workspace rows and " + std::to_string(b.max_items) +
                                                " work items (limit 2^31 - 1 each); use fewer splits");
+  // Combine units (combine.h) are int32: at most 4 per query row plus one per request.
+  const int64_t max_units = int64_t(d.total_q) * d.num_heads * cuda_impl::kCombineColParts + d.batch;
+  if (max_units > INT32_MAX)
+    return Status(StatusCode::unsupported, "the combine would need " + std::to_string(max_units) +
+                                               " work units (limit 2^31 - 1)");
   p.max_items = b.max_items;
   p.partial_rows = b.partial_rows;
 
@@ -159,6 +186,7 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
   off = align_up(off + (int64_t(p.num_parts) + 1) * 4);
   o.combine_list = off;
   off = align_up(off + int64_t(d.batch) * 4);
+  off = align_up(off + (int64_t(d.batch) + 1) * 4);  // combine units (combine_units_offset)
   o.cost_begin = off;
   off = align_up(off + int64_t(d.batch) * 8);
   o.partial_lse = off;
@@ -180,21 +208,10 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
     if (d.max_pages > 0 && !data.page_table)
       return invalid_argument("page_table = null (max_pages = " + std::to_string(d.max_pages) + ")");
   }
-  cuda_impl::PlannerParams p;
-  p.batch = d.batch;
-  p.num_heads = d.num_heads;
-  p.total_q = d.total_q;
-  p.mask = int32_t(d.mask);
-  p.window = d.window;
-  p.chunk = d.chunk;
-  p.page_size = d.page_size;
-  p.page_shift = 0;
-  while ((1 << p.page_shift) < d.page_size) ++p.page_shift;
-  p.num_pages = d.num_pages;
-  p.max_pages = d.max_pages;
-  p.mode = split_mode(d);
-  p.num_splits = d.num_splits;
-  p.num_parts = plan.num_parts;
+  cuda_impl::PlannerParams p = cuda_impl::planner_problem(d, plan.num_parts);
+  bool legacy = false;
+  MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
+  p.parallel = legacy ? 0 : 1;
   p.q_offsets = data.q_offsets;
   p.kv_lens = data.kv_lens;
   p.page_table = data.page_table;
@@ -204,6 +221,7 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
   p.part_begin = at<int32_t>(ws, o.part_begin);
   p.combine_list = at<int32_t>(ws, o.combine_list);
   p.combine_count = at<int32_t>(ws, o.combine_count);
+  p.combine_units = at<int32_t>(ws, combine_units_offset(plan));
   p.cost_begin = at<int64_t>(ws, o.cost_begin);
   p.status = at<uint32_t>(ws, o.status);
   return cuda_impl::cuda_status(cuda_impl::launch_planner(p, stream), "planner launch");
@@ -219,6 +237,8 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   MLA_RETURN_IF_ERROR(check_alignment("kv_pool", data.kv_pool, 16));
   MLA_RETURN_IF_ERROR(check_alignment("out", out, 16));
   MLA_RETURN_IF_ERROR(check_alignment("lse", lse, 4));
+  bool legacy = false;
+  MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
   if (d.batch == 0 || d.total_q == 0) return Status::Ok();  // no row to write
 
   const cuda_impl::DeviceInfo* dev = nullptr;
@@ -264,6 +284,7 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   c.requests = p.requests;
   c.list = at<int32_t>(ws, o.combine_list);
   c.count = at<int32_t>(ws, o.combine_count);
+  c.units = at<int32_t>(ws, combine_units_offset(plan));
   c.num_heads = d.num_heads;
   const int64_t max_q = d.total_q < MLA_MAX_Q_LEN ? d.total_q : MLA_MAX_Q_LEN;
   c.chunks_per_request = int32_t((max_q * d.num_heads + cuda_impl::kCombineWarps - 1) / cuda_impl::kCombineWarps);
@@ -271,7 +292,13 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   c.partial_lse = p.partial_lse;
   c.out = out;
   c.lse = lse;
-  return cuda_impl::cuda_status(cuda_impl::launch_combine(c, d.batch, dev->sm_count, stream), "combine launch");
+  if (legacy)
+    return cuda_impl::cuda_status(cuda_impl::launch_combine_legacy(c, d.batch, dev->sm_count, stream),
+                                  "combine launch");
+  // Grid bound: every request split into wide units (the grid-stride loop takes any more).
+  const int64_t max_units = int64_t(d.batch) * max_q * d.num_heads * cuda_impl::kCombineColParts;
+  const bool pdl = dev->cc_major >= 9;
+  return cuda_impl::cuda_status(cuda_impl::launch_combine(c, max_units, dev->sm_count, pdl, stream), "combine launch");
 }
 
 Status plan_and_decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t ws_bytes, uint16_t* out,

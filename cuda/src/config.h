@@ -30,6 +30,16 @@ constexpr int kMaxParts = 4096;
 constexpr int kCombineWarps = 8;
 constexpr int kCombineThreads = kCombineWarps * 32;
 constexpr int kCombineCtasPerSm = 4;  // grid-stride loop over (request, row chunk) units
+// Default combine kernel (combine.h): a request with at least this many
+// splits gets a unit per (row, column part) whose 8 warps share the splits;
+// below it, a unit per kCombineWarps rows with a warp per row.
+constexpr int kCombineWideSplits = 9;
+constexpr int kCombineColParts = 4;  // 512 columns = 4 parts of 128 (a float4 per lane)
+constexpr int kCombineWideBatch = 4;   // loads of a warp's splits issued together in a wide unit (8 spills)
+// CTAs a SM of the default kernel (__launch_bounds__ minimum: <= 80 registers,
+// no spills) and its grid cap per SM.
+constexpr int kCombineDefaultCtasPerSm = 3;
+constexpr int kCombineTable = 2048;   // unit table entries staged in shared memory (else searched in global)
 
 // ---- portable decode kernel (sm_80 / sm_86 / sm_89, and sm_90 until the Hopper kernel) ----
 // 16 warps: 4 row groups of 16 query rows x 4 column groups. In Q.K^T a

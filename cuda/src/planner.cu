@@ -1,41 +1,52 @@
 // The device-side planner (planner.h): one CTA walks the batch in chunks of
 // kPlannerThreads requests, with block-wide prefix sums carrying across chunks.
-//   Phase A (a warp per request): kv_len range and every page id it uses.
+//   Phase A: kv_len range and every page id it uses (a warp per request; in
+//            the parallel emission a batch of fewer requests than warps gets
+//            kWarps / B warps per request).
 //   Phase B1: q_offsets checks (a request must start at or after every earlier
 //             start, so valid requests own disjoint rows), q_len, key range,
 //             cost; prefix sum of the cost -> each request's place on the cost line.
 //   Phase B2: splits and parts from the cost line; prefix sums of items, split-K
-//             workspace rows and combine entries; writes items and part_begin.
+//             workspace rows, combine entries and combine units; writes items,
+//             part_begin and the combine's list and unit table. Parallel
+//             emission: after the prefix sums every thread writes one item
+//             (of whichever request of the chunk it falls in); legacy: the
+//             request's own thread writes all its items in a loop.
+// The schedule arithmetic is in planner.h (plan::), shared with the host
+// mirror planner_host.h.
 #include "planner.h"
 
 #include <climits>
 
+#include "combine.h"
 #include "config.h"
-#include "mla/mask.h"
-#include "mla/split.h"
 
 namespace mla::cuda_impl {
 namespace {
 
-// Values scanned together: three sums, two maxima, one bitwise or.
+constexpr int kWarps = kPlannerThreads / 32;
+static_assert(kWarps <= 32, "one warp scans the warp totals");
+
+// Values scanned together: four sums, two maxima, one bitwise or.
 struct ScanVals {
-  int64_t sum0, sum1;
+  int64_t sum0, sum1, sum3;
   int32_t sum2;
   int32_t max0, max1;
   uint32_t or0;
 };
 
-__device__ __forceinline__ ScanVals scan_identity() { return ScanVals{0, 0, 0, INT_MIN, INT_MIN, 0u}; }
+__device__ __forceinline__ ScanVals scan_identity() { return ScanVals{0, 0, 0, 0, INT_MIN, INT_MIN, 0u}; }
 
 __device__ __forceinline__ ScanVals scan_op(const ScanVals& a, const ScanVals& b) {
-  return ScanVals{a.sum0 + b.sum0, a.sum1 + b.sum1, a.sum2 + b.sum2, max(a.max0, b.max0), max(a.max1, b.max1),
-                  a.or0 | b.or0};
+  return ScanVals{a.sum0 + b.sum0, a.sum1 + b.sum1, a.sum3 + b.sum3, a.sum2 + b.sum2,
+                  max(a.max0, b.max0), max(a.max1, b.max1), a.or0 | b.or0};
 }
 
 __device__ __forceinline__ ScanVals shfl_up(const ScanVals& v, int d) {
   constexpr unsigned kAll = 0xffffffffu;
-  return ScanVals{__shfl_up_sync(kAll, v.sum0, d), __shfl_up_sync(kAll, v.sum1, d), __shfl_up_sync(kAll, v.sum2, d),
-                  __shfl_up_sync(kAll, v.max0, d), __shfl_up_sync(kAll, v.max1, d), __shfl_up_sync(kAll, v.or0, d)};
+  return ScanVals{__shfl_up_sync(kAll, v.sum0, d), __shfl_up_sync(kAll, v.sum1, d), __shfl_up_sync(kAll, v.sum3, d),
+                  __shfl_up_sync(kAll, v.sum2, d), __shfl_up_sync(kAll, v.max0, d), __shfl_up_sync(kAll, v.max1, d),
+                  __shfl_up_sync(kAll, v.or0, d)};
 }
 
 // Inclusive scan within the warp.
@@ -52,8 +63,6 @@ __device__ __forceinline__ ScanVals warp_inclusive_scan(ScanVals v) {
 // Exclusive scan over the CTA; *total gets the combination of all values.
 // `scratch` is 33 entries of shared memory.
 __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, ScanVals* total) {
-  constexpr int kWarps = kPlannerThreads / 32;
-  static_assert(kWarps <= 32, "one warp scans the warp totals");
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const ScanVals inc = warp_inclusive_scan(v);
   ScanVals excl = shfl_up(inc, 1);
@@ -75,87 +84,54 @@ __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, S
   return r;
 }
 
-__device__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// A request's keys on the kBlockN grid and its M tiles.
-struct Geometry {
-  int64_t begin, end;    // keys any of its queries sees
-  int64_t first_block;   // begin / kBlockN
-  int32_t blocks;        // kBlockN blocks touching [begin, end); 0 when empty
-  int32_t tiles;         // M tiles: ceil(q_len * H / kBlockM)
-};
-
-__device__ __forceinline__ Geometry geometry(const PlannerParams& p, int32_t q_len, int32_t kv_len) {
-  Geometry g{0, 0, 0, 0, 0};
-  if (q_len <= 0) return g;
-  const KeyRange r = request_keys(static_cast<MaskKind>(p.mask), p.window, p.chunk, kv_len, q_len);
-  g.begin = r.begin;
-  g.end = r.end;
-  g.first_block = r.begin / kBlockN;
-  g.blocks = r.end > r.begin ? int32_t(ceil_div(r.end, kBlockN) - g.first_block) : 0;
-  g.tiles = int32_t(ceil_div(int64_t(q_len) * p.num_heads, kBlockM));
-  return g;
-}
-
-// Pieces of a request in fixed / invariant mode (1 for an empty key range).
-__device__ __forceinline__ int32_t fixed_pieces(const PlannerParams& p, const Geometry& g, int32_t kv_len,
-                                                int64_t* chunk) {
-  if (g.blocks == 0) {
-    *chunk = 0;
-    return 1;
-  }
-  if (p.mode == SplitMode::invariant) {
-    *chunk = invariant_chunk(kv_len);
-    return int32_t((g.end - 1) / *chunk - g.begin / *chunk + 1);
-  }
-  const int64_t len = g.end - g.first_block * kBlockN;
-  *chunk = split_chunk(len, p.num_splits, kBlockN);
-  return int32_t(ceil_div(len, *chunk));
-}
-
-// Key range of piece s (fixed / invariant mode) and its blocks before it.
-__device__ __forceinline__ void fixed_piece(const PlannerParams& p, const Geometry& g, int64_t chunk, int32_t s,
-                                            int64_t* kb, int64_t* ke, int64_t* blocks_before) {
-  if (g.blocks == 0) {
-    *kb = *ke = *blocks_before = 0;
-    return;
-  }
-  const int64_t start = p.mode == SplitMode::invariant ? (g.begin / chunk + s) * chunk : g.first_block * kBlockN + s * chunk;
-  *kb = start > g.begin ? start : g.begin;
-  *ke = start + chunk < g.end ? start + chunk : g.end;
-  *blocks_before = *kb / kBlockN - g.first_block;
-}
-
-__device__ __forceinline__ int32_t part_of(int64_t x, int64_t payload, int32_t num_parts) {
-  const int64_t q = x / payload;
-  return int32_t(q < num_parts - 1 ? q : num_parts - 1);
-}
-
-// Phase A: kv_len range and page ids, one warp per request; the bits go to
-// requests[b].status and are completed in phase B1.
-__device__ void check_pages(const PlannerParams& p) {
+// Phase A: kv_len range and page ids; the bits go to requests[b].status and
+// are completed in phase B1. `wpr` warps check one request (1, or kWarps / B
+// for a small batch in the parallel emission: one long request's page list
+// is read by every warp instead of one).
+__device__ void check_pages(const PlannerParams& p, uint32_t* flags_s) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wpr = p.parallel && p.batch > 0 && p.batch < kWarps ? kWarps / p.batch : 1;
+  const int groups = kWarps / wpr, group = warp / wpr, sub = warp - group * wpr;
   const int64_t max_keys = int64_t(p.max_pages) * p.page_size;
-  for (int32_t b = warp; b < p.batch; b += kPlannerThreads / 32) {
-    const int32_t kv = p.kv_lens[b];
+  for (int32_t b0 = 0; b0 < p.batch; b0 += groups) {  // the same trip count in every warp
+    const int32_t b = b0 + group;
+    const bool mine = group < groups && b < p.batch;
     uint32_t bits = 0;
-    if (kv < 0 || kv > max_keys) {
-      bits = MLA_STATUS_BAD_KV_LEN;
-    } else {
-      const int32_t pages = int32_t((int64_t(kv) + p.page_size - 1) >> p.page_shift);
-      const int32_t* row = p.page_table + int64_t(b) * p.max_pages;
-      bool bad = false;
-      for (int32_t j = lane; j < pages; j += 32) bad |= uint32_t(row[j]) >= uint32_t(p.num_pages);
-      if (__any_sync(0xffffffffu, bad)) bits = MLA_STATUS_BAD_PAGE_ID;
+    bool bad = false;
+    if (mine) {
+      const int32_t kv = p.kv_lens[b];
+      if (kv < 0 || kv > max_keys) {
+        bits = MLA_STATUS_BAD_KV_LEN;
+      } else {
+        const int32_t pages = int32_t((int64_t(kv) + p.page_size - 1) >> p.page_shift);
+        const int32_t* row = p.page_table + int64_t(b) * p.max_pages;
+        for (int32_t j = sub * 32 + lane; j < pages; j += wpr * 32) bad |= uint32_t(row[j]) >= uint32_t(p.num_pages);
+      }
     }
-    if (lane == 0) p.requests[b].status = bits;
+    bad = __any_sync(0xffffffffu, bad);
+    if (wpr == 1) {
+      if (mine && lane == 0) p.requests[b].status = bits ? bits : (bad ? MLA_STATUS_BAD_PAGE_ID : 0u);
+    } else {
+      if (lane == 0) flags_s[warp] = bad ? 1u : 0u;
+      __syncthreads();
+      if (mine && sub == 0 && lane == 0) {
+        uint32_t any = 0;
+        for (int w = 0; w < wpr; ++w) any |= flags_s[warp + w];
+        p.requests[b].status = bits ? bits : (any ? MLA_STATUS_BAD_PAGE_ID : 0u);
+      }
+      __syncthreads();
+    }
   }
 }
 
 __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_constant__ PlannerParams p) {
   __shared__ ScanVals scratch[33];
+  __shared__ uint32_t flags_s[kWarps];
+  // Parallel emission: per request slot of the chunk, its first item (chunk-local), the part
+  // of the item before its first, and its first split-K workspace row.
+  __shared__ int32_t item0_s[kPlannerThreads], prev_part_s[kPlannerThreads], row0_s[kPlannerThreads];
   const int tid = threadIdx.x;
-  check_pages(p);
+  check_pages(p, flags_s);
   __syncthreads();
 
   // Phase B1: per-request facts and the cost line.
@@ -179,25 +155,13 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     carry.max0 = max(carry.max0, tot.max0);
 
     RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
-    Geometry g{0, 0, 0, 0, 0};
+    plan::Geometry g{0, 0, 0, 0, 0};
     int64_t cost = 0;
     if (active) {
-      const bool start_ok = b == 0 ? o0 == 0 : o0 >= prev_max;
-      const bool rows_ok = start_ok && o0 >= 0 && o1 >= o0 && o1 <= p.total_q;  // rows owned by this request alone
-      const bool offsets_ok = rows_ok && o1 - o0 <= MLA_MAX_Q_LEN && (b + 1 < p.batch || o1 == p.total_q);
-      if (!offsets_ok) bits |= MLA_STATUS_BAD_Q_OFFSETS;
-      const int32_t q_len = o1 - o0;
-      if (bits == 0 && p.mask != MLA_MASK_NONE && q_len > kv) bits |= MLA_STATUS_BAD_Q_LEN_CAUSAL;
-      ri.q_begin = rows_ok ? o0 : 0;
-      ri.q_len = bits ? 0 : q_len;
-      ri.status = bits;
-      ri.fault_q_len = bits && rows_ok ? q_len : 0;
-      g = geometry(p, ri.q_len, kv);
-      if (ri.q_len > 0) {
-        int64_t chunk;
-        const int32_t pieces = p.mode == SplitMode::automatic ? 1 : fixed_pieces(p, g, kv, &chunk);
-        cost = int64_t(g.tiles) * (int64_t(pieces) * kFixedCostBlocks + g.blocks);
-      }
+      ri = plan::request_info(p, b, o0, o1, kv, prev_max, bits);
+      bits = ri.status;
+      g = plan::geometry(p, ri.q_len, kv);
+      cost = plan::request_cost(p, ri, g);
     }
     ScanVals c = scan_identity();
     c.sum0 = cost;
@@ -217,19 +181,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   __syncthreads();
 
   // Phase B2: items and parts.
-  const int64_t total = carry.sum0;
-  int64_t payload = (total + p.num_parts - 1) / p.num_parts;
-  // Whole requests: when every request fits in its own part and none costs
-  // much more than an even share (at most 5/4 of it), part b takes request b
-  // unsplit. Cutting the cost line evenly would instead split nearly every
-  // request of a uniform batch in two (a combine pass for no balance gained).
-  // Only for one M tile per request: at H = 128 (2 tiles) it measured slower
-  // than the cut (380 vs 359 us, B=128 kv=4096, H200; docs/perf_notes.md).
-  const bool whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && carry.max1 <= 1 &&
-                     4 * max_cost <= 5 * payload;
-  if (payload < carry.max1) payload = carry.max1;  // >= one block of any request: no part inside a request is empty
-  if (payload < 1) payload = 1;
-  ScanVals carry2 = scan_identity();  // sum0: partial rows, sum1: combine entries, sum2: items, max0: last part
+  bool whole = false;
+  const int64_t payload = plan::payload_of(p, carry.sum0, max_cost, carry.max1, &whole);
+  // sum0: partial rows, sum1: combine entries, sum3: combine units, sum2: items, max0: last part
+  ScanVals carry2 = scan_identity();
   for (int32_t base = 0; base < p.batch; base += kPlannerThreads) {
     const int32_t b = base + tid;
     const bool active = b < p.batch;
@@ -239,74 +194,76 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
       ri = p.requests[b];
       S = p.cost_begin[b];
     }
-    const Geometry g = geometry(p, ri.q_len, ri.kv_len);
-    int32_t n = 0, first_part = 0, last_part = -1;
-    int64_t chunk = 0, x_first = 0;
-    if (active && ri.q_len > 0) {
-      if (whole) {
-        first_part = last_part = b;
-        n = 1;
-      } else if (p.mode == SplitMode::automatic) {
-        x_first = S + int64_t(g.tiles) * kFixedCostBlocks;
-        if (g.blocks == 0) {
-          first_part = last_part = part_of(S, payload, p.num_parts);
-        } else {
-          first_part = part_of(x_first, payload, p.num_parts);
-          last_part = part_of(x_first + int64_t(g.tiles) * (g.blocks - 1), payload, p.num_parts);
-        }
-        n = last_part - first_part + 1;
-      } else {
-        n = fixed_pieces(p, g, ri.kv_len, &chunk);
-        int64_t kb, ke, bb;
-        fixed_piece(p, g, chunk, n - 1, &kb, &ke, &bb);
-        last_part = part_of(S + int64_t(g.tiles) * (int64_t(n - 1) * kFixedCostBlocks + bb), payload, p.num_parts);
-      }
-    }
+    const plan::Geometry g = plan::geometry(p, ri.q_len, ri.kv_len);
+    plan::RequestSplit r{0, 0, -1, 0, 0};
+    if (active) r = plan::request_split(p, ri, g, S, payload, whole, b);
+    const int32_t n = r.n;
     const int64_t rows_per_split = int64_t(ri.q_len) * p.num_heads;
     const bool comb = active && (n > 1 || (ri.status != 0 && ri.fault_q_len > 0));
+    RequestInfo rc = ri;
+    rc.num_splits = n > 1 ? n : 1;
     ScanVals v = scan_identity(), tot;
     v.sum0 = n > 1 ? n * rows_per_split : 0;
     v.sum1 = comb ? 1 : 0;
+    v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
     v.sum2 = n;
-    v.max0 = n > 0 ? last_part : INT_MIN;
+    v.max0 = n > 0 ? r.last_part : INT_MIN;
     const ScanVals before = block_exclusive_scan(v, scratch, &tot);
     if (active) {
       const int32_t item0 = carry2.sum2 + before.sum2;
       const int64_t row0 = carry2.sum0 + before.sum0;
-      int32_t prev_part = max(max(carry2.max0, before.max0), -1);
-      p.requests[b].num_splits = n > 1 ? n : 1;
+      const int32_t prev_part = max(max(carry2.max0, before.max0), -1);
+      p.requests[b].num_splits = rc.num_splits;
       p.requests[b].partial_row = n > 1 ? int32_t(row0) : -1;
-      for (int32_t s = 0; s < n; ++s) {
-        int64_t kb, ke;
-        int32_t part;
-        if (p.mode == SplitMode::automatic) {
-          part = first_part + s;
-          if (g.blocks == 0) {
-            kb = ke = 0;
-          } else {
-            // Blocks j of the request whose start x_first + tiles * j lies in `part`.
-            auto first_block_in = [&](int64_t q) -> int64_t {
-              const int64_t j = ceil_div(q * payload - x_first, g.tiles);
-              return j < 0 ? 0 : (j > g.blocks ? g.blocks : j);
-            };
-            const int64_t j0 = s == 0 ? 0 : first_block_in(part);
-            const int64_t j1 = s == n - 1 ? g.blocks : first_block_in(part + 1);
-            kb = (g.first_block + j0) * kBlockN;
-            ke = (g.first_block + j1) * kBlockN;
-            if (kb < g.begin) kb = g.begin;
-            if (ke > g.end) ke = g.end;
-          }
-        } else {
-          int64_t bb;
-          fixed_piece(p, g, chunk, s, &kb, &ke, &bb);
-          part = part_of(S + int64_t(g.tiles) * (int64_t(s) * kFixedCostBlocks + bb), payload, p.num_parts);
-        }
-        const int32_t idx = item0 + s;
-        p.items[idx] = WorkItem{b, int32_t(kb), int32_t(ke), s, n, n > 1 ? int32_t(row0 + s * rows_per_split) : -1};
-        for (int32_t q = prev_part + 1; q <= part; ++q) p.part_begin[q] = idx;
-        prev_part = part;
+      if (comb) {
+        const int64_t e = carry2.sum1 + before.sum1;
+        p.combine_list[e] = b;
+        p.combine_units[e] = int32_t(carry2.sum3 + before.sum3);
       }
-      if (comb) p.combine_list[carry2.sum1 + before.sum1] = b;
+      if (p.parallel) {
+        item0_s[tid] = before.sum2;
+        prev_part_s[tid] = prev_part;
+        row0_s[tid] = int32_t(row0);
+      } else {
+        int32_t prev = prev_part;
+        for (int32_t s = 0; s < n; ++s) {
+          int32_t part;
+          const int32_t idx = item0 + s;
+          p.items[idx] = plan::request_item(p, b, ri, g, S, payload, r, row0, s, &part);
+          for (int32_t q = prev + 1; q <= part; ++q) p.part_begin[q] = idx;
+          prev = part;
+        }
+      }
+    } else if (p.parallel) {
+      item0_s[tid] = INT_MAX;  // never the slot of an item
+    }
+    if (p.parallel) {
+      __syncthreads();
+      // Item i of the chunk belongs to the last slot whose first item is <= i
+      // (slots without items share their first item with the next slot).
+      for (int32_t i = tid; i < tot.sum2; i += kPlannerThreads) {
+        int32_t lo = 0, hi = kPlannerThreads;
+        while (hi - lo > 1) {
+          const int32_t mid = (lo + hi) >> 1;
+          if (item0_s[mid] <= i) lo = mid; else hi = mid;
+        }
+        const int32_t bi = base + lo;
+        const RequestInfo rq = p.requests[bi];  // num_splits / partial_row as written above
+        const int64_t Si = p.cost_begin[bi];
+        const plan::Geometry gi = plan::geometry(p, rq.q_len, rq.kv_len);
+        const plan::RequestSplit ri_split = plan::request_split(p, rq, gi, Si, payload, whole, bi);
+        const int32_t s = i - item0_s[lo];
+        int32_t part, prev;
+        const int32_t idx = carry2.sum2 + i;
+        p.items[idx] = plan::request_item(p, bi, rq, gi, Si, payload, ri_split, row0_s[lo], s, &part);
+        if (s == 0) {
+          prev = prev_part_s[lo];
+        } else {
+          (void)plan::request_item(p, bi, rq, gi, Si, payload, ri_split, row0_s[lo], s - 1, &prev);
+        }
+        for (int32_t q = prev + 1; q <= part; ++q) p.part_begin[q] = idx;
+      }
+      // The slots are rewritten after the next chunk's scan, whose barriers order it after these reads.
     }
     carry2 = scan_op(carry2, tot);
   }
@@ -314,6 +271,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   for (int32_t q = last + 1 + tid; q <= p.num_parts; q += kPlannerThreads) p.part_begin[q] = carry2.sum2;
   if (tid == 0) {
     *p.combine_count = int32_t(carry2.sum1);
+    p.combine_units[carry2.sum1] = int32_t(carry2.sum3);
     *p.status = carry.or0;
   }
 }

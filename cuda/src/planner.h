@@ -22,13 +22,30 @@
 // a page id of pages [0, ceil(kv_len / page_size)) outside [0, num_pages),
 // q_offsets not starting at 0 / decreasing / a q_len above 16 / past total_q
 // (or q_offsets[B] != total_q), q_len > kv_len under a causal-family mask.
+//
+// Emission (PlannerParams::parallel): the schedule (which items, which parts)
+// is the same either way; only how the planner's one CTA writes it differs.
+//   parallel = 1 (default): every thread of the CTA writes items, one item a
+//     thread, and the page-id check of a small batch spreads a request over
+//     several warps. Before (parallel = 0, MLA_PLANNER=legacy) one thread
+//     wrote all items of its request in a loop: a long request cut over 129
+//     parts cost 129 serial iterations (~0.5 us each, docs/perf_notes.md).
+// Both write the combine's unit table (combine_units, combine.h), so either
+// combine kernel can follow either planner.
+//
+// The schedule arithmetic below is __host__ __device__ so that a host mirror
+// (planner_host.h) computes exactly the same schedule for tests and tools.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "config.h"
 #include "decode_params.h"
+#include "mla/mask.h"
+#include "mla/split.h"
+#include "mla/types.h"
 
 namespace mla::cuda_impl {
 
@@ -42,6 +59,7 @@ struct PlannerParams {
   SplitMode mode;
   int32_t num_splits;  // fixed mode: 1..MLA_MAX_SPLITS
   int32_t num_parts;
+  int32_t parallel;    // 1: parallel emission (default), 0: the legacy serial loops
   // inputs (device)
   const int32_t* q_offsets;
   const int32_t* kv_lens;
@@ -52,9 +70,32 @@ struct PlannerParams {
   int32_t* part_begin;        // [num_parts + 1]
   int32_t* combine_list;      // [B]: requests the combine kernel visits (split or flagged with rows)
   int32_t* combine_count;     // [1]
+  int32_t* combine_units;     // [B + 1]: first combine unit of list entry e; [count] = total units
   int64_t* cost_begin;        // [B] scratch: each request's start on the cost line
   uint32_t* status;           // [1] OR of the requests' status bits (overwritten)
 };
+
+// The problem fields of PlannerParams from a desc (inputs, outputs and
+// `parallel` left for the caller).
+inline PlannerParams planner_problem(const ProblemDesc& d, int32_t num_parts) {
+  PlannerParams p{};
+  p.batch = d.batch;
+  p.num_heads = d.num_heads;
+  p.total_q = d.total_q;
+  p.mask = int32_t(d.mask);
+  p.window = d.window;
+  p.chunk = d.chunk;
+  p.page_size = d.page_size;
+  p.page_shift = 0;
+  while ((1 << p.page_shift) < d.page_size) ++p.page_shift;
+  p.num_pages = d.num_pages;
+  p.max_pages = d.max_pages;
+  p.mode = d.batch_invariant ? SplitMode::invariant : (d.num_splits > 0 ? SplitMode::fixed : SplitMode::automatic);
+  p.num_splits = d.num_splits;
+  p.num_parts = num_parts;
+  p.parallel = 1;
+  return p;
+}
 
 // Enqueues the planner (one CTA of kPlannerThreads) on `stream`.
 cudaError_t launch_planner(const PlannerParams& p, cudaStream_t stream);
@@ -67,4 +108,177 @@ struct ScheduleBounds {
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,
                                int64_t max_keys, int32_t num_parts);
 
+// Workspace layout: the combine's unit table ([B + 1] int32) follows the
+// combine list ([B] int32, 256-byte aligned) in the list's section.
+inline int64_t combine_units_offset(int64_t combine_list_offset, int32_t batch) {
+  return combine_list_offset + (int64_t(batch) * 4 + 255) / 256 * 256;
+}
+
+// ---- schedule arithmetic shared by the planner kernel and its host mirror ----
+namespace plan {
+
+MLA_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A request's keys on the kBlockN grid and its M tiles.
+struct Geometry {
+  int64_t begin, end;    // keys any of its queries sees
+  int64_t first_block;   // begin / kBlockN
+  int32_t blocks;        // kBlockN blocks touching [begin, end); 0 when empty
+  int32_t tiles;         // M tiles: ceil(q_len * H / kBlockM)
+};
+
+MLA_HD Geometry geometry(const PlannerParams& p, int32_t q_len, int32_t kv_len) {
+  Geometry g{0, 0, 0, 0, 0};
+  if (q_len <= 0) return g;
+  const KeyRange r = request_keys(static_cast<MaskKind>(p.mask), p.window, p.chunk, kv_len, q_len);
+  g.begin = r.begin;
+  g.end = r.end;
+  g.first_block = r.begin / kBlockN;
+  g.blocks = r.end > r.begin ? int32_t(ceil_div(r.end, kBlockN) - g.first_block) : 0;
+  g.tiles = int32_t(ceil_div(int64_t(q_len) * p.num_heads, kBlockM));
+  return g;
+}
+
+// Pieces of a request in fixed / invariant mode (1 for an empty key range).
+MLA_HD int32_t fixed_pieces(const PlannerParams& p, const Geometry& g, int32_t kv_len, int64_t* chunk) {
+  if (g.blocks == 0) {
+    *chunk = 0;
+    return 1;
+  }
+  if (p.mode == SplitMode::invariant) {
+    *chunk = invariant_chunk(kv_len);
+    return int32_t((g.end - 1) / *chunk - g.begin / *chunk + 1);
+  }
+  const int64_t len = g.end - g.first_block * kBlockN;
+  *chunk = split_chunk(len, p.num_splits, kBlockN);
+  return int32_t(ceil_div(len, *chunk));
+}
+
+// Key range of piece s (fixed / invariant mode) and its blocks before it.
+MLA_HD void fixed_piece(const PlannerParams& p, const Geometry& g, int64_t chunk, int32_t s, int64_t* kb, int64_t* ke,
+                        int64_t* blocks_before) {
+  if (g.blocks == 0) {
+    *kb = *ke = *blocks_before = 0;
+    return;
+  }
+  const int64_t start =
+      p.mode == SplitMode::invariant ? (g.begin / chunk + s) * chunk : g.first_block * kBlockN + s * chunk;
+  *kb = start > g.begin ? start : g.begin;
+  *ke = start + chunk < g.end ? start + chunk : g.end;
+  *blocks_before = *kb / kBlockN - g.first_block;
+}
+
+MLA_HD int32_t part_of(int64_t x, int64_t payload, int32_t num_parts) {
+  const int64_t q = x / payload;
+  return int32_t(q < num_parts - 1 ? q : num_parts - 1);
+}
+
+// Phase B1 of one request: its facts from q_offsets[b], q_offsets[b + 1],
+// kv_lens[b], the largest start of the requests before it and the bits of
+// the page check (check_pages / kv_len_bits).
+MLA_HD RequestInfo request_info(const PlannerParams& p, int32_t b, int32_t o0, int32_t o1, int32_t kv,
+                                int32_t prev_max_start, uint32_t bits) {
+  RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
+  const bool start_ok = b == 0 ? o0 == 0 : o0 >= prev_max_start;
+  const bool rows_ok = start_ok && o0 >= 0 && o1 >= o0 && o1 <= p.total_q;  // rows owned by this request alone
+  const bool offsets_ok = rows_ok && o1 - o0 <= MLA_MAX_Q_LEN && (b + 1 < p.batch || o1 == p.total_q);
+  if (!offsets_ok) bits |= MLA_STATUS_BAD_Q_OFFSETS;
+  const int32_t q_len = o1 - o0;
+  if (bits == 0 && p.mask != MLA_MASK_NONE && q_len > kv) bits |= MLA_STATUS_BAD_Q_LEN_CAUSAL;
+  ri.q_begin = rows_ok ? o0 : 0;
+  ri.q_len = bits ? 0 : q_len;
+  ri.status = bits;
+  ri.fault_q_len = bits && rows_ok ? q_len : 0;
+  return ri;
+}
+
+// A request's length on the cost line.
+MLA_HD int64_t request_cost(const PlannerParams& p, const RequestInfo& ri, const Geometry& g) {
+  if (ri.q_len <= 0) return 0;
+  int64_t chunk;
+  const int32_t pieces = p.mode == SplitMode::automatic ? 1 : fixed_pieces(p, g, ri.kv_len, &chunk);
+  return int64_t(g.tiles) * (int64_t(pieces) * kFixedCostBlocks + g.blocks);
+}
+
+// The whole-request schedule and the payload per part, from the batch totals.
+// Whole requests: when every request fits in its own part and none costs
+// much more than an even share (at most 5/4 of it), part b takes request b
+// unsplit. Cutting the cost line evenly would instead split nearly every
+// request of a uniform batch in two (a combine pass for no balance gained).
+// Only for one M tile per request: at H = 128 (2 tiles) it measured slower
+// than the cut (380 vs 359 us, B=128 kv=4096, H200; docs/perf_notes.md).
+MLA_HD int64_t payload_of(const PlannerParams& p, int64_t total, int64_t max_cost, int32_t max_tiles, bool* whole) {
+  int64_t payload = (total + p.num_parts - 1) / p.num_parts;
+  *whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && max_tiles <= 1 && 4 * max_cost <= 5 * payload;
+  if (payload < max_tiles) payload = max_tiles;  // >= one block of any request: no part inside a request is empty
+  if (payload < 1) payload = 1;
+  return payload;
+}
+
+// Where one request's items go, decided from its place S on the cost line.
+struct RequestSplit {
+  int32_t n;           // items (0: none)
+  int32_t first_part;  // automatic / whole: part of item 0
+  int32_t last_part;   // part of item n - 1 (-1 when n == 0)
+  int64_t x_first;     // automatic: cost-line position of block 0
+  int64_t chunk;       // fixed / invariant: keys per piece
+};
+
+MLA_HD RequestSplit request_split(const PlannerParams& p, const RequestInfo& ri, const Geometry& g, int64_t S,
+                                  int64_t payload, bool whole, int32_t b) {
+  RequestSplit r{0, 0, -1, 0, 0};
+  if (ri.q_len <= 0) return r;
+  if (whole) {
+    r.first_part = r.last_part = b;
+    r.n = 1;
+  } else if (p.mode == SplitMode::automatic) {
+    r.x_first = S + int64_t(g.tiles) * kFixedCostBlocks;
+    if (g.blocks == 0) {
+      r.first_part = r.last_part = part_of(S, payload, p.num_parts);
+    } else {
+      r.first_part = part_of(r.x_first, payload, p.num_parts);
+      r.last_part = part_of(r.x_first + int64_t(g.tiles) * (g.blocks - 1), payload, p.num_parts);
+    }
+    r.n = r.last_part - r.first_part + 1;
+  } else {
+    r.n = fixed_pieces(p, g, ri.kv_len, &r.chunk);
+    int64_t kb, ke, bb;
+    fixed_piece(p, g, r.chunk, r.n - 1, &kb, &ke, &bb);
+    r.last_part = part_of(S + int64_t(g.tiles) * (int64_t(r.n - 1) * kFixedCostBlocks + bb), payload, p.num_parts);
+  }
+  return r;
+}
+
+// Item s of a request (0 <= s < r.n): its keys and its part. `row0` is the
+// request's first split-K workspace row (unused when r.n == 1).
+MLA_HD WorkItem request_item(const PlannerParams& p, int32_t b, const RequestInfo& ri, const Geometry& g, int64_t S,
+                             int64_t payload, const RequestSplit& r, int64_t row0, int32_t s, int32_t* part_out) {
+  int64_t kb = 0, ke = 0;
+  int32_t part;
+  if (p.mode == SplitMode::automatic) {  // also the whole-request schedule (n == 1: the request's whole range)
+    part = r.first_part + s;
+    if (g.blocks > 0) {
+      // Blocks j of the request whose start x_first + tiles * j lies in `part`.
+      auto first_block_in = [&](int64_t q) -> int64_t {
+        const int64_t j = ceil_div(q * payload - r.x_first, g.tiles);
+        return j < 0 ? 0 : (j > g.blocks ? g.blocks : j);
+      };
+      const int64_t j0 = s == 0 ? 0 : first_block_in(part);
+      const int64_t j1 = s == r.n - 1 ? g.blocks : first_block_in(part + 1);
+      kb = (g.first_block + j0) * kBlockN;
+      ke = (g.first_block + j1) * kBlockN;
+      if (kb < g.begin) kb = g.begin;
+      if (ke > g.end) ke = g.end;
+    }
+  } else {
+    int64_t bb;
+    fixed_piece(p, g, r.chunk, s, &kb, &ke, &bb);
+    part = part_of(S + int64_t(g.tiles) * (int64_t(s) * kFixedCostBlocks + bb), payload, p.num_parts);
+  }
+  *part_out = part;
+  const int64_t rows_per_split = int64_t(ri.q_len) * p.num_heads;
+  return WorkItem{b, int32_t(kb), int32_t(ke), s, r.n, r.n > 1 ? int32_t(row0 + s * rows_per_split) : -1};
+}
+
+}  // namespace plan
 }  // namespace mla::cuda_impl

@@ -1,0 +1,152 @@
+// The planner's schedule on the device against its host mirror
+// (cuda/src/planner_host.h), in both emission modes (MLA_PLANNER default and
+// legacy); the combine's wide units (a request cut into many splits) against
+// the reference, in both modes, and bitwise stable from run to run.
+#include <doctest/doctest.h>
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda_harness.h"
+#include "planner_host.h"
+
+namespace {
+
+using namespace mla;
+using namespace mla::test;
+using mla::cuda_impl::HostSchedule;
+using mla::cuda_impl::RequestInfo;
+using mla::cuda_impl::WorkItem;
+
+// Sets MLA_PLANNER for the scope ("" unsets it).
+struct PlannerEnv {
+  explicit PlannerEnv(const char* v) {
+    if (*v) setenv("MLA_PLANNER", v, 1);
+    else unsetenv("MLA_PLANNER");
+  }
+  ~PlannerEnv() { unsetenv("MLA_PLANNER"); }
+};
+
+template <class T>
+std::vector<T> download(const void* ws, int64_t off, size_t n) {
+  std::vector<T> v(n);
+  if (n) REQUIRE(cudaMemcpy(v.data(), static_cast<const char*>(ws) + off, n * sizeof(T), cudaMemcpyDeviceToHost) ==
+                 cudaSuccess);
+  return v;
+}
+
+bool same_request(const RequestInfo& a, const RequestInfo& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_item(const WorkItem& a, const WorkItem& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Runs the device planner on p and compares everything it writes with the mirror.
+void check_schedule(const HostProblem& p, const mla::cuda::PlanOptions& opt, const std::string& label) {
+  gpu::DeviceProblem dp(p, opt);
+  const mla::cuda::DecodePlan& plan = dp.plan();
+  REQUIRE(mla::cuda::run_planner(plan, dp.data(), dp.workspace(), plan.workspace_bytes, dp.stream()).ok());
+  REQUIRE(cudaStreamSynchronize(dp.stream()) == cudaSuccess);
+
+  const ProblemDesc& d = p.desc;
+  mla::cuda_impl::PlannerParams hp = mla::cuda_impl::planner_problem(d, plan.num_parts);
+  hp.q_offsets = p.q_offsets.data();
+  hp.kv_lens = p.kv_lens.data();
+  hp.page_table = p.page_table.data();
+  const HostSchedule h = mla::cuda_impl::plan_on_host(hp);
+
+  const void* ws = dp.workspace();
+  const auto& o = plan.offsets;
+  INFO(label << ": " << p.describe() << " parts=" << plan.num_parts);
+  const auto status = download<uint32_t>(ws, o.status, 1);
+  const auto count = download<int32_t>(ws, o.combine_count, 1);
+  CHECK(status[0] == h.status);
+  REQUIRE(count[0] == int32_t(h.combine_list.size()));
+  const auto req = download<RequestInfo>(ws, o.requests, h.requests.size());
+  for (size_t b = 0; b < req.size(); ++b) CHECK_MESSAGE(same_request(req[b], h.requests[b]), "request " << b);
+  REQUIRE(int64_t(h.items.size()) <= plan.max_items);
+  const auto items = download<WorkItem>(ws, o.items, h.items.size());
+  for (size_t i = 0; i < items.size(); ++i) CHECK_MESSAGE(same_item(items[i], h.items[i]), "item " << i);
+  CHECK(download<int32_t>(ws, o.part_begin, h.part_begin.size()) == h.part_begin);
+  CHECK(download<int32_t>(ws, o.combine_list, h.combine_list.size()) == h.combine_list);
+  CHECK(download<int32_t>(ws, mla::cuda_impl::combine_units_offset(o.combine_list, d.batch), h.combine_units.size()) ==
+        h.combine_units);
+  CHECK(h.partial_rows <= plan.partial_rows);
+}
+
+ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t seed) {
+  ProblemSpec s;
+  s.num_heads = heads;
+  s.mask = MaskKind::causal;
+  s.page_size = 64;
+  s.q_lens = {q_len};
+  s.kv_lens = {kv_len};
+  s.seed = seed;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("cuda: the device planner writes the host mirror's schedule in both emission modes") {
+  std::vector<HostProblem> problems;
+  for (const ProblemSpec& s : config_matrix(4242, 24)) problems.push_back(make_problem(s));
+  problems.push_back(make_problem(long_request(16, 1, 65536, 7)));
+  {
+    ProblemSpec s = long_request(16, 4, 1, 8);  // the bench's uneven batch
+    s.q_lens = {4, 4, 4, 4};
+    s.kv_lens = {4641, 45118, 1730, 1696};
+    problems.push_back(make_problem(s));
+  }
+  {
+    ProblemSpec s = long_request(16, 1, 1, 9);  // more requests than planner threads
+    s.q_lens.assign(700, 1);
+    s.kv_lens.assign(700, 0);
+    for (size_t b = 0; b < 700; ++b) s.kv_lens[b] = int32_t(1 + (b * 37) % 900);
+    s.q_lens[5] = 0;
+    problems.push_back(make_problem(s));
+  }
+  for (const char* mode : {"", "legacy"}) {
+    PlannerEnv env(mode);
+    for (size_t i = 0; i < problems.size(); ++i) {
+      HostProblem& p = problems[i];
+      for (int32_t parts : {0, 1, 7, 500}) {
+        mla::cuda::PlanOptions opt;
+        opt.num_parts = parts;
+        check_schedule(p, opt, std::string("MLA_PLANNER=") + mode + " problem " + std::to_string(i));
+      }
+    }
+    // Split modes and a fault (a page id out of range, a q_len above the causal kv_len).
+    HostProblem f = make_problem(long_request(20, 3, 5000, 11));
+    for (int32_t splits : {3, 64}) {
+      f.desc.num_splits = splits;
+      check_schedule(f, mla::cuda::PlanOptions(), std::string("fixed ") + std::to_string(splits));
+    }
+    f.desc.num_splits = 0;
+    f.desc.batch_invariant = true;
+    check_schedule(f, mla::cuda::PlanOptions(), "invariant");
+    f.desc.batch_invariant = false;
+    f.page_table[3] = f.desc.num_pages + 5;
+    check_schedule(f, mla::cuda::PlanOptions(), "bad page id");
+  }
+}
+
+TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the reference in both modes") {
+  // 1..3 tokens x 16 or 128 heads over 20000 keys: the automatic split cuts it
+  // over every part (>= 9 splits: wide units in the default combine).
+  for (int32_t heads : {16, 128}) {
+    for (int32_t q_len : {1, 3}) {
+      const HostProblem p = make_problem(long_request(heads, q_len, 20000, uint64_t(heads * 10 + q_len)));
+      const Reference ref = run_reference(p);
+      for (const char* mode : {"", "legacy"}) {
+        PlannerEnv env(mode);
+        gpu::for_each_kernel([&](const mla::cuda::PlanOptions& opt) {
+          const gpu::Result a = gpu::run(p, opt);
+          gpu::check_against_reference(p, ref, a, std::string("MLA_PLANNER=") + mode);
+          const gpu::Result b = gpu::run(p, opt);
+          CHECK_MESSAGE(gpu::bitwise_equal(a.out, a.lse, b.out, b.lse), "run to run, MLA_PLANNER=" << mode);
+        });
+      }
+    }
+  }
+}
