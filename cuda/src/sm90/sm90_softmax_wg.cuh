@@ -155,7 +155,10 @@ __device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t til
     }
   // Warp w covers keys 16w..16w+15; after the pair exchange lane 2i (and
   // 2i + 1) holds key 16w + i.
-  found = found || __shfl_xor_sync(0xffffffffu, uint32_t(found), 1) != 0;
+  // (The shuffle must run in every lane: `found || __shfl_xor_sync(...)`
+  // skipped it in lanes that had found one, and the warp hung.)
+  const uint32_t partner = __shfl_xor_sync(0xffffffffu, uint32_t(found), 1);
+  found = found || partner != 0;
   const uint32_t bits = __ballot_sync(0xffffffffu, found);
   if ((tid & 31) == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_keys + 4 * (tid >> 5)), "r"(bits) : "memory");
   fence_proxy_async();  // the zeros are read by both WGs' P.V wgmma (async proxy)
@@ -184,7 +187,6 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
   uint32_t pa[4][4];
   uint32_t tile_count = 0, q_loads = 0, items_done = 0;
   int32_t loaded_request = -1;
-  bool handed_p = false;  // P buffer used before: wait for WG 2 to free it
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -255,15 +257,21 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
 
-      if (handed_p) named_sync(kBarPFree, kConsumerThreads);
-      handed_p = true;
+      // The P handoff uses full barriers on both sides (bar.sync, never
+      // bar.arrive): WG 2 read the previous tile's P and rescale factors
+      // before its PFree, and reads this tile's after PReady. (With bar.arrive
+      // on one side compute-sanitizer's racecheck reported the write-after-read
+      // on the rescale factors as a hazard, since it does not order through
+      // arrive -> sync; both cost the same here, as the other side waits
+      // for the same event anyway.)
+      if (t > 0) named_sync(kBarPFree, kConsumerThreads);
       store_p(base + smem::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
         scale_smem[rp.r0 + 8] = alpha[1];
       }
       fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
-      named_arrive(kBarPReady, kConsumerThreads);
+      named_sync(kBarPReady, kConsumerThreads);
 
       const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
       pin_regs(o);
@@ -278,6 +286,8 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     pin_regs(o);
     if (kVariant != kVariantNoCompute && v.n_tiles > 0 && lane == 0)
       mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
+    // WG 2's PFree after the item's last P.V.
+    if (kVariant != kVariantNoCompute && v.n_tiles > 0) named_sync(kBarPFree, kConsumerThreads);
 
     // Finish the rows: the quad holds the 64 columns of a row between them.
     float inv_sum[2], lse[2];
@@ -301,8 +311,6 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     store_lse(p, v, rp, lse);
     ++items_done;
   }
-  // Balance WG 2's arrival after its last P.V.
-  if (handed_p) named_sync(kBarPFree, kConsumerThreads);
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -34,17 +34,31 @@ __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
       : "memory");
 }
 
+// Whether the phase with the given parity has completed (try_wait may also
+// return false after a hardware-chosen time slice).
+__device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  asm volatile(
+      "{\n\t.reg .pred p;\n\t"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
+      "selp.u32 %0, 1, 0, p;\n\t}"
+      : "=r"(done)
+      : "r"(bar), "r"(parity)
+      : "memory");
+  return done != 0;
+}
+
 // Blocks until the phase with the given parity has completed. Phase k (k = 0,
 // 1, ...) of a barrier completes when its k-th round of arrivals is in, so a
 // waiter for round k passes parity k & 1.
+// The retry loop is C++, not a branch inside the asm: lanes may leave it at
+// different times, and only a loop the compiler sees gets the reconvergence
+// point that the .aligned instructions after it (bar.sync, wgmma) require.
+// (With the branch inside the asm, synccheck reported divergent warps at the
+// consumers' named barriers.)
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n\t.reg .pred done;\n"
-      "MLA_WAIT:\n\t"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t"
-      "@!done bra MLA_WAIT;\n\t}" ::"r"(bar),
-      "r"(parity)
-      : "memory");
+  while (!mbar_try_wait(bar, parity)) {
+  }
 }
 
 // ---- cp.async (16 bytes, L2 only) ----
