@@ -132,11 +132,17 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
 }
 
 TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the reference in both modes") {
-  // 1..3 tokens x 16 or 128 heads over 20000 keys: the automatic split cuts it
-  // over every part (>= 9 splits: wide units in the default combine).
-  for (int32_t heads : {16, 128}) {
-    for (int32_t q_len : {1, 3}) {
-      const HostProblem p = make_problem(long_request(heads, q_len, 20000, uint64_t(heads * 10 + q_len)));
+  // 1..3 tokens x 16 or 128 heads over thousands of keys: the automatic split
+  // cuts it over every part (>= 9 splits: wide units in the default combine).
+  // Sizes keep the float64 reference to about a GFLOP each (at 20000 keys and
+  // H=128 x 3 tokens it alone took longer than the whole rest of the suite).
+  struct Shape {
+    int32_t heads, q_len, kv_len;
+  };
+  for (const Shape sh : {Shape{16, 1, 20000}, Shape{16, 3, 12000}, Shape{128, 1, 6000}, Shape{128, 2, 2500}}) {
+    {
+      const int32_t heads = sh.heads, q_len = sh.q_len;
+      const HostProblem p = make_problem(long_request(heads, q_len, sh.kv_len, uint64_t(heads * 10 + q_len)));
       const Reference ref = run_reference(p);
       for (const char* mode : {"", "legacy"}) {
         PlannerEnv env(mode);
