@@ -128,6 +128,9 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
   const cuda_impl::DeviceInfo* dev = nullptr;
   MLA_RETURN_IF_ERROR(cuda_impl::device_info(opt.device, &dev));
   if (!dev->unusable.empty()) return Status(StatusCode::not_available, dev->unusable);
+  if (opt.max_q_len < 0 || opt.max_q_len > MLA_MAX_Q_LEN)
+    return invalid_argument("max_q_len = " + std::to_string(opt.max_q_len) + " is out of range [0, " +
+                            std::to_string(MLA_MAX_Q_LEN) + "] (0: " + std::to_string(MLA_MAX_Q_LEN) + ")");
   if (opt.num_parts < 0 || opt.num_parts > cuda_impl::kMaxParts)
     return invalid_argument("num_parts = " + std::to_string(opt.num_parts) + " is out of range [0, " +
                             std::to_string(cuda_impl::kMaxParts) + "]");
@@ -143,9 +146,11 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
             : Kernel::portable_small;
   p.kernel = k;
 
-  // Grid: M tiles of the longest possible request; parts so that the
-  // average request's tiles x parts fill the SMs.
-  const int64_t max_q = d.total_q < MLA_MAX_Q_LEN ? d.total_q : MLA_MAX_Q_LEN;
+  // Grid: M tiles of the longest possible request (the caller's bound, else
+  // the contract's); parts so that the average request's tiles x parts fill
+  // the SMs.
+  p.max_q_len = opt.max_q_len > 0 ? opt.max_q_len : MLA_MAX_Q_LEN;
+  const int64_t max_q = d.total_q < p.max_q_len ? d.total_q : p.max_q_len;
   p.max_m_tiles = int32_t((max_q * d.num_heads + cuda_impl::kBlockM - 1) / cuda_impl::kBlockM);
   if (opt.num_parts > 0) {
     p.num_parts = opt.num_parts;
@@ -209,6 +214,7 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
       return invalid_argument("page_table = null (max_pages = " + std::to_string(d.max_pages) + ")");
   }
   cuda_impl::PlannerParams p = cuda_impl::planner_problem(d, plan.num_parts);
+  p.max_q_len = plan.max_q_len;
   bool legacy = false;
   MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
   p.parallel = legacy ? 0 : 1;

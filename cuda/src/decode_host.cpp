@@ -3,6 +3,8 @@
 // plans, decodes on a private stream and copies the results back.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "cuda_status.h"
 #include "device_buffer.h"
 #include "mla/cuda.h"
@@ -43,8 +45,23 @@ Status decode_host(const ProblemDesc& d, const ProblemData& host, uint16_t* out,
   if (!why.empty()) return Status(StatusCode::not_available, why);
   if (d.batch == 0) return Status::Ok();
 
+  // The host knows every q_len: a plan whose grid covers only the longest
+  // request (PlanOptions::max_q_len), unless the caller chose a bound.
+  PlanOptions opt = options;
+  if (opt.max_q_len == 0 && host.q_offsets) {
+    int32_t longest = 0;
+    for (int32_t b = 0; b < d.batch; ++b) {
+      const int64_t len = int64_t(host.q_offsets[b + 1]) - host.q_offsets[b];
+      if (len < 0 || len > MLA_MAX_Q_LEN) {  // bad offsets: the device flags them; keep the full grid
+        longest = 0;
+        break;
+      }
+      longest = std::max(longest, int32_t(len));
+    }
+    opt.max_q_len = longest > 0 ? longest : 0;
+  }
   DecodePlan plan;
-  MLA_RETURN_IF_ERROR(make_plan(d, &plan, options));
+  MLA_RETURN_IF_ERROR(make_plan(d, &plan, opt));
 
   DeviceBuffer q, q_scales, kv, kv_scales, table, offsets, kv_lens, dout, dlse, ws;
   MLA_RETURN_IF_ERROR(q.upload(host.q, q_elems_bytes(d)));

@@ -20,7 +20,8 @@
 // batch status word, gets q_len = 0 and no work item; the combine kernel
 // writes its rows as 0 / NaN): kv_len outside [0, max_pages * page_size],
 // a page id of pages [0, ceil(kv_len / page_size)) outside [0, num_pages),
-// q_offsets not starting at 0 / decreasing / a q_len above 16 / past total_q
+// q_offsets not starting at 0 / decreasing / a q_len above 16 (or above the
+// plan's max_q_len, PlanOptions) / past total_q
 // (or q_offsets[B] != total_q), q_len > kv_len under a causal-family mask.
 //
 // Emission (PlannerParams::parallel): the schedule (which items, which parts)
@@ -59,6 +60,7 @@ struct PlannerParams {
   SplitMode mode;
   int32_t num_splits;  // fixed mode: 1..MLA_MAX_SPLITS
   int32_t num_parts;
+  int32_t max_q_len;   // a request's q_len above it is flagged (the plan's grid covers no more)
   int32_t parallel;    // 1: parallel emission (default), 0: the legacy serial loops
   // inputs (device)
   const int32_t* q_offsets;
@@ -93,6 +95,7 @@ inline PlannerParams planner_problem(const ProblemDesc& d, int32_t num_parts) {
   p.mode = d.batch_invariant ? SplitMode::invariant : (d.num_splits > 0 ? SplitMode::fixed : SplitMode::automatic);
   p.num_splits = d.num_splits;
   p.num_parts = num_parts;
+  p.max_q_len = MLA_MAX_Q_LEN;
   p.parallel = 1;
   return p;
 }
@@ -181,7 +184,7 @@ MLA_HD RequestInfo request_info(const PlannerParams& p, int32_t b, int32_t o0, i
   RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
   const bool start_ok = b == 0 ? o0 == 0 : o0 >= prev_max_start;
   const bool rows_ok = start_ok && o0 >= 0 && o1 >= o0 && o1 <= p.total_q;  // rows owned by this request alone
-  const bool offsets_ok = rows_ok && o1 - o0 <= MLA_MAX_Q_LEN && (b + 1 < p.batch || o1 == p.total_q);
+  const bool offsets_ok = rows_ok && o1 - o0 <= p.max_q_len && (b + 1 < p.batch || o1 == p.total_q);
   if (!offsets_ok) bits |= MLA_STATUS_BAD_Q_OFFSETS;
   const int32_t q_len = o1 - o0;
   if (bits == 0 && p.mask != MLA_MASK_NONE && q_len > kv) bits |= MLA_STATUS_BAD_Q_LEN_CAUSAL;

@@ -162,3 +162,33 @@ TEST_CASE("cuda faults: a page table corrupted between planning and decoding is 
     }
   });
 }
+
+TEST_CASE("cuda faults: a q_len above the plan's max_q_len is flagged; within it the grid shrinks, results do not") {
+  const HostProblem p = four_requests(MaskKind::none);  // q_lens 2 3 1 2
+  gpu::for_each_kernel([&](mla::cuda::PlanOptions opt) {
+    const gpu::Result full = gpu::run(p, opt);  // max_q_len 0: the contract's 16
+    opt.max_q_len = 3;
+    {
+      gpu::DeviceProblem dp(p, opt);
+      CHECK(dp.plan().max_m_tiles == 1);  // 3 tokens x 16 heads = 48 rows: one M tile, not 4
+    }
+    const gpu::Result tight = gpu::run(p, opt);
+    CHECK(tight.status == 0u);
+    CHECK_MESSAGE(gpu::bitwise_equal(full.out, full.lse, tight.out, tight.lse),
+                  "max_q_len 3 changed the results of a batch whose longest request has 3 tokens");
+    opt.max_q_len = 2;
+    const gpu::Result r = gpu::run(p, opt);
+    CHECK(r.status == MLA_STATUS_BAD_Q_OFFSETS);
+    CHECK(r.request_status[1] == MLA_STATUS_BAD_Q_OFFSETS);
+    expect_rows_faulted(p, p.q_offsets[1], p.q_offsets[2], r);
+    for (int32_t b : {0, 2, 3}) expect_request_correct(p, p, b, r);
+  });
+  for (int32_t bad : {-1, MLA_MAX_Q_LEN + 1}) {
+    mla::cuda::PlanOptions opt;
+    opt.max_q_len = bad;
+    mla::cuda::DecodePlan plan;
+    const Status st = mla::cuda::make_plan(p.desc, &plan, opt);
+    CHECK(st.code() == StatusCode::invalid_argument);
+    CHECK_MESSAGE(st.to_string().find("max_q_len = " + std::to_string(bad)) != std::string::npos, st.to_string());
+  }
+}

@@ -38,11 +38,14 @@ Status run_set(const DecodePlan& plan, const DeviceSets& sets, int32_t s, cudaSt
 // backend's dispatch resolves it (the Hopper kernel where it takes the call,
 // else the portable one), so that the report can name the kernel: the API
 // does not say which one an automatic plan launched.
-Status resolve_plan(const ProblemDesc& d, Kernel requested, const DeviceSets& sets, cudaStream_t stream,
-                    DecodePlan* plan) {
+// max_q_len: the config's q_len, the bound a serving engine that knows its
+// step passes (PlanOptions::max_q_len: no CTA rows for tokens no request has).
+Status resolve_plan(const ProblemDesc& d, Kernel requested, int32_t max_q_len, const DeviceSets& sets,
+                    cudaStream_t stream, DecodePlan* plan) {
   auto attempt = [&](Kernel k) -> Status {
     mla::cuda::PlanOptions po;
     po.kernel = k;
+    po.max_q_len = max_q_len;
     MLA_RETURN_IF_ERROR(mla::cuda::make_plan(d, plan, po));
     if (plan->workspace_bytes > sets.workspace_bytes())
       return Status(StatusCode::internal, "the " + std::string(mla::cuda::to_string(k)) + " plan needs a larger workspace");
@@ -115,7 +118,8 @@ Status run_cuda_config(const BenchConfig& c, const CardInfo& card, const CudaRun
                workload(c).bytes * num_sets / 1e6, double(sets->allocated_bytes()) / 1e6);
 
   DecodePlan plan;
-  MLA_RETURN_IF_ERROR(resolve_plan(d, o.kernel, *sets, stream.s, &plan));
+  MLA_RETURN_IF_ERROR(resolve_plan(d, o.kernel, c.q_len < MLA_MAX_Q_LEN ? c.q_len : MLA_MAX_Q_LEN, *sets, stream.s,
+                                   &plan));
   CheckResult check;
   std::vector<uint16_t> first;
   MLA_RETURN_IF_ERROR(check_set0(plan, *sets, o.check_max_flops, stream.s, &check, &first));

@@ -56,6 +56,14 @@ struct PlanOptions {
   int device = -1;     // -1: the current device
   int32_t num_parts = 0;  // CTA columns of the decode grid; 0: from the SM count
   Kernel kernel = Kernel::automatic;
+  // The largest q_len of any request the plan will serve, 1..16; 0: 16 (the
+  // contract's bound). The decode grid has one row of CTAs per 64 query rows
+  // of the longest request, and q_len lives on the device, so without this
+  // hint a decode batch of q_len 1 launches 16x the CTA rows it needs (empty
+  // CTAs still cost a wave each: ~17 us at B=128, H=16 on an H200). A request
+  // whose q_len exceeds it at decode time is flagged MLA_STATUS_BAD_Q_OFFSETS
+  // (output 0, LSE NaN), like a q_len above 16.
+  int32_t max_q_len = 0;
 };
 
 // Host-side facts of a problem shape on a device. Cheap to copy.
@@ -65,7 +73,8 @@ struct DecodePlan {
   int sm_count = 0;
   Kernel kernel = Kernel::automatic;  // resolved: never `portable` (big or small chosen)
   int32_t num_parts = 0;
-  int32_t max_m_tiles = 0;    // grid.y: ceil(min(16, total_q) * H / 64)
+  int32_t max_q_len = 16;     // PlanOptions::max_q_len resolved (1..16)
+  int32_t max_m_tiles = 0;    // grid.y: ceil(min(max_q_len, total_q) * H / 64)
   int64_t max_items = 0;      // work-item capacity
   int64_t partial_rows = 0;   // split-K workspace rows
   int64_t workspace_bytes = 0;
