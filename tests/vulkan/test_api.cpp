@@ -165,6 +165,7 @@ TEST_CASE("api: the thread-layout knobs do not change a single bit") {
     std::unique_ptr<mla::vulkan::Context> ctx;
     mla::vulkan::Options o;
     o.validation = true;
+    o.coopmat = mla::vulkan::Options::CoopMat::off;  // these knobs are the FP32 decode's
     const mla::Status st = mla::vulkan::Context::create(o, &ctx);
     for (const auto& k : knobs) unsetenv(k.first);
     REQUIRE_MESSAGE(st.ok(), st.to_string());

@@ -38,6 +38,33 @@ HostProblem bench_problem(int heads, mla::RowFormat kv) {
   return mla::test::make_problem(s);
 }
 
+// The shapes of the bench, generated once and uploaded to every context.
+struct Case {
+  int heads;
+  mla::RowFormat kv;
+  HostProblem problem;
+  std::vector<uint16_t> first_out;  // the output other runs are compared with
+};
+std::vector<Case> bench_cases() {
+  std::vector<Case> cases;
+  for (auto hk : {std::make_pair(16, mla::RowFormat::bf16), std::make_pair(16, mla::RowFormat::fp8_rope640),
+                  std::make_pair(128, mla::RowFormat::bf16)})
+    cases.push_back(Case{hk.first, hk.second, bench_problem(hk.first, hk.second), {}});
+  return cases;
+}
+
+VkDeviceSize copy_bytes() { return VkDeviceSize(vk_test::env_int("MLA_VULKAN_BENCH_COPY_MIB", 1024)) << 20; }
+
+// The device-copy bandwidth (GB/s, read + write) of copy_bytes(), printed.
+double device_copy(mla::vulkan::Context& ctx, int reps) {
+  const VkDeviceSize bytes = copy_bytes();
+  double gbs = 0;
+  const mla::Status st = ctx.copy_bandwidth(bytes, reps, &gbs);
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  std::printf("device copy (compute shader) of %.0f MiB: %.0f GB/s (read + write)\n", double(bytes) / (1 << 20), gbs);
+  return gbs;
+}
+
 // A context built under tuning environment variables (read at pipeline creation).
 struct Tuning {
   int key_tile, qk_rows, max_rows;
@@ -58,16 +85,7 @@ std::unique_ptr<mla::vulkan::Context> tuned_context(const Tuning& t) {
 TEST_CASE("bench: B=128 kv_len=4096 q_len=1, H=16 and 128 (MLA_VULKAN_BENCH=1)") {
   if (vk_test::env_int("MLA_VULKAN_BENCH", 0) == 0) return;
   const int reps = vk_test::env_int("MLA_VULKAN_BENCH_REPS", 7);
-  struct Case {
-    int heads;
-    mla::RowFormat kv;
-    HostProblem problem;
-    std::vector<uint16_t> first_out;  // of the first tuning, one split: the others must agree
-  };
-  std::vector<Case> cases;  // generated once, uploaded to each tuned context
-  for (auto hk : {std::make_pair(16, mla::RowFormat::bf16), std::make_pair(16, mla::RowFormat::fp8_rope640),
-                  std::make_pair(128, mla::RowFormat::bf16)})
-    cases.push_back(Case{hk.first, hk.second, bench_problem(hk.first, hk.second), {}});
+  std::vector<Case> cases = bench_cases();  // first_out: the first tuning's, one split; the others must agree
   double copy_gbs = 0;
   const Tuning tunings[] = {{16, 1, 16}, {8, 1, 16}, {16, 2, 16}, {8, 2, 16}, {16, 1, 8}, {8, 1, 8}};
   for (const Tuning& t : tunings) {
@@ -76,15 +94,11 @@ TEST_CASE("bench: B=128 kv_len=4096 q_len=1, H=16 and 128 (MLA_VULKAN_BENCH=1)")
     std::printf("\n== %s, compute units %u, tiles %s (max rows %d) ==\n", info.name.c_str(), info.compute_units,
                 info.tiles.c_str(), t.max_rows);
     if (copy_gbs == 0) {
-      const VkDeviceSize bytes = VkDeviceSize(vk_test::env_int("MLA_VULKAN_BENCH_COPY_MIB", 1024)) << 20;
-      const mla::Status st = ctx->copy_bandwidth(bytes, reps, &copy_gbs);
-      REQUIRE_MESSAGE(st.ok(), st.to_string());
-      std::printf("device copy (compute shader) of %.0f MiB: %.0f GB/s (read + write)\n", double(bytes) / (1 << 20),
-                  copy_gbs);
+      copy_gbs = device_copy(*ctx, reps);
       const HostProblem& p = cases.front().problem;
       vk_test::BenchRunner runner(*ctx, p);
-      const double ms = median(runner.time_copy(bytes, reps));
-      std::printf("vkCmdCopyBuffer of the same size: %.0f GB/s (read + write)\n", 2.0 * double(bytes) / (ms * 1e6));
+      const double ms = median(runner.time_copy(copy_bytes(), reps));
+      std::printf("vkCmdCopyBuffer of the same size: %.0f GB/s (read + write)\n", 2.0 * double(copy_bytes()) / (ms * 1e6));
     }
     for (Case& c : cases) {
       HostProblem& p = c.problem;
@@ -110,6 +124,69 @@ TEST_CASE("bench: B=128 kv_len=4096 q_len=1, H=16 and 128 (MLA_VULKAN_BENCH=1)")
       }
       std::printf("H=%3d kv=%-11s best %.3f ms = %.0f GB/s = %.1f%% of copy\n", c.heads, mla::to_string(c.kv), best,
                   kv_bytes / (best * 1e6), 100 * kv_bytes / (best * 1e6) / copy_gbs);
+      p.desc.num_splits = 0;
+    }
+  }
+}
+
+TEST_CASE("bench: the cooperative-matrix decode against the FP32 one (MLA_VULKAN_BENCH=1)") {
+  // The issue 3 shapes on the FP32 decode and on decode_cm.comp (N = 32 and
+  // 16 where built), split counts auto, 1, 2, 4, 8, next to the device copy.
+  // The coopmat output (auto split) is compared with the FP32 one in BF16
+  // ULPs: both are within the reference tolerance elsewhere, this only
+  // catches gross errors on the large shapes.
+  if (vk_test::env_int("MLA_VULKAN_BENCH", 0) == 0) return;
+  const int reps = vk_test::env_int("MLA_VULKAN_BENCH_REPS", 7);
+  std::vector<Case> cases = bench_cases();  // first_out: the FP32 decode's (auto split)
+  struct Variant {
+    const char* name;
+    mla::vulkan::Options::CoopMat mode;
+    const char* keys;  // MLA_VULKAN_COOPMAT_KEYS
+  };
+  const Variant variants[] = {{"fp32", mla::vulkan::Options::CoopMat::off, "32"},
+                              {"coopmat", mla::vulkan::Options::CoopMat::required, "32"},
+                              {"coopmat N16", mla::vulkan::Options::CoopMat::required, "16"}};
+  double copy_gbs = 0;
+  for (const Variant& v : variants) {
+    setenv("MLA_VULKAN_COOPMAT_KEYS", v.keys, 1);
+    std::unique_ptr<mla::vulkan::Context> ctx;
+    mla::vulkan::Options o;
+    o.coopmat = v.mode;
+    const mla::Status st = mla::vulkan::Context::create(o, &ctx);
+    unsetenv("MLA_VULKAN_COOPMAT_KEYS");
+    if (!st.ok()) {
+      MESSAGE(std::string(v.name) << " not run: " << st.to_string());
+      continue;
+    }
+    const auto info = ctx->device_info();
+    std::printf("\n== %s: %s, compute units %u, decode %s, tiles %s ==\n", v.name, info.name.c_str(),
+                info.compute_units, info.decode.c_str(), info.tiles.c_str());
+    if (copy_gbs == 0) copy_gbs = device_copy(*ctx, reps);
+    for (Case& c : cases) {
+      HostProblem& p = c.problem;
+      vk_test::BenchRunner runner(*ctx, p);
+      runner.time_decode(p.desc, 2);  // warm-up
+      const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));
+      double best = 1e30;
+      for (int splits : {1, 2, 4, 8, 0}) {  // auto last: its output is compared
+        p.desc.num_splits = splits;
+        const double ms = median(runner.time_decode(p.desc, reps));
+        best = std::min(best, ms);
+        const double gbs = kv_bytes / (ms * 1e6);
+        std::printf("%-12s H=%3d kv=%-11s splits=%-4s %8.3f ms  %6.0f GB/s  %5.1f%% of copy\n", v.name, c.heads,
+                    mla::to_string(c.kv), splits ? std::to_string(splits).c_str() : "auto", ms, gbs,
+                    100 * gbs / copy_gbs);
+      }
+      std::printf("%-12s H=%3d kv=%-11s best %.3f ms = %.0f GB/s = %.1f%% of copy\n", v.name, c.heads,
+                  mla::to_string(c.kv), best, kv_bytes / (best * 1e6), 100 * kv_bytes / (best * 1e6) / copy_gbs);
+      const auto out = runner.out();
+      if (v.mode == mla::vulkan::Options::CoopMat::off) {
+        c.first_out = out;
+      } else if (!c.first_out.empty()) {
+        const auto u = mla::test::ulp_diff(p, c.first_out.data(), out.data());
+        std::printf("%-12s H=%3d kv=%-11s vs fp32: %s\n", v.name, c.heads, mla::to_string(c.kv), u.to_string().c_str());
+        CHECK_MESSAGE(u.hist[0] + u.hist[1] + u.hist[2] + u.hist[3] >= u.count * 95 / 100, u.to_string());
+      }
       p.desc.num_splits = 0;
     }
   }

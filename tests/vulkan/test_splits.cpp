@@ -28,6 +28,7 @@ ProblemSpec split_spec(uint64_t seed) {
 }  // namespace
 
 TEST_CASE("splits: counts 1..7 and auto match the reference and each other") {
+  const bool coopmat = vk_test::context().device_info().decode != "fp32";
   for (auto formats : {std::make_pair(mla::RowFormat::bf16, mla::RowFormat::bf16),
                        std::make_pair(mla::RowFormat::fp8_rope640, mla::RowFormat::fp8_rope640)}) {
     ProblemSpec s = split_spec(vk_test::run_seed() + 10);
@@ -45,8 +46,17 @@ TEST_CASE("splits: counts 1..7 and auto match the reference and each other") {
       CHECK_MESSAGE(c.ok, c.first_failure);
       const mla::test::UlpStats u = mla::test::ulp_diff(p, one.out.data(), r.out.data());
       MESSAGE("splits " << n << " vs 1: " << u.to_string());
-      // Same values merged in a different order: a few BF16 ULPs at most.
-      CHECK(u.max_ulp <= 4);
+      if (!coopmat) {
+        // Same values merged in a different order: a few BF16 ULPs at most.
+        CHECK(u.max_ulp <= 4);
+      } else {
+        // The cooperative-matrix decode also rounds P to FP16 against each
+        // partition's own running maximum (2^-12 of each weight) and scales
+        // each key tile by its own power of two: the bound of a BF16-P
+        // kernel (32 ULPs at the floor), and nearly all within 3.
+        CHECK(u.max_ulp <= 32);
+        CHECK(u.hist[0] + u.hist[1] + u.hist[2] + u.hist[3] >= u.count * 99 / 100);
+      }
     }
   }
 }

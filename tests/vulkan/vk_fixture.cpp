@@ -24,16 +24,22 @@ mla::vulkan::Context& context() {
   std::unique_ptr<mla::vulkan::Context>& ctx = g_context;
   if (!ctx) {
     mla::vulkan::Options o;
-    const char* v = std::getenv("MLA_VULKAN_VALIDATION");
-    o.validation = !(v && std::strcmp(v, "0") == 0);  // on unless explicitly switched off
+    o.validation = validation_wanted();
     const mla::Status st = mla::vulkan::Context::create(o, &ctx);
     REQUIRE_MESSAGE(st.ok(), st.to_string());
     const auto i = ctx->device_info();
-    std::printf("vulkan device: %s (%s, driver %s), %u compute units, %u B shared memory, subgroup %u, tiles %s%s\n",
+    std::printf("vulkan device: %s (%s, driver %s), %u compute units, %u B shared memory, subgroup %u, decode %s, "
+                "tiles %s%s\n",
                 i.name.c_str(), i.type.c_str(), i.driver.c_str(), i.compute_units, i.shared_memory_bytes,
-                i.subgroup_size, i.tiles.c_str(), o.validation ? ", validation on" : ", validation OFF");
+                i.subgroup_size, i.decode.c_str(), i.tiles.c_str(), o.validation ? ", validation on" : ", validation OFF");
+    if (!i.coopmat_missing.empty()) std::printf("cooperative-matrix decode unavailable: %s\n", i.coopmat_missing.c_str());
   }
   return *ctx;
+}
+
+bool validation_wanted() {
+  const char* v = std::getenv("MLA_VULKAN_VALIDATION");
+  return !(v && std::strcmp(v, "0") == 0);  // on unless explicitly switched off
 }
 
 int env_int(const char* name, int fallback) {
@@ -69,6 +75,20 @@ Result run(const HostProblem& p) {
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   CHECK(r.status == 0u);  // host validation passed, so the device finds nothing wrong
   check_validation_clean();
+  return r;
+}
+
+Result run_on(mla::vulkan::Context& ctx, const HostProblem& p) {
+  Result r;
+  r.out.resize(mla::out_count(p.desc));
+  r.lse.resize(mla::lse_count(p.desc));
+  mla::test::poison(r.out, r.lse);
+  r.status = 0xDEADBEEFu;
+  const mla::Status st = ctx.decode_host(p.desc, p.data(), r.out.data(), r.lse.data(), &r.status, &r.kernel_ms);
+  INFO(p.describe());
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  CHECK(r.status == 0u);
+  REQUIRE_MESSAGE(ctx.validation_messages() == 0, "the validation layer reported (printed above)");
   return r;
 }
 

@@ -34,6 +34,11 @@ struct Result {
 
 // decode_host with poisoned outputs; REQUIREs success and no new validation message.
 Result run(const mla::test::HostProblem& p);
+// The same on another context (its validation messages: REQUIREd to stay 0).
+Result run_on(mla::vulkan::Context& ctx, const mla::test::HostProblem& p);
+
+// Validation for the contexts the tests create: on unless MLA_VULKAN_VALIDATION=0.
+bool validation_wanted();
 
 // run() against the float64 reference with the default (BF16) tolerance.
 void check_against_reference(const mla::test::HostProblem& p, const Result& r,

@@ -46,28 +46,9 @@
 #define PV_ROWS (T >= 128 ? G * 128 / T : G)
 #define PV_QUAD_STRIDE (T >= 128 ? 128 : T)
 
-// Loops of constant trip count are unrolled in the SPIR-V itself, so the
-// small per-thread arrays (Q slice, accumulators, prefetched words) become
-// registers on every driver instead of depending on its unrolling heuristics.
-#define UNROLL [[unroll]]
-
 layout(local_size_x = T) in;
 
-layout(std430, set = 0, binding = MLA_VK_BIND_Q) readonly buffer QWords { uint q_words[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_Q_SCALES) readonly buffer QScales { float q_scales[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_KV) readonly buffer KvPool { uvec4 kv_pool[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_KV_SCALES) readonly buffer KvScales { float kv_scales[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_PAGE_TABLE) readonly buffer PageTable { int page_table[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_OUT) writeonly buffer Out { uvec2 out_bf16[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_LSE) writeonly buffer Lse { float lse_out[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_META) readonly buffer Meta { uint meta[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_PART_LSE) writeonly buffer PartLse { float part_lse[]; };
-layout(std430, set = 0, binding = MLA_VK_BIND_PART_OUT) writeonly buffer PartOut { vec4 part_out[]; };
-// Exact e4m3 values (mla::fp8_e4m3_table), copied to shared memory: decoding
-// by lookup keeps subnormals exact on drivers that flush denormals.
-layout(std430, set = 0, binding = MLA_VK_BIND_FP8_TABLE) readonly buffer Fp8Table { float fp8_table[256]; };
-
-#include "find_request.glsl"
+#include "decode_common.glsl"
 
 // Shared memory: exactly MLA_VK_DECODE_SMEM_FLOATS(G, N, QB) floats.
 shared vec4 sK[N * ROWV4];                       // key tile, fp32, unscaled
@@ -77,53 +58,11 @@ shared float sKs[N];                             // sigma_k per key (1 for BF16)
 shared float sCorr[G];                           // this tile's rescale of each row
 shared float sRowL[G];
 shared float sRowM[G];
-shared float sFp8[256];
 
 void red_store(uint i, float v) { sRed[i >> 2][i & 3u] = v; }
 float red_load(uint i) { return sRed[i >> 2][i & 3u]; }
 void s_store(uint i, float v) { sS[i >> 2][i & 3u] = v; }
 float s_load(uint i) { return sS[i >> 2][i & 3u]; }
-
-// The request this workgroup serves (uniform).
-uint g_req;
-int g_q_begin, g_q_len, g_kv_len;
-
-// Pool slot of key `key` of the request, or ~0u for a page id outside the
-// pool (plan.comp has already failed such a request; this is the guard that
-// keeps the read in bounds whatever the table says).
-uint key_slot(uint key) {
-  const int page = page_table[g_req * uint(pc.max_pages) + (key >> pc.page_shift)];
-  if (page < 0 || page >= pc.num_pages) return 0xFFFFFFFFu;
-  return uint(page) * uint(pc.page_size) + (key & uint(pc.page_size - 1));
-}
-
-// The next tile's words, fetched while the current tile is computed.
-uvec4 g_regs[LD];
-float g_reg_sk;
-
-// Fetch keys [k0, k0 + nk) into g_regs; keys past nk read as zeros.
-void fetch_tile(uint k0, uint nk) {
-  const uint tid = gl_LocalInvocationID.x;
-  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
-  const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
-  UNROLL for (uint j = 0u; j < LD; ++j) {
-    const uint idx = tid + j * T;
-    const uint n = idx / row_uvec4;
-    g_regs[j] = uvec4(0u);
-    if (n < nk) {
-      const uint slot = key_slot(k0 + n);
-      if (slot != 0xFFFFFFFFu) g_regs[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
-    }
-  }
-  g_reg_sk = 1.0;
-  if (fp8 && tid < nk) {
-    const uint slot = key_slot(k0 + tid);
-    if (slot != 0xFFFFFFFFu) g_reg_sk = kv_scales[slot];
-  }
-}
-
-// Four e4m3 codes of a little-endian word, by the table.
-vec4 fp8x4(uint x) { return vec4(sFp8[x & 255u], sFp8[(x >> 8) & 255u], sFp8[(x >> 16) & 255u], sFp8[x >> 24]); }
 
 // Decode the fetched words into the fp32 tile.
 void stage_tile() {
@@ -161,26 +100,6 @@ void stage_tile() {
   if (tid < N) sKs[tid] = g_reg_sk;
 }
 
-// Dimension d of global Q row qrow, unscaled.
-float q_value(uint qrow, uint d) {
-  if (pc.q_format == MLA_FORMAT_FP8_ROPE640) {
-    const uint base = qrow * MLA_VK_FP8_ROW_WORDS;
-    if (d < MLA_DIM_CONTENT) return sFp8[(q_words[base + (d >> 2)] >> (8u * (d & 3u))) & 255u];
-    const uint w = q_words[base + MLA_FP8_ROPE_BYTE_OFFSET / 4 + ((d - MLA_DIM_CONTENT) >> 1)];
-    return (d & 1u) == 0u ? bf16_lo(w) : bf16_hi(w);
-  }
-  const uint w = q_words[qrow * MLA_VK_BF16_ROW_WORDS + (d >> 1)];
-  return (d & 1u) == 0u ? bf16_lo(w) : bf16_hi(w);
-}
-
-// Output rows [row0, row_end) of a request that failed the device checks: 0 and NaN.
-void write_fault_rows(int row0, int row_end) {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint first = uint(g_q_begin * pc.num_heads + row0), count = uint(row_end - row0);
-  for (uint i = tid; i < count * MLA_VK_OUT_ROW_UVEC2; i += T) out_bf16[first * MLA_VK_OUT_ROW_UVEC2 + i] = uvec2(0u);
-  if (tid < count) lse_out[first + tid] = MLA_NAN;
-}
-
 // One key of P.V for this thread's rows and quads; STEP is one of the two below.
 #define PV_FMA(a, p, v) acc[a] = fma(vec4(p), v, acc[a]);
 #define PV_FMA_VISIBLE(a, p, v) if (p != 0.0) acc[a] = fma(vec4(p), v, acc[a]);
@@ -202,31 +121,13 @@ void write_fault_rows(int row0, int row_end) {
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
-  const uint item = folded_workgroup_id();
-  if (item >= meta[MLA_VK_META_DECODE_TOTAL]) return;
-  g_req = find_request(item, MLA_VK_META_DECODE_OFF(uint(pc.batch)));
-  const uint ib = MLA_VK_META_INFO(g_req);
-  g_q_begin = int(meta[ib + MLA_VK_INFO_Q_BEGIN]);
-  g_q_len = int(meta[ib + MLA_VK_INFO_Q_LEN]);
-  g_kv_len = int(meta[ib + MLA_VK_INFO_KV_LEN]);
-  const uint nsplit = meta[ib + MLA_VK_INFO_NSPLIT];
+  DecodeItem it;
+  if (!begin_item(G, it)) return;
   const int H = pc.num_heads;
-  const int rows = g_q_len * H;
-  const uint groups = uint((rows + G - 1) / G);
-  const uint local_item = item - meta[MLA_VK_META_DECODE_OFF(uint(pc.batch)) + g_req];
-  const int row0 = int(local_item % groups) * G;
-  const int row_end = min(row0 + G, rows);
-  if (nsplit == 0u) {
-    write_fault_rows(row0, row_end);
-    return;
-  }
-  const uint split = local_item / groups;
-  const uint key_begin = meta[ib + MLA_VK_INFO_KEY_BEGIN], key_end = meta[ib + MLA_VK_INFO_KEY_END];
-  const uint origin = meta[ib + MLA_VK_INFO_ORIGIN], chunk = meta[ib + MLA_VK_INFO_CHUNK];
-  const uint p_begin = max(key_begin, origin + split * chunk);
-  const uint p_end = min(key_end, origin + (split + 1u) * chunk);
+  const int row0 = it.row0, row_end = it.row_end;
+  const uint nsplit = it.nsplit, split = it.split, p_begin = it.p_begin, p_end = it.p_end;
 
-  for (uint i = tid; i < 256u; i += T) sFp8[i] = fp8_table[i];
+  load_fp8_table();
   memoryBarrierShared();
   barrier();
 
@@ -247,7 +148,7 @@ void main() {
   UNROLL for (uint r = 0u; r < QR; ++r) {
     const int qrow_in_req = row0 + int(qk_row0 + r);
     const bool q_active = qrow_in_req < row_end;
-    const uint qrow = uint((g_q_begin + qrow_in_req / H) * H + qrow_in_req % H);
+    const uint qrow = q_row_of(qrow_in_req);
     UNROLL for (uint j = 0u; j < MLA_VK_SLICE_VEC4; ++j) {
       const uint d = sq * 36u + 4u * j;
       qv[r * MLA_VK_SLICE_VEC4 + j] =
@@ -361,28 +262,15 @@ void main() {
   memoryBarrierShared();
   barrier();
 
-  const uint S = uint(pc.split_slots);
   UNROLL for (uint r = 0u; r < PV_ROWS; ++r) {
     const int orow = row0 + int(prow0 + r);
     const float l = sRowL[prow0 + r];
     const uint grow = uint(g_q_begin * H + orow);
     UNROLL for (uint q = 0u; q < PV_QUADS; ++q) {
       const vec4 o = l == 0.0 ? vec4(0.0) : acc[r * PV_QUADS + q] / l;
-      const uint quad = quad0 + q * PV_QUAD_STRIDE;
-      if (orow >= row_end) {
-        // padding row of the group: nothing to write
-      } else if (nsplit == 1u) {
-        out_bf16[grow * MLA_VK_OUT_ROW_UVEC2 + quad] = pack_bf16x4(o);
-      } else {
-        part_out[(grow * S + split) * MLA_VK_OUT_ROW_UVEC2 + quad] = o;
-      }
+      // padding rows of the group (orow >= row_end) write nothing
+      if (orow < row_end) store_out_quad(grow, quad0 + q * PV_QUAD_STRIDE, o, nsplit, split);
     }
   }
-  if (tid < G && row_active) {
-    const float l = sRowL[gq];
-    const float lse2 = l == 0.0 ? MLA_NEG_INF : m_run + log2(l);
-    const uint grow = uint(g_q_begin * H + row);
-    if (nsplit == 1u) lse_out[grow] = l == 0.0 ? MLA_NEG_INF : float(lse2 * MLA_LN2);
-    else part_lse[grow * S + split] = lse2;
-  }
+  if (tid < G && row_active) store_lse(uint(g_q_begin * H + row), m_run, sRowL[gq], nsplit, split);
 }

@@ -61,6 +61,26 @@
   ((N) * 576 + (QB) * MLA_VK_SLICES * (G) + (G) * (N) + (N) + 3 * (G) + 256)
 #define MLA_VK_DECODE_SMEM_BYTES(G, N, QB) (4 * MLA_VK_DECODE_SMEM_FLOATS(G, N, QB))
 
+/* ---- Cooperative-matrix decode (decode_cm.comp) ----
+ * A workgroup owns RG row groups of 16 query rows (G = 16 RG rows of one
+ * request) and walks a partition in tiles of N keys (16 or 32); 4 subgroups
+ * of 32 invocations per row group. The key tile is staged once as FP16
+ * (scaled by a power of two per tile) with a row pitch of 73 uvec4 (576
+ * halfs + 16 bytes of padding against bank conflicts). S partials: 4 per
+ * (row, key) (the subgroups split the 576 dims in quarters), fp32, row pitch
+ * N + 4 floats; P (FP16) and the per-row rescale matrix are written over
+ * partials 0 and 1 once their row has read them. */
+#define MLA_VK_CM_SUBGROUP 32                 /* invocations per subgroup, required */
+#define MLA_VK_CM_THREADS(RG) ((RG) * 4 * MLA_VK_CM_SUBGROUP)
+#define MLA_VK_CM_KPITCH 73                   /* uvec4 per staged key / Q row */
+#define MLA_VK_CM_SPITCH(N) ((N) / 4 + 1)     /* uvec4 per row of an S partial */
+/* Shared memory in bytes; decode_cm.comp declares exactly these arrays:
+ * sK [N][73] uvec4, sS [RG][4][16][SPITCH] uvec4, 32-bit sKs[N], sFp8[256],
+ * sRowTmp[16 RG][8], sQe[16 RG], sRowL[16 RG], sWord[8]. */
+#define MLA_VK_CM_SMEM_BYTES(RG, N)                                                   \
+  (16 * ((N) * MLA_VK_CM_KPITCH + (RG) * 4 * 16 * MLA_VK_CM_SPITCH(N)) +              \
+   4 * ((N) + 256 + (RG) * 16 * 8 + 2 * (RG) * 16 + 8))
+
 /* ---- Other passes ---- */
 #define MLA_VK_PAGES_THREADS 128    /* page-id check: one page-table entry per thread */
 #define MLA_VK_PAGES_MAX_GROUPS 4096

@@ -1,5 +1,7 @@
 // Context creation and teardown, accessors, unavailable_reason().
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,7 +31,37 @@ Context::Impl::~Impl() {
 
 namespace {
 
-Status create_device(Context::Impl* c) {
+// The decode kind Options / MLA_VULKAN_COOPMAT ask for on this device.
+Status choose_decode(const Options& o, const Context::Impl& c, vulkan_impl::DecodeKind* kind) {
+  using vulkan_impl::DecodeKind;
+  Options::CoopMat mode = o.coopmat;
+  if (mode == Options::CoopMat::from_env) {
+    const char* v = std::getenv("MLA_VULKAN_COOPMAT");
+    const std::string e = v ? v : "";
+    if (e.empty() || e == "0" || e == "off") mode = Options::CoopMat::off;
+    else if (e == "1" || e == "on" || e == "required") mode = Options::CoopMat::required;
+    else if (e == "auto") mode = Options::CoopMat::when_supported;
+    else if (e == "emulate") mode = Options::CoopMat::emulate;
+    else return invalid_argument("MLA_VULKAN_COOPMAT = '" + e + "': expected 0, 1, auto or emulate");
+  }
+  switch (mode) {
+    case Options::CoopMat::required:
+      if (!c.coopmat_missing.empty())
+        return Status(StatusCode::not_available,
+                      "the cooperative-matrix decode was required (MLA_VULKAN_COOPMAT=1 or Options::coopmat) but "
+                      "device \"" + std::string(c.phys.props.deviceName) + "\" cannot run it: " + c.coopmat_missing);
+      *kind = DecodeKind::coopmat;
+      break;
+    case Options::CoopMat::when_supported:
+      *kind = c.coopmat_missing.empty() ? DecodeKind::coopmat : DecodeKind::fp32;
+      break;
+    case Options::CoopMat::emulate: *kind = DecodeKind::coopmat_emulated; break;
+    default: *kind = DecodeKind::fp32; break;
+  }
+  return Status::Ok();
+}
+
+Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
   const float priority = 1.f;
   auto qi = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
   qi.queueFamilyIndex = c->phys.queue_family;
@@ -40,6 +72,25 @@ Status create_device(Context::Impl* c) {
   if (c->phys.has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
   const VkPhysicalDeviceFeatures features = vulkan_impl::spirv_required_features();
   auto di = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  // The cooperative-matrix decode: its extensions and exactly the features its SPIR-V declares.
+  auto f_cm = vk_struct<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
+  auto f_mm = vk_struct<VkPhysicalDeviceVulkanMemoryModelFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR);
+  auto f_16 = vk_struct<VkPhysicalDeviceShaderFloat16Int8FeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR);
+  auto f_sg = vk_struct<VkPhysicalDeviceSubgroupSizeControlFeaturesEXT>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT);
+  if (kind == vulkan_impl::DecodeKind::coopmat) {
+    for (const char* e : {VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME,
+                          VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME})
+      extensions.push_back(e);
+    f_cm.cooperativeMatrix = VK_TRUE;
+    f_mm.vulkanMemoryModel = VK_TRUE;
+    f_16.shaderFloat16 = VK_TRUE;
+    f_sg.subgroupSizeControl = VK_TRUE;
+    f_sg.computeFullSubgroups = VK_TRUE;
+    f_cm.pNext = &f_mm;
+    f_mm.pNext = &f_16;
+    f_16.pNext = &f_sg;
+    di.pNext = &f_cm;
+  }
   di.queueCreateInfoCount = 1;
   di.pQueueCreateInfos = &qi;
   di.enabledExtensionCount = uint32_t(extensions.size());
@@ -90,8 +141,11 @@ Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
   MLA_RETURN_IF_ERROR(vulkan_impl::create_instance(validation, &impl->validation_messages, &impl->instance));
   MLA_RETURN_IF_ERROR(vulkan_impl::select_physical_device(impl->instance.instance, options, &impl->phys));
   vkGetPhysicalDeviceMemoryProperties(impl->phys.handle, &impl->memory_props);
-  MLA_RETURN_IF_ERROR(create_device(impl.get()));
-  MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, &impl->pipelines));
+  impl->coopmat_missing = vulkan_impl::coopmat_missing(impl->phys);
+  vulkan_impl::DecodeKind kind = vulkan_impl::DecodeKind::fp32;
+  MLA_RETURN_IF_ERROR(choose_decode(options, *impl, &kind));
+  MLA_RETURN_IF_ERROR(create_device(impl.get(), kind));
+  MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, kind, &impl->pipelines));
   MLA_RETURN_IF_ERROR(create_submission_objects(impl.get()));
   out->reset(new Context(std::move(impl)));
   return Status::Ok();
@@ -112,6 +166,8 @@ DeviceInfo Context::device_info() const {
   i.subgroup_size = p.subgroup_size;
   i.timestamps = impl_->timestamps != VK_NULL_HANDLE;
   i.tiles = impl_->pipelines.describe();
+  i.decode = vulkan_impl::decode_kind_name(impl_->pipelines.kind);
+  i.coopmat_missing = impl_->coopmat_missing;
   return i;
 }
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "buffer.h"
 #include "instance.h"
@@ -24,6 +25,7 @@ struct Context::Impl {
   VkQueue queue = VK_NULL_HANDLE;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
   vulkan_impl::Pipelines pipelines;
+  std::string coopmat_missing;  // why the cooperative-matrix decode cannot run ("" when it can)
   VkCommandPool command_pool = VK_NULL_HANDLE;  // decode_host's command buffers
   VkFence fence = VK_NULL_HANDLE;
   VkQueryPool timestamps = VK_NULL_HANDLE;      // 2 queries; null without timestamp support

@@ -47,8 +47,96 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Appends Vulkan structures to a pNext chain.
+struct Chain {
+  void** next;
+  explicit Chain(void** head) : next(head) {}
+  template <class T>
+  void add(T* s) {
+    *next = s;
+    next = &s->pNext;
+  }
+};
+
+const char* component_name(VkComponentTypeNV t) {
+  switch (t) {
+    case VK_COMPONENT_TYPE_FLOAT16_NV: return "f16";
+    case VK_COMPONENT_TYPE_FLOAT32_NV: return "f32";
+    case VK_COMPONENT_TYPE_FLOAT64_NV: return "f64";
+    case VK_COMPONENT_TYPE_SINT8_NV: return "s8";
+    case VK_COMPONENT_TYPE_UINT8_NV: return "u8";
+    case VK_COMPONENT_TYPE_SINT32_NV: return "s32";
+    case VK_COMPONENT_TYPE_UINT32_NV: return "u32";
+    default: return "other";
+  }
+}
+
+// Features, properties and matrix shapes of the cooperative-matrix path
+// (only the structures of extensions the device reports are chained).
+Status describe_coopmat(VkInstance instance, VkPhysicalDevice pd, PhysicalDevice* out) {
+  CoopMatSupport& c = out->coopmat;
+  c.ext_coopmat = out->has_extension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  c.ext_memory_model = out->has_extension(VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+  c.ext_float16 = out->has_extension(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  c.ext_subgroup_size = out->has_extension(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+
+  auto f2 = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  auto f_cm = vk_struct<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
+  auto f_mm = vk_struct<VkPhysicalDeviceVulkanMemoryModelFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR);
+  auto f_16 = vk_struct<VkPhysicalDeviceShaderFloat16Int8FeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR);
+  auto f_sg = vk_struct<VkPhysicalDeviceSubgroupSizeControlFeaturesEXT>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT);
+  auto p2 = vk_struct<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
+  auto p_cm = vk_struct<VkPhysicalDeviceCooperativeMatrixPropertiesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV);
+  auto p_sg = vk_struct<VkPhysicalDeviceSubgroupSizeControlPropertiesEXT>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT);
+  Chain features(&f2.pNext), properties(&p2.pNext);
+  if (c.ext_coopmat) {
+    features.add(&f_cm);
+    properties.add(&p_cm);
+  }
+  if (c.ext_memory_model) features.add(&f_mm);
+  if (c.ext_float16) features.add(&f_16);
+  if (c.ext_subgroup_size) {
+    features.add(&f_sg);
+    properties.add(&p_sg);
+  }
+  vkGetPhysicalDeviceFeatures2(pd, &f2);
+  vkGetPhysicalDeviceProperties2(pd, &p2);
+  c.cooperative_matrix = c.ext_coopmat && f_cm.cooperativeMatrix;
+  c.coopmat_stages = c.ext_coopmat ? p_cm.cooperativeMatrixSupportedStages : 0;
+  c.vulkan_memory_model = c.ext_memory_model && f_mm.vulkanMemoryModel;
+  c.shader_float16 = c.ext_float16 && f_16.shaderFloat16;
+  c.subgroup_size_control = c.ext_subgroup_size && f_sg.subgroupSizeControl;
+  c.compute_full_subgroups = c.ext_subgroup_size && f_sg.computeFullSubgroups;
+  if (c.ext_subgroup_size) {
+    c.min_subgroup_size = p_sg.minSubgroupSize;
+    c.max_subgroup_size = p_sg.maxSubgroupSize;
+    c.required_subgroup_size_stages = p_sg.requiredSubgroupSizeStages;
+  }
+  if (!c.ext_coopmat) return Status::Ok();
+
+  auto get_props = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (!get_props) return Status::Ok();  // reported as missing shapes
+  uint32_t n = 0;
+  MLA_VK_CHECK(get_props(pd, &n, nullptr));
+  std::vector<VkCooperativeMatrixPropertiesNV> props(
+      n, vk_struct<VkCooperativeMatrixPropertiesNV>(VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV));
+  MLA_VK_CHECK(get_props(pd, &n, props.data()));
+  props.resize(n);
+  for (const auto& m : props) {
+    c.shapes += (c.shapes.empty() ? "" : ", ") + std::to_string(m.MSize) + "x" + std::to_string(m.NSize) + "x" +
+                std::to_string(m.KSize) + " " + component_name(m.AType) + "*" + component_name(m.BType) + "+" +
+                component_name(m.CType) + (m.scope == VK_SCOPE_SUBGROUP_NV ? "" : " (not subgroup scope)");
+    if (m.MSize == 16 && m.NSize == 16 && m.KSize == 16 && m.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        m.BType == VK_COMPONENT_TYPE_FLOAT16_NV && m.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        m.DType == VK_COMPONENT_TYPE_FLOAT32_NV && m.scope == VK_SCOPE_SUBGROUP_NV)
+      c.shape_16x16x16 = true;
+  }
+  return Status::Ok();
+}
+
 // Everything the selection and the context need to know about one device.
-Status describe(VkPhysicalDevice pd, uint32_t index, PhysicalDevice* out) {
+Status describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index, PhysicalDevice* out) {
   out->handle = pd;
   out->index = index;
   vkGetPhysicalDeviceProperties(pd, &out->props);
@@ -78,22 +166,20 @@ Status describe(VkPhysicalDevice pd, uint32_t index, PhysicalDevice* out) {
   auto nv_sm = vk_struct<VkPhysicalDeviceShaderSMBuiltinsPropertiesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV);
   auto amd = vk_struct<VkPhysicalDeviceShaderCorePropertiesAMD>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD);
   auto drv = vk_struct<VkPhysicalDeviceDriverPropertiesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES_KHR);
-  void** next = &p2.pNext;
-  auto chain = [&](auto* s) {
-    *next = s;
-    next = &s->pNext;
-  };
-  chain(&subgroup);
+  Chain chain(&p2.pNext);
+  chain.add(&subgroup);
   const bool has_push = out->has_extension(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   const bool has_nv = out->has_extension(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
   const bool has_amd = out->has_extension(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
   const bool has_drv = out->has_extension(VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
-  if (has_push) chain(&push);
-  if (has_nv) chain(&nv_sm);
-  if (has_amd) chain(&amd);
-  if (has_drv) chain(&drv);
+  if (has_push) chain.add(&push);
+  if (has_nv) chain.add(&nv_sm);
+  if (has_amd) chain.add(&amd);
+  if (has_drv) chain.add(&drv);
   vkGetPhysicalDeviceProperties2(pd, &p2);
   out->subgroup_size = subgroup.subgroupSize;
+  out->subgroup_stages = subgroup.supportedStages;
+  out->subgroup_operations = subgroup.supportedOperations;
   out->max_push_descriptors = has_push ? push.maxPushDescriptors : 0;
   if (has_drv) out->driver = std::string(drv.driverName) + " " + drv.driverInfo;
 
@@ -107,7 +193,7 @@ Status describe(VkPhysicalDevice pd, uint32_t index, PhysicalDevice* out) {
   } else {
     out->compute_units = out->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ? 32 : 8;
   }
-  return Status::Ok();
+  return describe_coopmat(instance, pd, out);
 }
 
 std::string label(const PhysicalDevice& d) {
@@ -156,6 +242,42 @@ std::string missing_requirement(const PhysicalDevice& d) {
   return missing_spirv_capability(d.handle);
 }
 
+std::string coopmat_missing(const PhysicalDevice& d) {
+  const CoopMatSupport& c = d.coopmat;
+  if (!c.ext_coopmat) return "missing device extension VK_NV_cooperative_matrix";
+  if (!c.cooperative_matrix) return "VK_NV_cooperative_matrix: feature cooperativeMatrix is not supported";
+  if (!(c.coopmat_stages & VK_SHADER_STAGE_COMPUTE_BIT))
+    return "VK_NV_cooperative_matrix: cooperativeMatrixSupportedStages lacks the compute stage";
+  if (!c.shape_16x16x16)
+    return "VK_NV_cooperative_matrix: no 16x16x16 fp16*fp16+fp32 shape at subgroup scope (the device offers: " +
+           (c.shapes.empty() ? std::string("none") : c.shapes) + ")";
+  if (!c.ext_memory_model || !c.vulkan_memory_model)
+    return c.ext_memory_model ? "VK_KHR_vulkan_memory_model: feature vulkanMemoryModel is not supported"
+                              : "missing device extension VK_KHR_vulkan_memory_model";
+  if (!c.ext_float16 || !c.shader_float16)
+    return c.ext_float16 ? "VK_KHR_shader_float16_int8: feature shaderFloat16 is not supported"
+                         : "missing device extension VK_KHR_shader_float16_int8 (shaderFloat16)";
+  if (!c.ext_subgroup_size) return "missing device extension VK_EXT_subgroup_size_control (subgroups of 32)";
+  if (!c.subgroup_size_control || !c.compute_full_subgroups)
+    return "VK_EXT_subgroup_size_control: feature subgroupSizeControl or computeFullSubgroups is not supported";
+  if (c.min_subgroup_size > MLA_VK_CM_SUBGROUP || c.max_subgroup_size < MLA_VK_CM_SUBGROUP ||
+      !(c.required_subgroup_size_stages & VK_SHADER_STAGE_COMPUTE_BIT))
+    return "subgroup size " + std::to_string(MLA_VK_CM_SUBGROUP) + " cannot be required in compute shaders (sizes " +
+           std::to_string(c.min_subgroup_size) + ".." + std::to_string(c.max_subgroup_size) + ")";
+  const VkSubgroupFeatureFlags ops =
+      VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+  if (!(d.subgroup_stages & VK_SHADER_STAGE_COMPUTE_BIT) || (d.subgroup_operations & ops) != ops)
+    return "subgroup operations basic, arithmetic and shuffle in compute shaders are not all supported";
+  const VkPhysicalDeviceLimits& l = d.props.limits;
+  const uint32_t smem = MLA_VK_CM_SMEM_BYTES(1, 16), threads = MLA_VK_CM_THREADS(1);
+  if (l.maxComputeSharedMemorySize < smem)
+    return "maxComputeSharedMemorySize = " + std::to_string(l.maxComputeSharedMemorySize) + " < " +
+           std::to_string(smem) + " bytes of the smallest cooperative-matrix tile";
+  if (l.maxComputeWorkGroupInvocations < threads || l.maxComputeWorkGroupSize[0] < threads)
+    return "maxComputeWorkGroupInvocations < " + std::to_string(threads);
+  return "";
+}
+
 Status select_physical_device(VkInstance instance, const mla::vulkan::Options& options, PhysicalDevice* out) {
   uint32_t n = 0;
   MLA_VK_CHECK(vkEnumeratePhysicalDevices(instance, &n, nullptr));
@@ -163,7 +285,7 @@ Status select_physical_device(VkInstance instance, const mla::vulkan::Options& o
   MLA_VK_CHECK(vkEnumeratePhysicalDevices(instance, &n, handles.data()));
   if (n == 0) return Status(StatusCode::not_available, "no Vulkan device found (is a driver / ICD installed?)");
   std::vector<PhysicalDevice> devs(n);
-  for (uint32_t i = 0; i < n; ++i) MLA_RETURN_IF_ERROR(describe(handles[i], i, &devs[i]));
+  for (uint32_t i = 0; i < n; ++i) MLA_RETURN_IF_ERROR(describe(instance, handles[i], i, &devs[i]));
 
   // An explicit choice: Options first, then the environment.
   int index = options.device_index;

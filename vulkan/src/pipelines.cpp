@@ -23,7 +23,10 @@ const spirv::Module* find_module(const std::string& name) {
   return nullptr;
 }
 
-Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out) {
+// subgroup32: run with subgroups of exactly 32 invocations, all full
+// (VK_EXT_subgroup_size_control; the cooperative-matrix decode needs both).
+Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out,
+                     bool subgroup32 = false) {
   auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
   mi.codeSize = m->count * 4;
   mi.pCode = m->words;
@@ -34,6 +37,13 @@ Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Modu
   pi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   pi.stage.module = module;
   pi.stage.pName = "main";
+  auto sg = vk_struct<VkPipelineShaderStageRequiredSubgroupSizeCreateInfoEXT>(
+      VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO_EXT);
+  if (subgroup32) {
+    sg.requiredSubgroupSize = MLA_VK_CM_SUBGROUP;
+    pi.stage.pNext = &sg;
+    pi.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
+  }
   pi.layout = layout;
   const VkResult r = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pi, nullptr, out);
   vkDestroyShaderModule(device, module, nullptr);
@@ -63,15 +73,56 @@ const spirv::Module* decode_module(int g, int n, int rows, int batch, DecodeVari
   return nullptr;
 }
 
+// The cooperative-matrix decode pipelines: for 1, 2, 4 row groups the
+// largest N in {32, 16} that fits the device (and the caps).
+Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out) {
+  const bool emulated = out->kind == DecodeKind::coopmat_emulated;
+  const int key_cap = env_int("MLA_VULKAN_COOPMAT_KEYS", 32);
+  out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
+  for (int i = 0; i < 3; ++i) {
+    const int rg = 1 << i;
+    const uint32_t threads = MLA_VK_CM_THREADS(rg);
+    if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) continue;
+    for (int n : {32, 16}) {
+      if (n > std::max(16, key_cap) || uint32_t(MLA_VK_CM_SMEM_BYTES(rg, n)) > limits.maxComputeSharedMemorySize)
+        continue;
+      const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
+                               std::to_string(n);
+      const spirv::Module* m = find_module(name);
+      if (!m) continue;  // not built (the emulated build has N = 16, 1 and 2 groups)
+      DecodeVariant v;
+      v.rows = 16 * rg;
+      v.keys = n;
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, !emulated));
+      out->cm[i] = v;
+      break;
+    }
+  }
+  if (out->cm[0].rows == 0)
+    return Status(StatusCode::unsupported, "no cooperative-matrix decode tile fits this device "
+                                           "(maxComputeSharedMemorySize = " +
+                                               std::to_string(limits.maxComputeSharedMemorySize) + ")");
+  return Status::Ok();
+}
+
 }  // namespace
+
+const char* decode_kind_name(DecodeKind k) {
+  switch (k) {
+    case DecodeKind::coopmat: return "coopmat";
+    case DecodeKind::coopmat_emulated: return "coopmat-emulated";
+    default: return "fp32";
+  }
+}
 
 const DecodeVariant& Pipelines::for_heads(int num_heads) const {
   const int want = std::min(num_heads, max_rows);
-  for (const auto& v : decode)
-    if (v.rows >= want) return v;
+  const DecodeVariant* v = kind == DecodeKind::fp32 ? decode : cm;
+  for (int i = 0; i < 3; ++i)
+    if (v[i].rows >= want) return v[i];
   for (int i = 2; i > 0; --i)
-    if (decode[i].rows) return decode[i];
-  return decode[0];
+    if (v[i].rows) return v[i];
+  return v[0];
 }
 
 std::string Pipelines::describe() const {
@@ -80,10 +131,14 @@ std::string Pipelines::describe() const {
     if (v.rows)
       s += (s.empty() ? "G" : " G") + std::to_string(v.rows) + "xN" + std::to_string(v.keys) + "xR" +
            std::to_string(v.qk_rows) + (v.qk_batch != MLA_VK_QK_BATCH(v.keys) ? "xB" + std::to_string(v.qk_batch) : "");
+  for (const auto& v : cm)
+    if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
+  if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
   return s;
 }
 
-Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out) {
+Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out) {
+  out->kind = kind;
   VkDescriptorSetLayoutBinding bindings[MLA_VK_NUM_BINDINGS];
   for (uint32_t i = 0; i < MLA_VK_NUM_BINDINGS; ++i) {
     bindings[i] = VkDescriptorSetLayoutBinding{};
@@ -112,6 +167,8 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
     if (!m) return Status(StatusCode::internal, std::string("embedded shader ") + pass.first + " is missing");
     MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, pass.second));
   }
+
+  if (kind != DecodeKind::fp32) return create_coopmat_pipelines(device, limits, out);
 
   // Tuning knobs (the defaults are what the bench found best; tests use them
   // to reach every code path): key tile cap, Q.K rows per thread, Q.K batch,
@@ -145,6 +202,8 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, P
 
 void destroy_pipelines(VkDevice device, Pipelines* p) {
   for (auto& v : p->decode)
+    if (v.pipeline) vkDestroyPipeline(device, v.pipeline, nullptr);
+  for (auto& v : p->cm)
     if (v.pipeline) vkDestroyPipeline(device, v.pipeline, nullptr);
   for (VkPipeline* x : {&p->pages, &p->plan, &p->combine, &p->copy})
     if (*x) vkDestroyPipeline(device, *x, nullptr);

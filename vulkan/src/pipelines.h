@@ -10,12 +10,20 @@
 
 namespace mla::vulkan_impl {
 
+// Which decode shader a context runs.
+enum class DecodeKind {
+  fp32,              // decode.comp
+  coopmat,           // decode_cm.comp on VK_NV_cooperative_matrix
+  coopmat_emulated,  // decode_cm.comp with scalar matrix operations (tests)
+};
+const char* decode_kind_name(DecodeKind k);
+
 // One decode pipeline: `rows` query rows (G) per workgroup, `keys` (N) per tile.
 struct DecodeVariant {
   int rows = 0;  // 0: not available on this device
   int keys = 0;
-  int qk_rows = 0;   // rows per thread in Q.K
-  int qk_batch = 0;  // keys per Q.K reduction
+  int qk_rows = 0;   // rows per thread in Q.K (decode.comp)
+  int qk_batch = 0;  // keys per Q.K reduction (decode.comp)
   VkPipeline pipeline = VK_NULL_HANDLE;
 };
 
@@ -26,13 +34,16 @@ struct Pipelines {
   VkPipeline plan = VK_NULL_HANDLE;
   VkPipeline combine = VK_NULL_HANDLE;
   VkPipeline copy = VK_NULL_HANDLE;  // the device-copy bandwidth probe
-  DecodeVariant decode[3];  // G = 4, 8, 16
-  int max_rows = 16;        // largest G used (MLA_VULKAN_MAX_ROWS)
+  DecodeKind kind = DecodeKind::fp32;
+  DecodeVariant decode[3];  // fp32: G = 4, 8, 16
+  DecodeVariant cm[3];      // coopmat: G = 16, 32, 64 (1, 2, 4 row groups of 16)
+  int max_rows = 16;        // largest G used (MLA_VULKAN_MAX_ROWS, MLA_VULKAN_COOPMAT_ROWS)
 
-  // The variant for H heads: the smallest G >= min(H, max_rows) the device runs.
-  // A function of H and the device only, so batch-invariant results hold.
+  // The variant for H heads: the smallest G >= min(H, max_rows) the device
+  // runs (of the coopmat variants when kind is not fp32). A function of H
+  // and the device only, so batch-invariant results hold.
   const DecodeVariant& for_heads(int num_heads) const;
-  std::string describe() const;  // "G4xN16xR1 G8xN16xR1 G16xN8xR1"
+  std::string describe() const;  // "G4xN16xR1 G8xN16xR1 G16xN8xR1", "CM16xN32 CM32xN16 CM64xN16"
 };
 
 // Tile sizes follow the device limits: for each G the largest N in {16, 8, 4}
@@ -42,7 +53,11 @@ struct Pipelines {
 // MLA_VULKAN_KEY_TILE caps N, MLA_VULKAN_QK_ROWS picks 1 or 2 rows per thread
 // in Q.K, MLA_VULKAN_QK_BATCH the keys per Q.K reduction (where built),
 // MLA_VULKAN_MAX_ROWS caps G.
-Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out);
+// kind != fp32: the decode pipelines are those of decode_cm.comp (the fp32
+// ones are not built), for each row-group count the largest N in {32, 16}
+// that fits; MLA_VULKAN_COOPMAT_KEYS caps N, MLA_VULKAN_COOPMAT_ROWS caps G
+// (16, 32 or 64). The native ones require subgroups of exactly 32.
+Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out);
 void destroy_pipelines(VkDevice device, Pipelines* p);
 
 }  // namespace mla::vulkan_impl

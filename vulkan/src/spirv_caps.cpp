@@ -2,6 +2,7 @@
 #include "spirv_caps.h"
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "mla_spirv.h"
@@ -30,10 +31,13 @@ std::vector<uint32_t> capabilities(const spirv::Module& m) {
 
 }  // namespace
 
+bool is_coopmat_module(const char* name) { return std::strncmp(name, "decode_cm_", 10) == 0; }
+
 std::string missing_spirv_capability(VkPhysicalDevice pd) {
   VkPhysicalDeviceFeatures f{};
   vkGetPhysicalDeviceFeatures(pd, &f);
   for (const auto& m : spirv::kModules) {
+    if (is_coopmat_module(m.name)) continue;  // optional: checked by coopmat_missing()
     for (uint32_t c : capabilities(m)) {
       const std::string where = std::string(" (SPIR-V capability ") + std::to_string(c) + " of shader " + m.name + ")";
       switch (c) {
@@ -60,6 +64,7 @@ VkPhysicalDeviceFeatures spirv_required_features() {
   VkPhysicalDeviceFeatures f{};
   for (const auto& m : spirv::kModules)
     for (uint32_t c : capabilities(m)) {
+      if (is_coopmat_module(m.name)) break;
       if (c == kCapFloat64) f.shaderFloat64 = VK_TRUE;
       if (c == kCapInt64) f.shaderInt64 = VK_TRUE;
       if (c == kCapInt16) f.shaderInt16 = VK_TRUE;

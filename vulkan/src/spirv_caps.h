@@ -9,8 +9,14 @@
 
 namespace mla::vulkan_impl {
 
-// "" when the device supports every capability of every embedded module,
-// else the first one missing (named by module and feature).
+// The native cooperative-matrix decode modules (decode_cm_*): optional, their
+// capabilities (CooperativeMatrixNV, Float16, VulkanMemoryModel, subgroup
+// operations) are checked by coopmat_missing() (physical.h) instead.
+bool is_coopmat_module(const char* name);
+
+// "" when the device supports every capability of every embedded module
+// (but the optional cooperative-matrix ones), else the first one missing
+// (named by module and feature).
 std::string missing_spirv_capability(VkPhysicalDevice pd);
 
 // The core features to enable at device creation for those capabilities.

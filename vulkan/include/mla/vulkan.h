@@ -14,8 +14,16 @@
 // warnings and errors (validation_messages()).
 //
 // The shaders read every buffer as 32-bit words (no 8/16-bit storage or
-// arithmetic) and use no subgroup operations. The device needs Vulkan 1.1 and
+// arithmetic) and the default (FP32) decode uses no subgroup operations. The device needs Vulkan 1.1 and
 // VK_KHR_push_descriptor; anything missing is reported by name.
+//
+// Optional: a second decode pipeline on tensor cores through
+// VK_NV_cooperative_matrix (FP16 products, fp32 accumulation; see
+// vulkan/README.md), chosen at context creation by Options::coopmat or
+// MLA_VULKAN_COOPMAT: unset / 0 = off (the default until it has been
+// verified on a GPU), 1 = required (Context::create fails naming what the
+// device lacks), auto = when the device supports it, emulate = the same
+// algorithm with scalar stand-ins for the matrix operations (tests, any device).
 //
 // A Context is not thread-safe: use one per thread or serialise the calls.
 #pragma once
@@ -43,6 +51,15 @@ struct Options {
   // Enable VK_LAYER_KHRONOS_validation (also when MLA_VULKAN_VALIDATION=1)
   // and count its warnings and errors. Fails when the layer is missing.
   bool validation = false;
+  // The cooperative-matrix (tensor-core) decode.
+  enum class CoopMat {
+    from_env,        // MLA_VULKAN_COOPMAT (unset: off)
+    off,             // the FP32 decode
+    when_supported,  // cooperative matrices when the device has what they need
+    required,        // cooperative matrices; create() fails naming what is missing
+    emulate,         // decode_cm.comp with scalar matrix operations (tests; any device)
+  };
+  CoopMat coopmat = CoopMat::from_env;
 };
 
 // What the context found and chose, for logs and tests.
@@ -57,6 +74,10 @@ struct DeviceInfo {
   uint32_t subgroup_size = 0;
   bool timestamps = false;         // kernel_ms available
   std::string tiles;               // decode tile per row group, e.g. "G4xN16 G8xN16 G16xN16"
+  // Decode pipeline: "fp32", "coopmat" (VK_NV_cooperative_matrix) or "coopmat-emulated".
+  std::string decode;
+  // Why the cooperative-matrix decode cannot run here ("" when it can).
+  std::string coopmat_missing;
 };
 
 // A range of a caller's buffer. `size` is the number of bytes usable from

@@ -1,0 +1,429 @@
+#version 450
+// decode_cm.comp - the attention pass on cooperative matrices (tensor
+// cores): S = Q.K^T and O += P.V as 16x16x16 FP16 products with fp32
+// accumulation. The plan, the item of a workgroup, the fetch of key tiles,
+// masks, splits and faults are those of decode.comp (decode_common.glsl);
+// only the arithmetic of a tile differs.
+//
+// A workgroup owns G = 16 RG query rows of one request (RG row groups of 16,
+// rows r = i * H + h as in decode.comp) and one partition of its keys,
+// walked in tiles of N keys. Subgroup (rg, c) of the 4 RG subgroups:
+//   S:   rows of group rg against the N keys of the tile, over dims
+//        [144 c, 144 c + 144) (9 k-steps; its 9 Q fragments stay in
+//        registers): an fp32 partial per (row, key) into shared memory;
+//   P.V: output columns [128 c, 128 c + 128) of group rg (8 accumulators).
+// The softmax runs on 8 invocations per row (N / 8 keys each): the four
+// partials summed in a fixed order, scaled to the log2 domain, online max /
+// sum as in decode.comp, P rounded to FP16.
+//
+// FP16 holds BF16's 8 significant bits but not its range, so everything
+// that goes into a product is scaled by a power of two first (see
+// vulkan/README.md, "Cooperative-matrix decode", for the bounds):
+//   key tile: two exponents per tile, eKc for the 512 content dims (= V) and
+//     eKr for the 64 rope dims, each from the largest finite exponent of
+//     those BF16 values, so that values * 2^-e < 2^15 (FP8 rows: eKc = 0,
+//     E4M3 is exact in FP16);
+//   Q: one exponent eQ per row (all 576 dims), staged once per workgroup;
+//   S partials: the fp32 products times 2^eKc (content) / 2^eKr (rope), so a
+//     partial is Q' . K with Q' = Q * 2^-eQ;
+//   logits: sum of partials * 2^eQ * scale * log2(e) * sigma_q * sigma_k;
+//   P: p * sigma_k * 2^-eP, eP from the tile's largest sigma_k (BF16 KV:
+//     eP = -14, P in [0, 2^14]); the fp32 tile product P.V is multiplied by
+//     2^(eP + eKc) before it is added to O.
+// A tile whose raw logits are non-finite has a non-finite K value (or Q);
+// its non-finite V values are then zeroed and their keys get a NaN logit in
+// the rows that see them, so 0 * NaN in P.V cannot reach rows that do not
+// (as cuda/src/nonfinite.cuh).
+//
+// Compile with -DMLA_CM_RG=<1|2|4> -DMLA_N=<16|32>; -DMLA_CM_EMULATE for
+// the scalar test build (cm_api.glsl).
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#ifndef MLA_CM_EMULATE
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_NV_cooperative_matrix : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
+#include "common.glsl"
+
+#if !defined(MLA_CM_RG) || !defined(MLA_N)
+#error "compile with -DMLA_CM_RG=<row groups of 16> -DMLA_N=<keys per tile>"
+#endif
+#define RG MLA_CM_RG
+#define N MLA_N
+#define G (16 * RG)
+#define T MLA_VK_CM_THREADS(RG)
+#define LD ((N * MLA_VK_BF16_ROW_UVEC4 + T - 1) / T)
+#define KP MLA_VK_CM_KPITCH
+#define SP MLA_VK_CM_SPITCH(N)
+#define KPT (N / 8)  // keys per softmax invocation
+#define KB (N / 16)  // 16-key blocks of a tile
+#if N != 16 && N != 32
+#error "N is 16 or 32"
+#endif
+
+layout(local_size_x = T) in;
+
+#include "decode_common.glsl"
+
+// Shared memory: exactly MLA_VK_CM_SMEM_BYTES(RG, N) bytes.
+shared uvec4 sK[N * KP];              // key tile as scaled FP16 [key][73]; Q staging; epilogue scratch
+shared uvec4 sS[RG * 4 * 16 * SP];    // S partials [rg][c][row][N + 4 floats]; P and the rescale over c = 0, 1
+shared float sKs[N];                  // sigma_k per key (1 for BF16)
+shared float sRowTmp[G * 8];          // per softmax invocation: l at the end (and the emulated row max)
+shared uint sQe[G];                   // largest finite exponent field of each Q row
+shared float sRowL[G];
+shared uint sWord[8];
+#define W_EXPKC 0u   // largest exponent field of the next tile's BF16 content values
+#define W_EXPKR 1u   // of its BF16 rope values
+#define W_EXPSIG 2u  // of its sigma_k (FP8 KV)
+#define W_FLAG 3u    // this tile has a non-finite raw logit
+#define W_BAD 4u     // keys of this tile whose V had a non-finite value (bit n)
+
+#include "cm_api.glsl"
+
+// First uvec4 of S partial c of row group rg ([16 rows][SP uvec4]).
+uint s_base(uint rg, uint c) { return (rg * 4u + c) * 16u * SP; }
+
+// 2^e for e in [-126, 127], exactly.
+float pow2(int e) { return uintBitsToFloat(uint(e + 127) << 23); }
+// x * 2^e for e in [-252, 254] in two exact steps (no fp32 overflow of the factor).
+float scale_pow2(float x, int e) {
+  const int e1 = clamp(e, -126, 127);
+  return (x * pow2(e1)) * pow2(e - e1);
+}
+// The exponent e of a scale 2^-e that brings values whose largest exponent
+// field is E (IEEE single / BF16 bias) below 2^15.
+int exp_for(uint E) { return clamp(int(E) - 141, -126, 113); }
+// Exponent field of a finite float, 0 for NaN / Inf.
+uint f32_exp(float x) {
+  const uint E = (floatBitsToUint(x) >> 23) & 0xFFu;
+  return E == 0xFFu ? 0u : E;
+}
+// Largest finite exponent field of the 8 BF16 values of a chunk.
+uint bf16x8_exp(uvec4 r) {
+  uint m = 0u;
+  UNROLL for (uint i = 0u; i < 4u; ++i) {
+    const uint lo = (r[i] >> 7) & 0xFFu, hi = r[i] >> 23 & 0xFFu;
+    m = max(m, max(lo == 0xFFu ? 0u : lo, hi == 0xFFu ? 0u : hi));
+  }
+  return m;
+}
+// Eight BF16 values * sc as FP16 (exact when the result is a normal FP16).
+uvec4 bf16x8_to_f16(uvec4 r, float sc) {
+  return uvec4(packHalf2x16(vec2(bf16_lo(r.x), bf16_hi(r.x)) * sc), packHalf2x16(vec2(bf16_lo(r.y), bf16_hi(r.y)) * sc),
+               packHalf2x16(vec2(bf16_lo(r.z), bf16_hi(r.z)) * sc), packHalf2x16(vec2(bf16_lo(r.w), bf16_hi(r.w)) * sc));
+}
+uvec2 f32x4_to_f16(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+
+// The exponents of the tile in g_regs (keys [0, nk)) into sWord.
+void publish_tile_exponents(uint nk) {
+  const uint tid = gl_LocalInvocationID.x;
+  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+  const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
+  const uint rope_at = fp8 ? MLA_VK_FP8_CONTENT_UVEC4 : MLA_DIM_CONTENT / 8;  // first rope chunk of a row
+  uint ec = 0u, er = 0u;
+  UNROLL for (uint j = 0u; j < LD; ++j) {
+    const uint idx = tid + j * T;
+    if (idx < N * row_uvec4) {
+      const uint e = bf16x8_exp(g_regs[j]);
+      if (idx % row_uvec4 >= rope_at) er = max(er, e);
+      else if (!fp8) ec = max(ec, e);  // E4M3 content needs no scaling (|x| <= 448, exact in FP16)
+    }
+  }
+  const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
+  publish_max(ec, W_EXPKC);
+  publish_max(er, W_EXPKR);
+  publish_max(es, W_EXPSIG);
+}
+
+// g_regs -> sK as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k -> sKs.
+void stage_tile_f16(int eKc, int eKr) {
+  const uint tid = gl_LocalInvocationID.x;
+  const float sc = pow2(-eKc), sr = pow2(-eKr);
+  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx < N * MLA_VK_FP8_ROW_UVEC4) {
+        const uvec4 r = g_regs[j];
+        const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
+        if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 2 uvec4 of FP16
+          sK[n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
+          sK[n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
+        } else {  // 8 BF16 rope values
+          sK[n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
+        }
+      }
+    }
+  } else {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        const uint w = idx % MLA_VK_BF16_ROW_UVEC4;
+        sK[(idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
+      }
+    }
+  }
+  if (tid < N) sKs[tid] = g_reg_sk;
+}
+
+// Q rows [16 rg2, 16 rg2 + 16) of the workgroup -> sK rows 0..15 as FP16 *
+// 2^-eQ (eQ per row); rows past row_end are zeros. Every invocation calls
+// it (barriers); invocations 0..127 work: 8 per row, 72 dims each.
+void stage_q(uint rg2, uint inv, int row0, int row_end) {
+  const uint r = (inv >> 3) & 15u, part = inv & 7u;
+  const int rr = row0 + int(rg2 * 16u + r);
+  const bool work = inv < 128u;
+  const bool live = work && rr < row_end;
+  const uint qrow = live ? q_row_of(rr) : 0u;
+  if (live) {
+    uint E = 0u;
+    for (uint d = 72u * part; d < 72u * part + 72u; ++d) E = max(E, f32_exp(q_value(qrow, d)));
+    atomicMax(sQe[rg2 * 16u + r], E);
+  }
+  memoryBarrierShared();
+  barrier();
+  if (work) {
+    const float sc = pow2(-exp_for(sQe[rg2 * 16u + r]));
+    for (uint t = 0u; t < 36u; ++t) {
+      const uint d = 72u * part + 2u * t;
+      const uint h = live ? packHalf2x16(vec2(q_value(qrow, d), q_value(qrow, d + 1u)) * sc) : 0u;
+      const uint word = 36u * part + t;  // 32-bit word of the 288 of the row
+      sK[r * KP + (word >> 2)][word & 3u] = h;
+    }
+  }
+  memoryBarrierShared();
+  barrier();
+}
+
+// The rare path: every non-finite FP16 of the tile's V rows becomes 0 and
+// the keys that had one are flagged in sWord[W_BAD].
+void sanitize_v(uint inv) {
+  for (uint i = inv; i < N * (MLA_DIM_V / 8); i += T) {
+    const uint n = i / (MLA_DIM_V / 8), at = n * KP + i % (MLA_DIM_V / 8);
+    uvec4 u = sK[at];
+    bool found = false;
+    UNROLL for (uint c = 0u; c < 4u; ++c) {
+      const bool lo = (u[c] & 0x7C00u) == 0x7C00u, hi = (u[c] & 0x7C000000u) == 0x7C000000u;
+      found = found || lo || hi;
+      u[c] &= (lo ? 0xFFFF0000u : 0xFFFFFFFFu) & (hi ? 0x0000FFFFu : 0xFFFFFFFFu);
+    }
+    if (found) {
+      sK[at] = u;
+      atomicOr(sWord[W_BAD], 1u << n);
+    }
+  }
+}
+
+bool nonfinite(float x) { return (floatBitsToUint(x) & 0x7F800000u) == 0x7F800000u; }
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+#ifdef MLA_CM_EMULATE
+  const uint sg = tid >> 5, lane = tid & 31u;
+#else
+  const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+#endif
+  g_lane = lane;
+  const uint inv = sg * 32u + lane;  // the role of this invocation (tid on a 32-wide subgroup)
+  DecodeItem it;
+  if (!begin_item(G, it)) return;
+  const int H = pc.num_heads;
+  const int row0 = it.row0, row_end = it.row_end;
+  const uint p_begin = it.p_begin, p_end = it.p_end;
+  const bool fp8_kv = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+
+  load_fp8_table();
+  if (inv < 8u) sWord[inv] = 0u;
+  for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
+  memoryBarrierShared();
+  barrier();
+
+  // Matrix roles: row group rg, quarter cq (of the dims in S, of the columns in P.V).
+  const uint rg = sg >> 2, cq = sg & 3u;
+  const bool rg_active = row0 + int(rg * 16u) < row_end;  // uniform in the subgroup
+  // Softmax roles: row g of the workgroup (in group rg, since g >> 4 = sg >> 2), keys kg * KPT ...
+  const uint g = inv >> 3, kg = inv & 7u, rl = g & 15u;
+  const int row = row0 + int(g);
+  const bool row_active = row < row_end;
+  float q_scale = 0.0;  // softmax_scale * log2(e) * sigma_q
+  ivec2 vis = ivec2(0, 0);
+  if (row_active) {
+    const int i = row / H;
+    q_scale = pc.scale_log2 * (pc.q_format == MLA_FORMAT_FP8_ROPE640 ? q_scales[g_q_begin + i] : 1.0);
+    vis = visible_keys(g_kv_len, g_q_len, i);
+  }
+
+  if (p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin));
+
+  // Q fragments of this subgroup: rows of group rg, dims [144 cq, 144 cq + 144).
+  CmA qf[9];
+  for (uint rg2 = 0u; rg2 < uint(RG); ++rg2) {
+    stage_q(rg2, inv, row0, row_end);
+    if (rg == rg2) {
+      UNROLL for (uint s = 0u; s < 9u; ++s) CM_LOAD_A(qf[s], sK, cq * 18u + 2u * s, KP);
+    }
+    memoryBarrierShared();
+    barrier();
+  }
+  const int eQ = exp_for(sQe[g]);
+
+  if (p_begin < p_end) publish_tile_exponents(min(uint(N), p_end - p_begin));
+  memoryBarrierShared();
+  barrier();
+
+  CmC o[8];
+  UNROLL for (uint cb = 0u; cb < 8u; ++cb) CM_ZERO(o[cb]);
+  float m_run = MLA_NEG_INF;  // running max of row g (log2 domain)
+  float l_run = 0.0;          // running sum of this invocation's keys of row g
+
+  for (uint k0 = p_begin; k0 < p_end; k0 += N) {
+    const uint nk = min(uint(N), p_end - k0);
+    const int eKc = fp8_kv ? 0 : exp_for(sWord[W_EXPKC]), eKr = exp_for(sWord[W_EXPKR]);
+    const int eP = fp8_kv ? exp_for(sWord[W_EXPSIG]) : -14;
+    stage_tile_f16(eKc, eKr);
+    if (inv == 0u) {
+      sWord[W_FLAG] = 0u;
+      sWord[W_BAD] = 0u;
+    }
+    if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N));
+    memoryBarrierShared();
+    barrier();
+    if (inv == 0u) {  // everyone has read them; the next tile's are published after the next barrier
+      sWord[W_EXPKC] = 0u;
+      sWord[W_EXPKR] = 0u;
+      sWord[W_EXPSIG] = 0u;
+    }
+
+    // S partials of quarter cq: Q' . K, i.e. the products times 2^eKc
+    // (content k-steps) or 2^eKr (rope k-steps 32..35, in quarter 3 only).
+    if (rg_active) {
+      const float fc = pow2(eKc), fr = pow2(eKr);
+      UNROLL for (uint kb = 0u; kb < KB; ++kb) {
+        CmC acc, acc_rope;
+        CM_ZERO(acc);
+        CM_ZERO(acc_rope);
+        UNROLL for (uint s = 0u; s < 9u; ++s) {
+          CmB b;
+          CM_LOAD_B_COLS(b, kb * 16u * KP + cq * 18u + 2u * s, KP);
+          if (cq * 9u + s < MLA_DIM_CONTENT / 16) CM_MULADD(qf[s], b, acc);
+          else CM_MULADD(qf[s], b, acc_rope);
+        }
+        bool bad = false;
+        for (int i = 0; i < CM_LEN(acc); ++i) {
+          CM_EL(acc, i) = CM_EL(acc, i) * fc + CM_EL(acc_rope, i) * fr;
+          bad = bad || nonfinite(CM_EL(acc, i));
+        }
+        if (bad) sWord[W_FLAG] = 1u;
+        CM_STORE_C(acc, sS, s_base(rg, cq) + 4u * kb, SP);
+      }
+    }
+    memoryBarrierShared();
+    barrier();
+    if (sWord[W_FLAG] != 0u) {
+      sanitize_v(inv);
+      memoryBarrierShared();
+      barrier();
+    }
+
+    // Softmax of row g, keys n = kg * KPT + j.
+    {
+      const uint bad_keys = sWord[W_BAD];
+      float s[KPT];
+      bool seen[KPT];
+      float tile_max = MLA_NEG_INF;
+      UNROLL for (uint j = 0u; j < KPT; ++j) {
+        const uint n = kg * KPT + j;
+        float raw = 0.0;
+        UNROLL for (uint c = 0u; c < 4u; ++c) raw += uintBitsToFloat(sS[s_base(rg, c) + rl * SP + (n >> 2)][n & 3u]);
+        const int key = int(k0 + n);
+        seen[j] = n < nk && key >= vis.x && key < vis.y;
+        s[j] = !seen[j] ? MLA_NEG_INF
+               : ((bad_keys >> n) & 1u) != 0u ? MLA_NAN
+                                              : scale_pow2(raw, eQ) * q_scale * sKs[n];
+        tile_max = max(tile_max, s[j]);
+      }
+      const float m_new = max(m_run, row8_max(tile_max, inv));
+      const float corr = m_run == MLA_NEG_INF ? 0.0 : exp2(m_run - m_new);
+      const float p_scale = pow2(-eP);
+      float p_sum = 0.0;
+      float pq[KPT];  // P of the products: p * sigma_k * 2^-eP, 0 where the row does not see the key
+      UNROLL for (uint j = 0u; j < KPT; ++j) {
+        const uint n = kg * KPT + j;
+        const float p = s[j] == MLA_NEG_INF ? 0.0 : exp2(s[j] - m_new);
+        p_sum += p;
+        pq[j] = seen[j] ? (sKs[n] * p_scale) * p : 0.0;
+      }
+      l_run = l_run * corr + p_sum;
+      m_run = m_new;
+      group_sync();  // every invocation of the row has read its partials
+      // P row rl (FP16) over partial 0, the rescale row (16 x corr) over partial 1.
+      UNROLL for (uint j = 0u; j < KPT; j += 2u) {
+        const uint n = kg * KPT + j;
+        sS[s_base(rg, 0u) + rl * SP + (n >> 3)][(n & 7u) >> 1] = packHalf2x16(vec2(pq[j], pq[j + 1u]));
+      }
+      if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(corr));
+    }
+    memoryBarrierShared();
+    barrier();
+
+    // O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128).
+    if (rg_active) {
+      CmA pa[KB];
+      UNROLL for (uint ks = 0u; ks < KB; ++ks) CM_LOAD_A(pa[ks], sS, s_base(rg, 0u) + 2u * ks, SP);
+      CmC cr;
+      CM_LOAD_C(cr, sS, s_base(rg, 1u), SP);
+      const int eo = eP + eKc;
+      const float f1 = pow2(clamp(eo, -126, 127)), f2 = pow2(eo - clamp(eo, -126, 127));
+      UNROLL for (uint cb = 0u; cb < 8u; ++cb) {
+        CmC t;
+        CM_ZERO(t);
+        UNROLL for (uint ks = 0u; ks < KB; ++ks) {
+          CmB v;
+          CM_LOAD_B_ROWS(v, ks * 16u * KP + cq * 16u + 2u * cb, KP);
+          CM_MULADD(pa[ks], v, t);
+        }
+        CmC x = o[cb];
+        for (int i = 0; i < CM_LEN(x); ++i) CM_EL(x, i) = fma(CM_EL(t, i) * f1, f2, CM_EL(x, i) * CM_EL(cr, i));
+        o[cb] = x;
+      }
+    }
+    if (k0 + N < p_end) publish_tile_exponents(min(uint(N), p_end - k0 - N));
+    memoryBarrierShared();
+    barrier();
+  }
+
+  // Row sums: l of row g is the sum of its 8 invocations' sums, in order.
+  sRowTmp[inv] = l_run;
+  memoryBarrierShared();
+  barrier();
+  if (kg == 0u) {
+    float l = 0.0;
+    UNROLL for (uint k = 0u; k < 8u; ++k) l += sRowTmp[g * 8u + k];
+    sRowL[g] = l;
+  }
+  memoryBarrierShared();
+  barrier();
+
+  // O / l: each subgroup's 16 x 16 blocks through its own 1 KiB of sK.
+  const uint scratch = sg * 64u;
+  const uint er = lane >> 1, eh = lane & 1u;  // row and half-row this invocation writes
+  const int orow = row0 + int(rg * 16u + er);
+  UNROLL for (uint cb = 0u; cb < 8u; ++cb) {
+    CM_STORE_C(o[cb], sK, scratch, 4u);
+    group_sync();
+    if (orow < row_end) {
+      const float l = sRowL[rg * 16u + er];
+      const vec4 a = uintBitsToFloat(sK[scratch + er * 4u + 2u * eh]);
+      const vec4 b = uintBitsToFloat(sK[scratch + er * 4u + 2u * eh + 1u]);
+      const uint grow = uint(g_q_begin * H + orow), quad = (cq * 128u + cb * 16u + eh * 8u) / 4u;
+      store_out_quad(grow, quad, l == 0.0 ? vec4(0.0) : a / l, it.nsplit, it.split);
+      store_out_quad(grow, quad + 1u, l == 0.0 ? vec4(0.0) : b / l, it.nsplit, it.split);
+    }
+    group_sync();
+  }
+  if (kg == 0u && row_active) store_lse(uint(g_q_begin * H + row), m_run, sRowL[g], it.nsplit, it.split);
+}
