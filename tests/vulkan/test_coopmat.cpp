@@ -43,16 +43,16 @@ std::unique_ptr<mla::vulkan::Context> make_context(Options::CoopMat mode, std::s
   return ctx;
 }
 
-// The contexts every case below runs on: the emulated one, and the native
-// one when the device has it.
+// The contexts every case below runs on (shared, vk_test::coopmat_context):
+// the native one when the device has it, and the emulated one.
 struct Contexts {
-  std::unique_ptr<mla::vulkan::Context> native, emulated;
+  mla::vulkan::Context* native = nullptr;
+  mla::vulkan::Context* emulated = nullptr;
   Contexts() {
     std::string why;
-    native = make_context(Options::CoopMat::required, &why);
+    native = vk_test::coopmat_context(true, &why);
     if (!native) MESSAGE("native cooperative-matrix decode not run here: " << why);
-    emulated = make_context(Options::CoopMat::emulate, &why);
-    REQUIRE_MESSAGE(emulated, why);
+    emulated = vk_test::coopmat_context(false, nullptr);
   }
   template <class F>
   void each(F f) {

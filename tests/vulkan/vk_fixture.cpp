@@ -16,9 +16,37 @@ using mla::test::HostProblem;
 namespace {
 uint64_t g_seen_messages = 0;
 std::unique_ptr<mla::vulkan::Context> g_context;
+std::unique_ptr<mla::vulkan::Context> g_coopmat[2];  // emulated, native
+bool g_coopmat_tried[2] = {false, false};
+std::string g_coopmat_why;
 }  // namespace
 
-void release_context() { g_context.reset(); }
+void release_context() {
+  g_context.reset();
+  g_coopmat[0].reset();
+  g_coopmat[1].reset();
+}
+
+mla::vulkan::Context* coopmat_context(bool native, std::string* why) {
+  const int i = native ? 1 : 0;
+  if (!g_coopmat_tried[i]) {
+    g_coopmat_tried[i] = true;
+    mla::vulkan::Options o;
+    o.validation = validation_wanted();
+    o.coopmat = native ? mla::vulkan::Options::CoopMat::required : mla::vulkan::Options::CoopMat::emulate;
+    const mla::Status st = mla::vulkan::Context::create(o, &g_coopmat[i]);
+    if (!st.ok()) {
+      g_coopmat[i].reset();
+      if (native) g_coopmat_why = st.to_string();
+      REQUIRE_MESSAGE((native || st.ok()), st.to_string());
+    } else {
+      const auto info = g_coopmat[i]->device_info();
+      std::printf("coopmat context: decode %s, tiles %s\n", info.decode.c_str(), info.tiles.c_str());
+    }
+  }
+  if (why) *why = g_coopmat_why;
+  return g_coopmat[i].get();
+}
 
 mla::vulkan::Context& context() {
   std::unique_ptr<mla::vulkan::Context>& ctx = g_context;

@@ -14,10 +14,15 @@ namespace vk_test {
 
 // The shared context; created on first use (REQUIREs success).
 mla::vulkan::Context& context();
-// Destroys it. main() calls this before returning: a Vulkan device destroyed
-// by a static destructor may outlive the driver's own teardown (it crashed
-// the NVIDIA driver at exit).
+// Destroys it (and the coopmat contexts below). main() calls this before
+// returning: a Vulkan device destroyed by a static destructor may outlive the
+// driver's own teardown (it crashed the NVIDIA driver at exit).
 void release_context();
+
+// Contexts with the cooperative-matrix decode, created on first use and
+// shared by the test cases: native (required; null where the device cannot
+// run it, *why then says why) or emulated (REQUIREd).
+mla::vulkan::Context* coopmat_context(bool native, std::string* why);
 
 // Integer from the environment, or `fallback`.
 int env_int(const char* name, int fallback);
