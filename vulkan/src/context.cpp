@@ -83,6 +83,7 @@ Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
       extensions.push_back(e);
     f_cm.cooperativeMatrix = VK_TRUE;
     f_mm.vulkanMemoryModel = VK_TRUE;
+    f_mm.vulkanMemoryModelDeviceScope = VK_TRUE;  // physical.h: needed by the other shaders' atomics
     f_16.shaderFloat16 = VK_TRUE;
     f_sg.subgroupSizeControl = VK_TRUE;
     f_sg.computeFullSubgroups = VK_TRUE;

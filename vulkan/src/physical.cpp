@@ -104,6 +104,7 @@ Status describe_coopmat(VkInstance instance, VkPhysicalDevice pd, PhysicalDevice
   c.cooperative_matrix = c.ext_coopmat && f_cm.cooperativeMatrix;
   c.coopmat_stages = c.ext_coopmat ? p_cm.cooperativeMatrixSupportedStages : 0;
   c.vulkan_memory_model = c.ext_memory_model && f_mm.vulkanMemoryModel;
+  c.vulkan_memory_model_device_scope = c.vulkan_memory_model && f_mm.vulkanMemoryModelDeviceScope;
   c.shader_float16 = c.ext_float16 && f_16.shaderFloat16;
   c.subgroup_size_control = c.ext_subgroup_size && f_sg.subgroupSizeControl;
   c.compute_full_subgroups = c.ext_subgroup_size && f_sg.computeFullSubgroups;
@@ -254,6 +255,8 @@ std::string coopmat_missing(const PhysicalDevice& d) {
   if (!c.ext_memory_model || !c.vulkan_memory_model)
     return c.ext_memory_model ? "VK_KHR_vulkan_memory_model: feature vulkanMemoryModel is not supported"
                               : "missing device extension VK_KHR_vulkan_memory_model";
+  if (!c.vulkan_memory_model_device_scope)
+    return "VK_KHR_vulkan_memory_model: feature vulkanMemoryModelDeviceScope is not supported";
   if (!c.ext_float16 || !c.shader_float16)
     return c.ext_float16 ? "VK_KHR_shader_float16_int8: feature shaderFloat16 is not supported"
                          : "missing device extension VK_KHR_shader_float16_int8 (shaderFloat16)";

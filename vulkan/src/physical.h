@@ -17,6 +17,11 @@ struct CoopMatSupport {
   bool ext_coopmat = false, ext_memory_model = false, ext_float16 = false, ext_subgroup_size = false;
   bool cooperative_matrix = false;   // VkPhysicalDeviceCooperativeMatrixFeaturesNV
   bool vulkan_memory_model = false;  // VkPhysicalDeviceVulkanMemoryModelFeaturesKHR
+  // ...and its device scope: once vulkanMemoryModel is on, every shader of the
+  // context (the planner's and combine's device-scope atomics and barriers
+  // too) needs it (VUID-RuntimeSpirv-vulkanMemoryModel-06265, seen on the
+  // NVIDIA driver).
+  bool vulkan_memory_model_device_scope = false;
   bool shader_float16 = false;       // VkPhysicalDeviceShaderFloat16Int8FeaturesKHR
   bool subgroup_size_control = false, compute_full_subgroups = false;
   VkShaderStageFlags coopmat_stages = 0;           // cooperativeMatrixSupportedStages
