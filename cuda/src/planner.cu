@@ -84,6 +84,29 @@ __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, S
   return r;
 }
 
+// Whether any of row[first], row[first + stride], ... below `pages` is
+// outside [0, num_pages). Eight loads are issued before any is tested: with
+// page_size 1 a batch of 128 requests of 4096 keys is 2 MB of page ids read by
+// this one CTA, and a loop with one load in flight a lane (the compiler does
+// not unroll a runtime stride) is the suspected cause of page 1's 0.34 ms
+// regression since 44c3bb4 (docs/perf_notes.md; not yet measured).
+__device__ __forceinline__ bool any_page_out_of_pool(const int32_t* row, int32_t pages, int32_t first, int32_t stride,
+                                                     int32_t num_pages) {
+  constexpr int kInFlight = 8;
+  bool bad = false;
+  for (int32_t j0 = first; j0 < pages; j0 += kInFlight * stride) {
+    int32_t id[kInFlight];
+#pragma unroll
+    for (int k = 0; k < kInFlight; ++k) {
+      const int32_t j = j0 + k * stride;
+      id[k] = j < pages ? __ldg(row + j) : 0;
+    }
+#pragma unroll
+    for (int k = 0; k < kInFlight; ++k) bad |= j0 + k * stride < pages && uint32_t(id[k]) >= uint32_t(num_pages);
+  }
+  return bad;
+}
+
 // Phase A: kv_len range and page ids; the bits go to requests[b].status and
 // are completed in phase B1. `wpr` warps check one request (1, or kWarps / B
 // for a small batch in the parallel emission: one long request's page list
@@ -105,7 +128,7 @@ __device__ void check_pages(const PlannerParams& p, uint32_t* flags_s) {
       } else {
         const int32_t pages = int32_t((int64_t(kv) + p.page_size - 1) >> p.page_shift);
         const int32_t* row = p.page_table + int64_t(b) * p.max_pages;
-        for (int32_t j = sub * 32 + lane; j < pages; j += wpr * 32) bad |= uint32_t(row[j]) >= uint32_t(p.num_pages);
+        bad = any_page_out_of_pool(row, pages, sub * 32 + lane, wpr * 32, p.num_pages);
       }
     }
     bad = __any_sync(0xffffffffu, bad);
