@@ -82,6 +82,22 @@ constexpr uint32_t kQEmptyArrivals = 4;                 // lane 0 of each softma
 // dev harness times the others to see the load and compute pipelines apart.
 enum Variant : int { kVariantFull = 0, kVariantNoCompute = 1, kVariantNoLoad = 2 };
 
+// Development switches for timing (the dev harness and bisecting a
+// regression: build with -Dcuda_args=-DMLA_SM90_...=...). The defaults are
+// what the library ships and what the tests cover.
+//  MLA_SM90_NONFINITE_CHECK 0: no per-tile non-finite-V probe (nonfinite.cuh);
+//    breaks the NaN contract (rows that do not see a NaN key can turn NaN):
+//    for timing only.
+//  MLA_SM90_ARRIVE_HANDOFF 1: the hand-off of 919f832 and before: the softmax
+//    WG arrives on PReady and the helper WG arrives on PFree (bar.arrive)
+//    instead of both sides waiting (bar.sync).
+#ifndef MLA_SM90_NONFINITE_CHECK
+#define MLA_SM90_NONFINITE_CHECK 1
+#endif
+#ifndef MLA_SM90_ARRIVE_HANDOFF
+#define MLA_SM90_ARRIVE_HANDOFF 0
+#endif
+
 // Named barriers between the two consumer warpgroups.
 constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factors
 constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them

@@ -245,11 +245,13 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       // nonfinite.cuh: one row of each thread (h = 0) shows every key with a
       // non-finite V; the barrier also orders all S reads of the tile before
       // the rare path writes it.
+#if MLA_SM90_NONFINITE_CHECK
       float probe = 0.f;
 #pragma unroll
       for (int i = 0; i < 32; i += 4) probe += s[i] + s[i + 1];
       if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe)))
         mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
+#endif
 
       float alpha[2];
       softmax_tile(s, st, v.tile_base + t * kKeys, p.scale_log2, rp, alpha);
@@ -271,7 +273,11 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
         scale_smem[rp.r0 + 8] = alpha[1];
       }
       fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
+#if MLA_SM90_ARRIVE_HANDOFF
+      named_arrive(kBarPReady, kConsumerThreads);
+#else
       named_sync(kBarPReady, kConsumerThreads);
+#endif
 
       const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
       pin_regs(o);
