@@ -40,3 +40,15 @@ bench default bisect-default
 bench noprobe bisect-noprobe
 bench arrive bisect-arrive
 bench legacy-planner bisect-default MLA_PLANNER=legacy
+
+# The sanitizer probe (racecheck_probe.cu): which part of the kernel's
+# surroundings makes synccheck report divergent threads at its named barriers.
+nvcc -O2 -gencode=arch=compute_90a,code=sm_90a cuda/src/sm90/dev/racecheck_probe.cu -o "$OUT_DIR/probe" \
+  >"$OUT_DIR/probe-build.log" 2>&1
+for m in 0 2 3; do
+  for tool in racecheck synccheck; do
+    echo "== probe mode $m $tool"
+    timeout 20 compute-sanitizer --tool "$tool" --error-exitcode 1 "$OUT_DIR/probe" "$m" >"$OUT_DIR/probe-$m-$tool.log" 2>&1
+    echo "   rc=$? $(grep -E 'SUMMARY|sum of' "$OUT_DIR/probe-$m-$tool.log" | tr '\n' ' ')"
+  done
+done
