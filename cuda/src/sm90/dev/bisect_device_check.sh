@@ -52,3 +52,6 @@ for m in 0 2 3; do
     echo "   rc=$? $(grep -E 'SUMMARY|sum of' "$OUT_DIR/probe-$m-$tool.log" | tr '\n' ' ')"
   done
 done
+
+# The device tool brings back at most 8 files: one archive of the logs.
+tar czf "$OUT_DIR/../bisect-logs.tgz" -C "$OUT_DIR" . && rm -rf "$OUT_DIR"
