@@ -81,4 +81,7 @@ step suite-coopmat 40 env MLA_VULKAN_COOPMAT=1 "$BUILD/tests/vulkan/test_vulkan"
 step reliability-coopmat 40 env MLA_VULKAN_COOPMAT=1 "$BUILD/tests/reliability/test_reliability_vulkan"
 
 echo "== total $(($(date +%s) - T0))s, failed steps: $FAILED" | tee -a "$SUMMARY"
+# The device tool brings back at most 8 files: the summary and one archive.
+cp "$SUMMARY" "$OUT_DIR/../coopmat-summary.txt"
+tar czf "$OUT_DIR/../coopmat-logs.tgz" -C "$OUT_DIR" . && rm -rf "$OUT_DIR"
 exit "$FAILED"
