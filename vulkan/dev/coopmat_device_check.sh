@@ -71,6 +71,12 @@ step build 100 bash -c "meson setup $BUILD -Dcuda=disabled -Dbuildtype=release &
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$OUT_DIR/nvidia-smi.txt" 2>&1 || true
 
+# The driver's statistics of every pipeline (registers, spills: is the H=16
+# decode, FP32 and coopmat alike stuck at ~1.3 ms, spilling?).
+PATTERN='mla vulkan pipeline'
+step pipeline-stats-fp32 20 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 "$BUILD/tests/vulkan/test_vulkan" -tc='api: device name and info'
+step pipeline-stats-coopmat 20 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 "$BUILD/tests/vulkan/test_vulkan" -tc='api: device name and info'
+PATTERN=$TESTS
 step coopmat-cases 45 env MLA_VULKAN_MATRIX_COUNT=48 "$BUILD/tests/vulkan/test_vulkan" -tc='coopmat*'
 PATTERN="$TESTS|^== |device copy|best|vs fp32"
 step bench-suite 60 env MLA_VULKAN_BENCH=1 "$BUILD/tests/vulkan/test_vulkan" -tc='bench: the coop*'

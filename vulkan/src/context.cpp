@@ -7,6 +7,7 @@
 
 #include "context_impl.h"
 #include "mla/numeric.h"
+#include "pipeline_stats.h"
 #include "spirv_caps.h"
 #include "vk_check.h"
 #include "vk_struct.h"
@@ -91,6 +92,18 @@ Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
     f_mm.pNext = &f_16;
     f_16.pNext = &f_sg;
     di.pNext = &f_cm;
+  }
+  // MLA_VULKAN_PIPELINE_STATS: the driver's statistics of every pipeline
+  // (pipeline_stats.h), where the device has the extension.
+  auto f_pe = vk_struct<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
+  if (vulkan_impl::pipeline_stats_requested() &&
+      c->phys.has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    f_pe.pipelineExecutableInfo = VK_TRUE;
+    f_pe.pNext = const_cast<void*>(di.pNext);
+    di.pNext = &f_pe;
+    c->pipelines.capture_statistics = true;
   }
   di.queueCreateInfoCount = 1;
   di.pQueueCreateInfos = &qi;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "mla_spirv.h"
+#include "pipeline_stats.h"
 #include "shader_interface.h"
 #include "vk_check.h"
 #include "vk_struct.h"
@@ -25,7 +26,8 @@ const spirv::Module* find_module(const std::string& name) {
 
 // subgroup32: run with subgroups of exactly 32 invocations, all full
 // (VK_EXT_subgroup_size_control; the cooperative-matrix decode needs both).
-Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out,
+// capture: print the driver's statistics of the pipeline (pipeline_stats.h).
+Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out, bool capture,
                      bool subgroup32 = false) {
   auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
   mi.codeSize = m->count * 4;
@@ -45,9 +47,11 @@ Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Modu
     pi.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
   }
   pi.layout = layout;
+  if (capture) pi.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   const VkResult r = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pi, nullptr, out);
   vkDestroyShaderModule(device, module, nullptr);
   if (r != VK_SUCCESS) return vk_error(r, (std::string("vkCreateComputePipelines(") + m->name + ")").c_str());
+  if (capture) print_pipeline_statistics(device, *out, m->name);
   return Status::Ok();
 }
 
@@ -93,7 +97,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       DecodeVariant v;
       v.rows = 16 * rg;
       v.keys = n;
-      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, !emulated));
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics, !emulated));
       out->cm[i] = v;
       break;
     }
@@ -165,7 +169,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
                     std::make_pair("combine", &out->combine), std::make_pair("copy", &out->copy)}) {
     const spirv::Module* m = find_module(pass.first);
     if (!m) return Status(StatusCode::internal, std::string("embedded shader ") + pass.first + " is missing");
-    MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, pass.second));
+    MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, pass.second, out->capture_statistics));
   }
 
   if (kind != DecodeKind::fp32) return create_coopmat_pipelines(device, limits, out);
@@ -189,7 +193,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
       if (!m || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n, v.qk_batch)) > limits.maxComputeSharedMemorySize) continue;
       v.rows = g;
       v.keys = n;
-      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline));
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics));
       out->decode[i] = v;
       break;
     }
