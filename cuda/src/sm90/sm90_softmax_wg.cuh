@@ -126,14 +126,10 @@ __device__ __forceinline__ void store_p(uint32_t sp, const uint32_t (&pa)[4][4],
     }
 }
 
-// The rare path of nonfinite.cuh for one KV tile, run by the whole softmax
-// WG after every warp's S wgmma has retired (the caller's barrier) and before
-// P is handed over: the V rows' non-finite values become 0, and the raw
-// scores of keys that had one become NaN.
-__device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t tile, uint32_t nan_keys,
-                                                    uint32_t tid, RowPair rp) {
-  // Thread t scans half of key t / 2's V row: column blocks 4 (t & 1) .. +3,
-  // 128 bytes each (the swizzle only permutes chunks within them).
+// Thread t of the softmax WG scans half of key t / 2's V row in the tile:
+// column blocks 4 (t & 1) .. +3, 128 bytes each (the swizzle only permutes
+// chunks within them), and zeroes its non-finite values; true when it found one.
+__device__ __forceinline__ bool zero_nonfinite_v_half_row(uint32_t tile, uint32_t tid) {
   const uint32_t key = tid >> 1, block0 = 4 * (tid & 1);
   bool found = false;
 #pragma unroll 1
@@ -153,6 +149,16 @@ __device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t til
                      : "memory");
       }
     }
+  return found;
+}
+
+// The rare path of nonfinite.cuh for one KV tile, run by the whole softmax
+// WG after every warp's S wgmma has retired (the caller's barrier) and before
+// P is handed over: the V rows' non-finite values become 0, and the raw
+// scores of keys that had one become NaN.
+__device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t tile, uint32_t nan_keys,
+                                                    uint32_t tid, RowPair rp) {
+  bool found = zero_nonfinite_v_half_row(tile, tid);
   // Warp w covers keys 16w..16w+15; after the pair exchange lane 2i (and
   // 2i + 1) holds key 16w + i.
   // (The shuffle must run in every lane: `found || __shfl_xor_sync(...)`
@@ -249,8 +255,20 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       float probe = 0.f;
 #pragma unroll
       for (int i = 0; i < 32; i += 4) probe += s[i] + s[i + 1];
+#if MLA_SM90_NONFINITE_CHECK == 2
+      // Dev variant (sm90_config.cuh): past an item's first tile, no vote
+      // here; a thread that sees a non-finite raw logit raises this tile's
+      // flag and the V rows are cleaned after the PFree barrier below.
+      const uint32_t nan_flag = base + smem::kNanFlag + 4 * (uint32_t(t) & 1u);
+      if (t > 0) {
+        if (!is_finite_f32(probe)) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(1u) : "memory");
+      } else if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe))) {
+        mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
+      }
+#else
       if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe)))
         mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
+#endif
 #endif
 
       float alpha[2];
@@ -267,6 +285,18 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       // arrive -> sync; both cost the same here, as the other side waits
       // for the same event anyway.)
       if (t > 0) named_sync(kBarPFree, kConsumerThreads);
+#if MLA_SM90_NONFINITE_CHECK == 2
+      // Every softmax thread's flag store is ordered before PFree. A row that
+      // sees a key with a non-finite V already has a NaN (or +inf -> NaN)
+      // logit for it, so only the zeros are left to write (a -inf logit keeps
+      // weight 0; the contract does not pin Inf in V). The zeros and P reach
+      // both WGs' P.V through the fence and the PReady barrier below.
+      if (t > 0) {
+        uint32_t raised;
+        asm volatile("ld.shared.u32 %0, [%1];" : "=r"(raised) : "r"(nan_flag) : "memory");
+        if (raised) (void)zero_nonfinite_v_half_row(tile, tid);
+      }
+#endif
       store_p(base + smem::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
@@ -277,6 +307,11 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       named_arrive(kBarPReady, kConsumerThreads);
 #else
       named_sync(kBarPReady, kConsumerThreads);
+#endif
+#if MLA_SM90_NONFINITE_CHECK == 2
+      // Every softmax thread read this tile's flag before PReady; the flag's
+      // next writers (tile t + 2) come after the next PReady.
+      if (t > 0 && tid == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(0u) : "memory");
 #endif
 
       const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
