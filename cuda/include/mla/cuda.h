@@ -59,8 +59,8 @@ struct PlanOptions {
   // The largest q_len of any request the plan will serve, 1..16; 0: 16 (the
   // contract's bound). The decode grid has one row of CTAs per 64 query rows
   // of the longest request, and q_len lives on the device, so without this
-  // hint a decode batch of q_len 1 launches 16x the CTA rows it needs (empty
-  // CTAs still cost a wave each: ~17 us at B=128, H=16 on an H200). A request
+  // hint a decode batch of q_len 1 launches 16x the CTA rows it needs (they
+  // exit at once: on an H200 at B=128 the time did not change). A request
   // whose q_len exceeds it at decode time is flagged MLA_STATUS_BAD_Q_OFFSETS
   // (output 0, LSE NaN), like a q_len above 16.
   int32_t max_q_len = 0;
