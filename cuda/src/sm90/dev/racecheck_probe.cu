@@ -28,6 +28,16 @@
 //   3: before the barrier, warpgroup 2 waits on an mbarrier that warpgroup 1's
 //      threads arrive on, with the try_wait loop written as a branch inside
 //      the asm (the form sm90_sync.cuh used up to 9d33f7c).
+// Result on the H200 (2026-11-27, second session): modes 0, 2, 3 clean under
+// both tools, while the kernel's reports stayed. Third session, what the
+// kernel still has that the probe had not:
+//   4: before the hand-off, warpgroup 1 alone votes with bar.red.or.pred on
+//      barrier 4 (128 threads), as the kernel's per-tile non-finite check;
+//   5: the hand-off in a loop of 8 rounds as the kernel runs it: warpgroup 1
+//      writes, PReady (bar.sync 1, 256), warpgroup 2 reads, PFree (bar.sync
+//      2, 256), with warpgroup 1's PFree at two places (in the loop from the
+//      second round on, and once after it);
+//   6: mode 5 with mode 4's vote in every round.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -60,6 +70,36 @@ __global__ void __launch_bounds__(384, 1) probe(int mode, float* result) {
     return;
   }
   if (wg == 0) return;  // the producer's place: never at barrier 1
+  if (mode >= 4) {
+    const bool vote = mode != 5, loop = mode != 4;
+    const int rounds = loop ? 8 : 1;
+    float s = 0.f;
+    for (int r = 0; r < rounds; ++r) {
+      if (wg == 1) {
+        if (vote) {
+          unsigned any;
+          asm volatile(
+              "{\n\t.reg .pred p, q;\n\tsetp.ne.u32 p, %1, 0;\n\t"
+              "bar.red.or.pred q, 4, 128, p;\n\tselp.u32 %0, 1, 0, q;\n\t}"
+              : "=r"(any)
+              : "r"(unsigned(t == 1000))
+              : "memory");
+          if (any) data[t] = -1.f;  // never: no thread passes true
+        }
+        if (loop && r > 0) asm volatile("bar.sync 2, 256;" ::: "memory");
+        data[t] = float(t + r);
+        asm volatile("bar.sync 1, 256;" ::: "memory");
+      } else {
+        asm volatile("bar.sync 1, 256;" ::: "memory");
+        for (int i = 0; i < 128; ++i) s += data[(t + i) % 128];
+        if (loop) asm volatile("bar.sync 2, 256;" ::: "memory");
+      }
+    }
+    if (wg == 1 && loop) asm volatile("bar.sync 2, 256;" ::: "memory");
+    // Round r adds 8128 + 128 r: 8 rounds give 8 * 8128 + 128 * 28.
+    if (wg == 2 && t == 0) *result = loop ? s - 7 * 8128.f - 128.f * 28.f : s;
+    return;
+  }
   if (wg == 1) data[t] = float(t);
   if (mode == 3) {
     if (wg == 1) {
@@ -90,9 +130,12 @@ int main(int argc, char** argv) {
   float host = -1.f;
   if (cudaMemcpy(&host, result, sizeof(float), cudaMemcpyDeviceToHost) != cudaSuccess) return 2;
   static const char* const kNames[] = {"bar.sync 1, 256", "__syncthreads", "setmaxnreg + bar.sync 1, 256",
-                                       "asm mbarrier wait loop + bar.sync 1, 256"};
+                                       "asm mbarrier wait loop + bar.sync 1, 256",
+                                       "bar.red.or 4, 128 in warpgroup 1 + bar.sync 1, 256",
+                                       "PReady / PFree loop of 8 rounds",
+                                       "PReady / PFree loop + bar.red.or vote"};
   std::printf("mode %d (%s): warpgroup 2 read a sum of %.0f (expected 8128)\n", mode,
-              kNames[mode >= 0 && mode <= 3 ? mode : 0], host);
+              kNames[mode >= 0 && mode <= 6 ? mode : 0], host);
   cudaFree(result);
   return host == 8128.f ? 0 : 1;
 }
