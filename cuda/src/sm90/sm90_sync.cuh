@@ -90,19 +90,27 @@ __device__ __forceinline__ void fence_proxy_async() {
 
 // Named barriers 1..15 (0 is __syncthreads). `threads` counts every thread
 // taking part, arrivers and waiters together; a multiple of 32.
-// Both begin with __syncwarp(): after a lane-0-only branch (an mbarrier
-// arrive) the lanes of a warp need not have reconverged, and a named barrier
-// reached by a diverged warp is undefined (synccheck: "divergent threads").
+// The non-.aligned forms (barrier.sync / barrier.arrive / barrier.red, not
+// bar.*): `.aligned` promises that every thread of the CTA executes the same
+// barrier instruction, and in this kernel the two consumer warpgroups meet at
+// a barrier from different instructions (each warpgroup's own code path; the
+// softmax WG's PFree even from two places). compute-sanitizer's synccheck
+// reports that as "divergent thread(s) in block" (seen on the H200 in a
+// probe with nothing but such a PReady / PFree loop:
+// cuda/src/sm90/dev/racecheck_probe.cu modes 5 and 8).
+// Each begins with __syncwarp(): after a lane-0-only branch (an mbarrier
+// arrive) the lanes of a warp need not have reconverged, and the barrier
+// counts whole warps.
 __device__ __forceinline__ void named_sync(uint32_t id, uint32_t threads) {
   __syncwarp();
-  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+  asm volatile("barrier.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 __device__ __forceinline__ void named_arrive(uint32_t id, uint32_t threads) {
   __syncwarp();
-  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+  asm volatile("barrier.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
-// bar.sync with an OR over the participants' predicates: true in every
+// barrier.sync with an OR over the participants' predicates: true in every
 // participant when any passed true.
 __device__ __forceinline__ bool named_sync_or(uint32_t id, uint32_t threads, bool pred) {
   __syncwarp();
@@ -110,7 +118,7 @@ __device__ __forceinline__ bool named_sync_or(uint32_t id, uint32_t threads, boo
   asm volatile(
       "{\n\t.reg .pred p, q;\n\t"
       "setp.ne.u32 p, %1, 0;\n\t"
-      "bar.red.or.pred q, %2, %3, p;\n\t"
+      "barrier.red.or.pred q, %2, %3, p;\n\t"
       "selp.u32 %0, 1, 0, q;\n\t}"
       : "=r"(any)
       : "r"(uint32_t(pred)), "r"(id), "r"(threads)
