@@ -43,8 +43,10 @@ Status kernel_from_env(Kernel* k) {
 }
 
 // MLA_PLANNER selects the planner's emission and the combine kernel:
-// unset / "default": parallel item emission, the unit-table combine with
-// programmatic dependent launch; "legacy": the serial emission and the
+// unset / "default": the multi-CTA page check before the planner (which it
+// follows by programmatic dependent launch), parallel item emission, the
+// unit-table combine with programmatic dependent launch; "legacy": the page
+// check inside the planner's one CTA, the serial emission and the
 // one-warp-per-row combine of 2026-11-27 (kept for one release to compare
 // both in one GPU run). The schedule itself is the same; either combine
 // kernel reads what either planner writes, so the variable may differ
@@ -170,8 +172,11 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
     return Status(StatusCode::unsupported, "the split-K schedule would need " + std::to_string(b.partial_rows) +
                                                " workspace rows and " + std::to_string(b.max_items) +
                                                " work items (limit 2^31 - 1 each); use fewer splits");
-  // Combine units (combine.h) are int32: at most 4 per query row plus one per request.
-  const int64_t max_units = int64_t(d.total_q) * d.num_heads * cuda_impl::kCombineColParts + d.batch;
+  // Combine units (combine.h) are int32 (planner.h, combine_units_bound). With
+  // partial_rows <= 2^31 - 1 (checked above), q_rows <= 2^31 - 1 and batch <= 2^20
+  // (validate_desc) the bound stays below 1.3e9: the check only guards the formula.
+  const int64_t max_units =
+      cuda_impl::combine_units_bound(int64_t(d.total_q) * d.num_heads, d.batch, b.partial_rows);
   if (max_units > INT32_MAX)
     return Status(StatusCode::unsupported, "the combine would need " + std::to_string(max_units) +
                                                " work units (limit 2^31 - 1)");
@@ -194,6 +199,7 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
   off = align_up(off + (int64_t(d.batch) + 1) * 4);  // combine units (combine_units_offset)
   o.cost_begin = off;
   off = align_up(off + int64_t(d.batch) * 8);
+  off = align_up(off + int64_t(d.batch) * cuda_impl::check_chunks_of(d.max_pages) * 4);  // page flags (page_flags_offset)
   o.partial_lse = off;
   off = align_up(off + p.partial_rows * 4);
   o.partial_out = off;
@@ -230,7 +236,11 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
   p.combine_units = at<int32_t>(ws, combine_units_offset(plan));
   p.cost_begin = at<int64_t>(ws, o.cost_begin);
   p.status = at<uint32_t>(ws, o.status);
-  return cuda_impl::cuda_status(cuda_impl::launch_planner(p, stream), "planner launch");
+  p.check_chunks = cuda_impl::check_chunks_of(d.max_pages);
+  p.page_flags = legacy ? nullptr : at<uint32_t>(ws, cuda_impl::page_flags_offset(o.cost_begin, d.batch));
+  const cuda_impl::DeviceInfo* dev = nullptr;
+  MLA_RETURN_IF_ERROR(cuda_impl::device_info(plan.device, &dev));
+  return cuda_impl::cuda_status(cuda_impl::launch_planner(p, dev->cc_major >= 9, stream), "planner launch");
 }
 
 Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t ws_bytes, uint16_t* out, float* lse,

@@ -57,6 +57,12 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
   // The planner finished before decode started, and this grid starts after
   // decode did: its list and unit table can be read before the wait.
   const int32_t count = *p.count;
+  if (count == 0) {
+    // Nothing to combine (no split, no fault): one load. The wait stays so
+    // that this grid ends after the decode grid, as in plain stream order.
+    wait_for_primary_grid();
+    return;
+  }
   const bool staged = count <= kCombineTable;
   if (staged)
     for (int32_t e = threadIdx.x; e <= count; e += blockDim.x) table_s[e] = p.units[e];
@@ -113,25 +119,7 @@ cudaError_t launch_combine(const CombineParams& p, int64_t max_units, int32_t sm
   const int64_t cap = int64_t(sm_count) * kCombineDefaultCtasPerSm;
   if (grid > cap) grid = cap;
   if (grid < 1) grid = 1;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(grid));
-  cfg.blockDim = dim3(kCombineThreads);
-  cfg.dynamicSmemBytes = 0;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  cudaError_t e = cudaLaunchKernelEx(&cfg, combine_kernel, p);
-  if (e != cudaSuccess && pdl) {
-    // A driver or capture that refuses the attribute: launch in plain stream order.
-    (void)cudaGetLastError();
-    cfg.numAttrs = 0;
-    e = cudaLaunchKernelEx(&cfg, combine_kernel, p);
-  }
-  if (e != cudaSuccess) return e;
-  return cudaGetLastError();
+  return launch_maybe_pdl(combine_kernel, dim3(unsigned(grid)), dim3(kCombineThreads), p, pdl, stream);
 }
 
 }  // namespace mla::cuda_impl

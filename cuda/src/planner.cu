@@ -1,8 +1,12 @@
 // The device-side planner (planner.h): one CTA walks the batch in chunks of
 // kPlannerThreads requests, with block-wide prefix sums carrying across chunks.
-//   Phase A: kv_len range and every page id it uses (a warp per request; in
-//            the parallel emission a batch of fewer requests than warps gets
-//            kWarps / B warps per request).
+//   Page check (default): page_check_kernel, launched before the planner over
+//            batch x check_chunks CTAs; each writes its own flag slot. The
+//            planner (programmatic dependent launch) loads its first chunk's
+//            q_offsets / kv_lens, waits for that grid, and ORs each
+//            request's flags.
+//   Phase A (legacy only, page_flags == null): kv_len range and every page id
+//            it uses, a warp per request, in the planner's own CTA.
 //   Phase B1: q_offsets checks (a request must start at or after every earlier
 //             start, so valid requests own disjoint rows), q_len, key range,
 //             cost; prefix sum of the cost -> each request's place on the cost line.
@@ -10,8 +14,12 @@
 //             workspace rows, combine entries and combine units; writes items,
 //             part_begin and the combine's list and unit table. Parallel
 //             emission: after the prefix sums every thread writes one item
-//             (of whichever request of the chunk it falls in); legacy: the
-//             request's own thread writes all its items in a loop.
+//             (of whichever request of the chunk it falls in, read from
+//             shared memory); legacy: the request's own thread writes all its
+//             items in a loop.
+// A batch of at most kPlannerThreads requests keeps each request's facts in
+// its thread's registers from B1 to B2 (no round trip through requests[] /
+// cost_begin[]); a larger one goes through them chunk by chunk.
 // The schedule arithmetic is in planner.h (plan::), shared with the host
 // mirror planner_host.h.
 #include "planner.h"
@@ -61,7 +69,9 @@ __device__ __forceinline__ ScanVals warp_inclusive_scan(ScanVals v) {
 }
 
 // Exclusive scan over the CTA; *total gets the combination of all values.
-// `scratch` is 33 entries of shared memory.
+// `scratch` is 33 entries of shared memory. No barrier after the last read of
+// scratch: callers alternate two buffers, so the next scan that writes this
+// one is separated from these reads by the barriers of the scan in between.
 __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, ScanVals* total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const ScanVals inc = warp_inclusive_scan(v);
@@ -80,8 +90,51 @@ __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, S
   __syncthreads();
   const ScanVals r = scan_op(scratch[warp], excl);
   *total = scratch[32];
-  __syncthreads();  // scratch is free for the next scan
   return r;
+}
+
+__device__ __forceinline__ int32_t warp_inclusive_max(int32_t v) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const int32_t up = __shfl_up_sync(0xffffffffu, v, d);
+    if (lane >= d) v = max(v, up);
+  }
+  return v;
+}
+
+// Exclusive max scan of one int32 over the CTA (INT_MIN for thread 0);
+// *total: the maximum of all. Same buffer rule as block_exclusive_scan.
+__device__ int32_t block_exclusive_max(int32_t v, int32_t* scratch, int32_t* total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int32_t inc = warp_inclusive_max(v);
+  int32_t excl = __shfl_up_sync(0xffffffffu, inc, 1);
+  if (lane == 0) excl = INT_MIN;
+  if (lane == 31) scratch[warp] = inc;
+  __syncthreads();
+  if (warp == 0) {
+    const int32_t winc = warp_inclusive_max(lane < kWarps ? scratch[lane] : INT_MIN);
+    int32_t wex = __shfl_up_sync(0xffffffffu, winc, 1);
+    if (lane == 0) wex = INT_MIN;
+    scratch[lane] = wex;
+    if (lane == 31) scratch[32] = winc;
+  }
+  __syncthreads();
+  *total = scratch[32];
+  return max(scratch[warp], excl);
+}
+
+// Programmatic dependent launch (no-ops in a grid launched without it, and
+// before sm_90): let the next grid start / wait for the previous one.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_primary_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
 }
 
 // Whether any of row[first], row[first + stride], ... below `pages` is
@@ -105,6 +158,61 @@ __device__ __forceinline__ bool any_page_out_of_pool(const int32_t* row, int32_t
     for (int k = 0; k < kInFlight; ++k) bad |= j0 + k * stride < pages && uint32_t(id[k]) >= uint32_t(num_pages);
   }
   return bad;
+}
+
+// The page check: CTA (b, c) of a 1-D grid of batch x check_chunks reads
+// pages [c * kCheckPagesPerCta, (c + 1) * kCheckPagesPerCta) of request b's
+// row (those below ceil(kv_len / page_size)), kCheckLoads loads a thread in
+// flight, and writes its flag slot: BAD_KV_LEN (kv_len out of range, no page
+// read), BAD_PAGE_ID or 0. Every slot is written every run.
+__global__ void __launch_bounds__(kCheckThreads) page_check_kernel(const __grid_constant__ PlannerParams p) {
+  const int64_t cta = blockIdx.x;
+  const int32_t b = int32_t(cta / p.check_chunks);
+  const int32_t c = int32_t(cta - int64_t(b) * p.check_chunks);
+  // The planner may start now: it reads only the caller's inputs before it
+  // waits for this grid (this grid itself started after all earlier work).
+  allow_dependent_launch();
+  const int32_t kv = p.kv_lens[b];
+  const bool kv_ok = kv >= 0 && kv <= int64_t(p.max_pages) * p.page_size;
+  bool bad = false;
+  if (kv_ok) {
+    const int32_t pages = int32_t((int64_t(kv) + p.page_size - 1) >> p.page_shift);
+    const int32_t first = c * kCheckPagesPerCta;  // < max_pages + kCheckPagesPerCta: no overflow
+    const int32_t end = min(pages, first + kCheckPagesPerCta);
+    static_assert(kCheckLoads == 8, "one pass of any_page_out_of_pool's 8 loads a thread");
+    bad = any_page_out_of_pool(p.page_table + int64_t(b) * p.max_pages, end, first + int32_t(threadIdx.x),
+                               kCheckThreads, p.num_pages);
+  }
+  bad = __syncthreads_or(bad) != 0;
+  if (threadIdx.x == 0) p.page_flags[cta] = kv_ok ? (bad ? MLA_STATUS_BAD_PAGE_ID : 0u) : MLA_STATUS_BAD_KV_LEN;
+}
+
+// The page-check bits of request base + threadIdx.x (0 when !active): the OR
+// of its check_chunks flags. Up to 4 flags a request: the thread loads its
+// own; more: the CTA reads the chunk's flags together (coalesced) and ORs
+// them into `bits_s` (kPlannerThreads entries). Uniform over the CTA.
+__device__ uint32_t gather_flags(const PlannerParams& p, int32_t base, bool active, uint32_t* bits_s) {
+  const int32_t ch = p.check_chunks;
+  const int tid = threadIdx.x;
+  if (ch <= 4) {
+    if (!active) return 0u;
+    const uint32_t* f = p.page_flags + int64_t(base + tid) * ch;
+    uint32_t v[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) v[k] = k < ch ? __ldcg(f + k) : 0u;
+    return v[0] | v[1] | v[2] | v[3];
+  }
+  bits_s[tid] = 0u;
+  __syncthreads();
+  const int32_t n = min(p.batch - base, kPlannerThreads);
+  const int64_t total = int64_t(n) * ch;
+  const uint32_t* f = p.page_flags + int64_t(base) * ch;
+  for (int64_t i = tid; i < total; i += kPlannerThreads) {
+    const uint32_t v = __ldcg(f + i);
+    if (v) atomicOr(&bits_s[i / ch], v);
+  }
+  __syncthreads();
+  return active ? bits_s[tid] : 0u;
 }
 
 // Phase A: kv_len range and page ids; the bits go to requests[b].status and
@@ -148,34 +256,55 @@ __device__ void check_pages(const PlannerParams& p, uint32_t* flags_s) {
 }
 
 __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_constant__ PlannerParams p) {
-  __shared__ ScanVals scratch[33];
+  __shared__ ScanVals scratch[2][33];
+  __shared__ int32_t max_scratch[2][33];
   __shared__ uint32_t flags_s[kWarps];
+  __shared__ uint32_t bits_s[kPlannerThreads];
   // Parallel emission: per request slot of the chunk, its first item (chunk-local), the part
-  // of the item before its first, and its first split-K workspace row.
+  // of the item before its first, its first split-K workspace row, its facts and its cost-line start.
   __shared__ int32_t item0_s[kPlannerThreads], prev_part_s[kPlannerThreads], row0_s[kPlannerThreads];
+  __shared__ RequestInfo ri_s[kPlannerThreads];
+  __shared__ int64_t S_s[kPlannerThreads];
   const int tid = threadIdx.x;
-  check_pages(p, flags_s);
-  __syncthreads();
+  const bool flagged = p.page_flags != nullptr;
+  const bool one_chunk = p.batch <= kPlannerThreads;
+  int buf = 0;  // scan buffer in turn (block_exclusive_scan)
+
+  // The first chunk's inputs are the caller's, complete before the page check
+  // started: loaded before waiting for it.
+  int32_t o0 = 0, o1 = 0, kv = 0;
+  if (tid < p.batch) {
+    o0 = p.q_offsets[tid];
+    o1 = p.q_offsets[tid + 1];
+    kv = p.kv_lens[tid];
+  }
+  wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+  if (!flagged) {
+    check_pages(p, flags_s);
+    __syncthreads();
+  }
 
   // Phase B1: per-request facts and the cost line.
-  ScanVals carry = scan_identity();  // sum0: cost, max0: q_offsets, max1: tiles, or0: status
-  int64_t max_cost = 0;              // the costliest request (c.max0 of the second scan, clamped)
+  ScanVals carry = scan_identity();  // sum0: cost, max0: q_offsets (max_carry), max1: tiles, or0: status
+  int32_t max_carry = INT_MIN;       // the largest q_offsets[b] of earlier chunks
+  int64_t max_cost = 0;              // the costliest request (c.max0 of the scan, clamped)
+  RequestInfo keep_ri{0, 0, 0, 1, -1, 0u, 0};  // one_chunk: this thread's request, B1 to B2
+  int64_t keep_S = 0;
   for (int32_t base = 0; base < p.batch; base += kPlannerThreads) {
     const int32_t b = base + tid;
     const bool active = b < p.batch;
-    int32_t o0 = 0, o1 = 0, kv = 0;
-    uint32_t bits = 0;
-    if (active) {
+    if (base > 0 && active) {
       o0 = p.q_offsets[b];
       o1 = p.q_offsets[b + 1];
       kv = p.kv_lens[b];
-      bits = p.requests[b].status;
     }
-    ScanVals v = scan_identity(), tot;
-    v.max0 = active ? o0 : INT_MIN;
-    const ScanVals starts = block_exclusive_scan(v, scratch, &tot);
-    const int32_t prev_max = max(carry.max0, starts.max0);  // max of q_offsets[0 .. b-1]
-    carry.max0 = max(carry.max0, tot.max0);
+    uint32_t bits = 0;
+    if (flagged) bits = gather_flags(p, base, active, bits_s);
+    else if (active) bits = p.requests[b].status;
+    int32_t starts_max;
+    const int32_t starts = block_exclusive_max(active ? o0 : INT_MIN, max_scratch[buf], &starts_max);
+    const int32_t prev_max = max(max_carry, starts);  // max of q_offsets[0 .. b-1]
+    max_carry = max(max_carry, starts_max);
 
     RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
     plan::Geometry g{0, 0, 0, 0, 0};
@@ -186,22 +315,28 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
       g = plan::geometry(p, ri.q_len, kv);
       cost = plan::request_cost(p, ri, g);
     }
-    ScanVals c = scan_identity();
+    ScanVals c = scan_identity(), tot;
     c.sum0 = cost;
     c.max1 = g.tiles;
     c.max0 = int32_t(cost < INT_MAX ? cost : INT_MAX);
     c.or0 = bits;
-    const ScanVals before = block_exclusive_scan(c, scratch, &tot);
+    const ScanVals before = block_exclusive_scan(c, scratch[buf], &tot);
+    buf ^= 1;
     max_cost = max(max_cost, int64_t(tot.max0));
     if (active) {
-      p.cost_begin[b] = carry.sum0 + before.sum0;
-      p.requests[b] = ri;
+      const int64_t S = carry.sum0 + before.sum0;
+      if (one_chunk) {
+        keep_ri = ri;
+        keep_S = S;
+      } else {
+        p.cost_begin[b] = S;
+        p.requests[b] = ri;
+      }
     }
     carry.sum0 += tot.sum0;
     carry.max1 = max(carry.max1, tot.max1);
     carry.or0 |= tot.or0;
   }
-  __syncthreads();
 
   // Phase B2: items and parts.
   bool whole = false;
@@ -214,8 +349,13 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     RequestInfo ri{0, 0, 0, 1, -1, 0u, 0};
     int64_t S = 0;
     if (active) {
-      ri = p.requests[b];
-      S = p.cost_begin[b];
+      if (one_chunk) {
+        ri = keep_ri;
+        S = keep_S;
+      } else {
+        ri = p.requests[b];  // written by this thread in B1
+        S = p.cost_begin[b];
+      }
     }
     const plan::Geometry g = plan::geometry(p, ri.q_len, ri.kv_len);
     plan::RequestSplit r{0, 0, -1, 0, 0};
@@ -231,13 +371,19 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
     v.sum2 = n;
     v.max0 = n > 0 ? r.last_part : INT_MIN;
-    const ScanVals before = block_exclusive_scan(v, scratch, &tot);
+    const ScanVals before = block_exclusive_scan(v, scratch[buf], &tot);
+    buf ^= 1;
     if (active) {
       const int32_t item0 = carry2.sum2 + before.sum2;
       const int64_t row0 = carry2.sum0 + before.sum0;
       const int32_t prev_part = max(max(carry2.max0, before.max0), -1);
-      p.requests[b].num_splits = rc.num_splits;
-      p.requests[b].partial_row = n > 1 ? int32_t(row0) : -1;
+      rc.partial_row = n > 1 ? int32_t(row0) : -1;
+      if (one_chunk) {
+        p.requests[b] = rc;
+      } else {
+        p.requests[b].num_splits = rc.num_splits;
+        p.requests[b].partial_row = rc.partial_row;
+      }
       if (comb) {
         const int64_t e = carry2.sum1 + before.sum1;
         p.combine_list[e] = b;
@@ -247,6 +393,8 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
         item0_s[tid] = before.sum2;
         prev_part_s[tid] = prev_part;
         row0_s[tid] = int32_t(row0);
+        ri_s[tid] = rc;
+        S_s[tid] = S;
       } else {
         int32_t prev = prev_part;
         for (int32_t s = 0; s < n; ++s) {
@@ -271,8 +419,8 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
           if (item0_s[mid] <= i) lo = mid; else hi = mid;
         }
         const int32_t bi = base + lo;
-        const RequestInfo rq = p.requests[bi];  // num_splits / partial_row as written above
-        const int64_t Si = p.cost_begin[bi];
+        const RequestInfo rq = ri_s[lo];
+        const int64_t Si = S_s[lo];
         const plan::Geometry gi = plan::geometry(p, rq.q_len, rq.kv_len);
         const plan::RequestSplit ri_split = plan::request_split(p, rq, gi, Si, payload, whole, bi);
         const int32_t s = i - item0_s[lo];
@@ -286,7 +434,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
         }
         for (int32_t q = prev + 1; q <= part; ++q) p.part_begin[q] = idx;
       }
-      // The slots are rewritten after the next chunk's scan, whose barriers order it after these reads.
+      // The slots are rewritten after the next chunk's scans, whose barriers order it after these reads.
     }
     carry2 = scan_op(carry2, tot);
   }
@@ -301,9 +449,15 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
 
 }  // namespace
 
-cudaError_t launch_planner(const PlannerParams& p, cudaStream_t stream) {
-  planner_kernel<<<1, kPlannerThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream) {
+  const bool check = p.page_flags != nullptr && p.batch > 0;
+  if (check) {
+    const int64_t grid = int64_t(p.batch) * p.check_chunks;
+    page_check_kernel<<<unsigned(grid), kCheckThreads, 0, stream>>>(p);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return launch_maybe_pdl(planner_kernel, 1, kPlannerThreads, p, pdl && check, stream);
 }
 
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,

@@ -24,11 +24,19 @@
 // plan's max_q_len, PlanOptions) / past total_q
 // (or q_offsets[B] != total_q), q_len > kv_len under a causal-family mask.
 //
+// Page-id check. Default: a separate kernel (page_check_kernel) runs first,
+// a grid of batch x check_chunks CTAs, CTA (b, c) checking request b's pages
+// [c * kCheckPagesPerCta, (c + 1) * kCheckPagesPerCta) and writing its own
+// flag slot page_flags[b * check_chunks + c] every run (0, BAD_PAGE_ID or
+// BAD_KV_LEN): nothing to zero, so it replays in a CUDA graph. The planner is
+// launched after it with programmatic dependent launch and ORs the flags of
+// each request. Legacy (page_flags == null, MLA_PLANNER=legacy): the
+// planner's own CTA checks the pages (phase A of planner.cu), a warp a request.
+//
 // Emission (PlannerParams::parallel): the schedule (which items, which parts)
 // is the same either way; only how the planner's one CTA writes it differs.
 //   parallel = 1 (default): every thread of the CTA writes items, one item a
-//     thread, and the page-id check of a small batch spreads a request over
-//     several warps. Before (parallel = 0, MLA_PLANNER=legacy) one thread
+//     thread. Before (parallel = 0, MLA_PLANNER=legacy) one thread
 //     wrote all items of its request in a loop: a long request cut over 129
 //     parts cost 129 serial iterations (~0.5 us each, docs/perf_notes.md).
 // Both write the combine's unit table (combine_units, combine.h), so either
@@ -62,6 +70,7 @@ struct PlannerParams {
   int32_t num_parts;
   int32_t max_q_len;   // a request's q_len above it is flagged (the plan's grid covers no more)
   int32_t parallel;    // 1: parallel emission (default), 0: the legacy serial loops
+  int32_t check_chunks;  // page-check CTAs per request (check_chunks_of(max_pages)); with page_flags
   // inputs (device)
   const int32_t* q_offsets;
   const int32_t* kv_lens;
@@ -74,6 +83,7 @@ struct PlannerParams {
   int32_t* combine_count;     // [1]
   int32_t* combine_units;     // [B + 1]: first combine unit of list entry e; [count] = total units
   int64_t* cost_begin;        // [B] scratch: each request's start on the cost line
+  uint32_t* page_flags;       // [B * check_chunks] the page check's bits; null: the planner checks (legacy)
   uint32_t* status;           // [1] OR of the requests' status bits (overwritten)
 };
 
@@ -100,8 +110,19 @@ inline PlannerParams planner_problem(const ProblemDesc& d, int32_t num_parts) {
   return p;
 }
 
-// Enqueues the planner (one CTA of kPlannerThreads) on `stream`.
-cudaError_t launch_planner(const PlannerParams& p, cudaStream_t stream);
+// Pages one CTA of the page check reads (kCheckThreads x kCheckLoads).
+constexpr int kCheckThreads = 256;
+constexpr int kCheckLoads = 8;  // loads a thread issues before testing any
+constexpr int32_t kCheckPagesPerCta = kCheckThreads * kCheckLoads;
+inline int32_t check_chunks_of(int32_t max_pages) {
+  const int32_t c = int32_t((int64_t(max_pages) + kCheckPagesPerCta - 1) / kCheckPagesPerCta);
+  return c > 0 ? c : 1;
+}
+
+// Enqueues the planner (one CTA of kPlannerThreads) on `stream`; with
+// p.page_flags, the page check (batch x check_chunks CTAs) before it and the
+// planner with programmatic dependent launch when `pdl` (cc >= 9.0).
+cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream);
 
 // Host-known bounds of the schedule (sizes of the workspace arrays).
 struct ScheduleBounds {
@@ -111,10 +132,26 @@ struct ScheduleBounds {
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,
                                int64_t max_keys, int32_t num_parts);
 
+// Combine units (combine.h, combine_units_of) the planner can write, bounded
+// from the host: a list entry of a request with n >= kCombineWideSplits splits
+// has kCombineColParts units a row and n x its rows of split-K workspace, so
+// such rows are at most partial_rows / kCombineWideSplits; every other entry
+// has ceil(rows / kCombineWarps) units. Valid and flagged requests own
+// disjoint rows (request_info), so all entries' rows are at most q_rows.
+MLA_HD int64_t combine_units_bound(int64_t q_rows, int64_t batch, int64_t partial_rows) {
+  int64_t wide_rows = partial_rows / kCombineWideSplits;
+  if (wide_rows > q_rows) wide_rows = q_rows;
+  return (q_rows + kCombineWarps - 1) / kCombineWarps + batch + wide_rows * kCombineColParts;
+}
+
 // Workspace layout: the combine's unit table ([B + 1] int32) follows the
 // combine list ([B] int32, 256-byte aligned) in the list's section.
 inline int64_t combine_units_offset(int64_t combine_list_offset, int32_t batch) {
   return combine_list_offset + (int64_t(batch) * 4 + 255) / 256 * 256;
+}
+// The page check's flags ([B * check_chunks] uint32) follow cost_begin ([B] int64).
+inline int64_t page_flags_offset(int64_t cost_begin_offset, int32_t batch) {
+  return cost_begin_offset + (int64_t(batch) * 8 + 255) / 256 * 256;
 }
 
 // ---- schedule arithmetic shared by the planner kernel and its host mirror ----

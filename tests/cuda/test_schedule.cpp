@@ -1,6 +1,8 @@
 // The planner's schedule on the device against its host mirror
-// (cuda/src/planner_host.h), in both emission modes (MLA_PLANNER default and
-// legacy); the combine's wide units (a request cut into many splits) against
+// (cuda/src/planner_host.h), in both modes (MLA_PLANNER default: the
+// multi-CTA page check + parallel emission; legacy: the check inside the
+// planner + serial emission), including page lists of several page-check
+// CTAs (page_size 1) with bad ids in later chunks and a kv_len out of range; the combine's wide units (a request cut into many splits) against
 // the reference, in both modes, and bitwise stable from run to run.
 #include <doctest/doctest.h>
 
@@ -105,6 +107,33 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     for (size_t b = 0; b < 700; ++b) s.kv_lens[b] = int32_t(1 + (b * 37) % 900);
     s.q_lens[5] = 0;
     problems.push_back(make_problem(s));
+  }
+  {
+    // page_size 1: 12000 pages (6 page-check CTAs: the planner ORs them together),
+    // 3000 (2 CTAs: one thread loads both flags); bad ids in later chunks, and a
+    // kv_len above max_pages * page_size (BAD_KV_LEN, no page read).
+    ProblemSpec s = long_request(16, 1, 1, 12);
+    s.page_size = 1;
+    s.q_lens = {1, 2, 1, 1, 1, 1};
+    s.kv_lens = {12000, 3000, 12000, 500, 3000, 7};
+    HostProblem p = make_problem(s);
+    const int64_t mp = p.desc.max_pages;
+    p.page_table[size_t(0 * mp + 11999)] = -1;
+    p.page_table[size_t(2 * mp + 4100)] = p.desc.num_pages;
+    p.page_table[size_t(4 * mp + 2500)] = p.desc.num_pages + 100;
+    p.kv_lens[5] = int32_t(mp + 1);
+    problems.push_back(p);
+    // More requests than planner threads, with a flag gather of several CTAs per request.
+    ProblemSpec m = long_request(16, 1, 1, 13);
+    m.page_size = 1;
+    m.q_lens.assign(600, 1);
+    m.kv_lens.assign(600, 0);
+    for (size_t b = 0; b < 600; ++b) m.kv_lens[b] = int32_t(1 + (b * 13) % 40);
+    m.kv_lens[550] = 10000;
+    HostProblem q = make_problem(m);
+    q.page_table[size_t(550 * int64_t(q.desc.max_pages) + 9000)] = -7;
+    q.page_table[size_t(520 * int64_t(q.desc.max_pages))] = q.desc.num_pages;
+    problems.push_back(q);
   }
   for (const char* mode : {"", "legacy"}) {
     PlannerEnv env(mode);

@@ -45,6 +45,7 @@ void show(const Shape& s, int sm_count) {
   const int64_t avg_rows = (int64_t(p.total_q) * s.heads + B - 1) / B;
   const int64_t avg_tiles = std::max<int64_t>(1, (avg_rows + kBlockM - 1) / kBlockM);
   p.num_parts = int32_t(std::max<int64_t>(1, sm_count * kPartsPerSm / avg_tiles));
+  p.max_q_len = MLA_MAX_Q_LEN;  // zero would flag every request (PlannerParams{} leaves it 0)
   p.parallel = 1;
   p.q_offsets = q_offsets.data();
   p.kv_lens = kv.data();
