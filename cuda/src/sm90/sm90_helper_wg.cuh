@@ -59,11 +59,7 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       wgmma_wait<0>();
       pin_regs(o);
       if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
-#if MLA_SM90_ARRIVE_HANDOFF
-      named_arrive(kBarPFree, kConsumerThreads);
-#else
       named_sync(kBarPFree, kConsumerThreads);  // a full barrier: see sm90_softmax_wg.cuh
-#endif
     }
 
     named_sync(kBarItemEnd, kConsumerThreads);

@@ -45,9 +45,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init(base + smem::kBarQFull, kQFullArrivals);
     mbar_init(base + smem::kBarQEmpty, kQEmptyArrivals);
     mbar_init_fence();
-    // The tile flags of MLA_SM90_NONFINITE_CHECK == 2 start lowered.
-    reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[0] = 0u;
-    reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
   }
   __syncthreads();
 

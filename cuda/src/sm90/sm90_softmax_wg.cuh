@@ -152,6 +152,24 @@ __device__ __forceinline__ bool zero_nonfinite_v_half_row(uint32_t tile, uint32_
   return found;
 }
 
+// Whether `pred` holds in any thread of the softmax WG: a warp vote, one
+// word per warp in shared memory, the WG's own barrier, one 16-byte read.
+// Not barrier.red.or: with it compute-sanitizer's racecheck reported the P
+// hand-off that follows (ordered by a 256-thread barrier) as a hazard, on the
+// H200 in the kernel and in racecheck_probe.cu (modes 4, 7, 9; without the
+// vote, modes 5 and 8 and the kernel are clean). The two word sets alternate
+// between consecutive votes: a set is rewritten only after every thread has
+// passed the next vote's barrier, so after its reads of the set.
+__device__ __forceinline__ bool softmax_wg_any(uint32_t vote_words, uint32_t set, uint32_t tid, bool pred) {
+  const uint32_t words = vote_words + 16 * set;
+  const uint32_t warp_any = __any_sync(0xffffffffu, pred) ? 1u : 0u;
+  if ((tid & 31) == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(words + 4 * (tid >> 5)), "r"(warp_any) : "memory");
+  named_sync(kBarSoftmaxWg, kWarpgroupThreads);
+  uint32_t w0, w1, w2, w3;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(w0), "=r"(w1), "=r"(w2), "=r"(w3) : "r"(words) : "memory");
+  return (w0 | w1 | w2 | w3) != 0;
+}
+
 // The rare path of nonfinite.cuh for one KV tile, run by the whole softmax
 // WG after every warp's S wgmma has retired (the caller's barrier) and before
 // P is handed over: the V rows' non-finite values become 0, and the raw
@@ -249,26 +267,14 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
         mbar_arrive(base + smem::kBarQEmpty);
 
       // nonfinite.cuh: one row of each thread (h = 0) shows every key with a
-      // non-finite V; the barrier also orders all S reads of the tile before
-      // the rare path writes it.
+      // non-finite V; the vote's barrier also orders all S reads of the tile
+      // before the rare path writes it.
 #if MLA_SM90_NONFINITE_CHECK
       float probe = 0.f;
 #pragma unroll
       for (int i = 0; i < 32; i += 4) probe += s[i] + s[i + 1];
-#if MLA_SM90_NONFINITE_CHECK == 2
-      // Dev variant (sm90_config.cuh): past an item's first tile, no vote
-      // here; a thread that sees a non-finite raw logit raises this tile's
-      // flag and the V rows are cleaned after the PFree barrier below.
-      const uint32_t nan_flag = base + smem::kNanFlag + 4 * (uint32_t(t) & 1u);
-      if (t > 0) {
-        if (!is_finite_f32(probe)) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(1u) : "memory");
-      } else if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe))) {
+      if (softmax_wg_any(base + smem::kVote, tile_count & 1u, tid, !is_finite_f32(probe)))
         mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
-      }
-#else
-      if (named_sync_or(kBarSoftmaxWg, kWarpgroupThreads, !is_finite_f32(probe)))
-        mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
-#endif
 #endif
 
       float alpha[2];
@@ -285,34 +291,13 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       // arrive -> sync; both cost the same here, as the other side waits
       // for the same event anyway.)
       if (t > 0) named_sync(kBarPFree, kConsumerThreads);
-#if MLA_SM90_NONFINITE_CHECK == 2
-      // Every softmax thread's flag store is ordered before PFree. A row that
-      // sees a key with a non-finite V already has a NaN (or +inf -> NaN)
-      // logit for it, so only the zeros are left to write (a -inf logit keeps
-      // weight 0; the contract does not pin Inf in V). The zeros and P reach
-      // both WGs' P.V through the fence and the PReady barrier below.
-      if (t > 0) {
-        uint32_t raised;
-        asm volatile("ld.shared.u32 %0, [%1];" : "=r"(raised) : "r"(nan_flag) : "memory");
-        if (raised) (void)zero_nonfinite_v_half_row(tile, tid);
-      }
-#endif
       store_p(base + smem::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
         scale_smem[rp.r0 + 8] = alpha[1];
       }
       fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
-#if MLA_SM90_ARRIVE_HANDOFF
-      named_arrive(kBarPReady, kConsumerThreads);
-#else
       named_sync(kBarPReady, kConsumerThreads);
-#endif
-#if MLA_SM90_NONFINITE_CHECK == 2
-      // Every softmax thread read this tile's flag before PReady; the flag's
-      // next writers (tile t + 2) come after the next PReady.
-      if (t > 0 && tid == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(0u) : "memory");
-#endif
 
       const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
       pin_regs(o);
