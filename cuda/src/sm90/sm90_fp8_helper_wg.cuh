@@ -3,11 +3,10 @@
 // second half of O (value columns 256..511).
 //
 // Per tile: wait for the tile -> wait until WG 1's previous P.V is done with
-// the BF16 copy -> convert into it, copy the 64 sigma_k beside it [bf16 Q:
-// NaN for a key with a NaN code] -> hand both to WG 1 -> release the stage
-// -> wait for P -> rescale O -> 4 HGMMA m64n256k16 (P and V from shared
-// memory) -> free the P buffer. The conversion of tile t runs beside WG 1's
-// S of tile t (fp8 Q); with a BF16 Q it is on the path to S.
+// the BF16 copy -> convert into it, copy the 64 sigma_k beside it (NaN for a
+// key with a NaN code) -> hand both to WG 1 -> release the stage -> wait for
+// P -> rescale O -> 4 HGMMA m64n256k16 (P and V from shared memory) -> free
+// the P buffer. The conversion of tile t is on the path to WG 1's S of tile t.
 #pragma once
 
 #include <cstdint>
@@ -51,10 +50,10 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       if (converted) named_sync(kBarVFree, kConsumerThreads);
       converted = true;
-      const bool has_nan = convert_content_tile<!kQFp8>(tile, base + Sm::kV, tid);
+      const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
       // The per-key factors beside the BF16 copy, so that WG 1 can give the
       // stage back right after S. A key with a NaN code gets a NaN logit
-      // factor when S ran on the BF16 copy (whose conversion made it finite).
+      // factor (S ran on the BF16 copy, whose conversion made it finite).
       if ((lane & 8) == 0) {
         const uint32_t row = conversion_row(tid);
         const float sk = sigma_k[stage * 64 + row];

@@ -122,7 +122,8 @@ __device__ __forceinline__ void load_kv_tile_fp8(const DecodeParams& p, const CU
 }
 
 // The Q rows of one M tile (640-byte rows, contiguous in Q); rows past
-// `rows` become zeros.
+// `rows` become zeros. `dst`: column blocks 4-8 of the BF16 Q tile, which the
+// softmax warpgroup converts in place (convert_q_tile_in_place).
 __device__ __forceinline__ void load_q_tile_fp8(const DecodeParams& p, int64_t q_row0, int32_t rows, uint32_t dst,
                                                 uint32_t full) {
   const uint32_t lane = threadIdx.x & 31;
@@ -149,10 +150,16 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
     if (v.rows == 0 || v.n_tiles == 0) continue;
     if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
-      if constexpr (kQFp8)
-        load_q_tile_fp8(p, v.q_row0, v.rows, base + S::kQ, base + S::kBarQFull);
-      else
+      if constexpr (kQFp8) {
+        // Where WG 1 converts it in place. Computed here in an asm so that
+        // ptxas does not keep it live across the loop (at 56 registers that
+        // made it spill).
+        uint32_t q_dst;
+        asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQ + kQFp8Off));
+        load_q_tile_fp8(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
+      } else {
         load_q_tile<kVariantFull>(p, v.q_row0, v.rows, base + S::kQ, base + S::kBarQFull);
+      }
       ++q_loads;
       loaded_request = v.request;
     }

@@ -1,19 +1,26 @@
 // sm90_fp8_softmax_wg.cuh - warpgroup 1 of the fp8-KV kernel: S = Q.K^T,
 // per-token scales, masks, online softmax, O[:, 0:256].
 //
-// Per KV tile (fp8 Q; a BF16 Q differs where marked):
+// Per request (fp8 Q only): wait for the FP8 Q tile, convert its content to
+// BF16 in place (exact: every E4M3 value is a BF16), note rows with a NaN
+// code (their logit factor becomes NaN).
+// Per KV tile:
 //   P.V of the previous tile done -> tell WG 2 the BF16 content may be overwritten
-//   -> wait tile [bf16 Q: and WG 2's BF16 copy of its content]
-//   -> S: 16 QGMMA m64n64k32 over the content (E4M3 x E4M3) + 4 HGMMA m64n64k16
-//      over the rope (BF16), one fp32 accumulator
-//      [bf16 Q: 32 HGMMA over the content against the BF16 copy + the 4 rope ones]
+//   -> wait tile and WG 2's BF16 copy of its content (with sigma_k beside it)
+//   -> S: 32 HGMMA m64n64k16 over the content against the BF16 copy + 4 over
+//      the rope straight from the FP8 tile (BF16), one fp32 accumulator
 //   -> release the stage (nothing else of it is read here)
-//   -> [fp8 Q: wait for WG 2's BF16 copy and its sigma_k beside it]
 //   -> logit = S * (sigma_q * scale * log2 e) per row * sigma_k per key, mask,
 //      online softmax
 //   -> P' = P * sigma_k (V = sigma_k * content), rounded to BF16; rescale O;
 //      hand P' and the rescale factors to WG 2
 //   -> 4 HGMMA m64n256k16, P' from registers, V from the BF16 copy (left in flight).
+// (The first version ran an fp8 Q's content on the FP8 tensor cores, QGMMA
+// k32 into one accumulator: the H200 failed 11 of 26 suite cases, worst
+// 3.9x the tolerance. Hopper's FP8 MMA truncates the accumulator and the
+// aligned products to 13-14 bits each k-step; the host model
+// dev/fp8_numerics_host.cpp with that behaviour gives 2.5-5.6x, and with
+// promotion to fp32 every 4 k-steps still 1.25x, every 2 at the fp32 level.)
 #pragma once
 
 #include <cstdint>
@@ -26,7 +33,7 @@
 #include "sm90_softmax_wg.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
-#include "sm90_wgmma_fp8_ops.cuh"
+#include "sm90_fp8_tile.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
@@ -100,12 +107,14 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
 }
 
 // Writes sigma_q * scale * log2(e) of the thread's two rows into the 64
-// row factors at `row` (0 for padding rows, which are fully masked anyway).
+// row factors at `row` (0 for padding rows, which are fully masked anyway;
+// NaN for an fp8 Q row with a NaN code, from the mask words at `q_nan`).
 // The lanes of a quad share their rows: lane quad 0 writes, the warp syncs.
 // In shared memory rather than registers: two more live registers across the
 // tile loop made ptxas spill in this warpgroup.
 template <bool kQFp8>
-__device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemView& v, RowPair rp, uint32_t row) {
+__device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemView& v, RowPair rp, uint32_t row,
+                                            uint32_t q_nan) {
   if (rp.quad == 0) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -113,13 +122,32 @@ __device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemVie
       float f = 0.f;
       if (r < v.rows) {
         float sq = 1.f;
-        if constexpr (kQFp8) sq = __ldg(p.q_scales + (v.q_row0 + r) / p.num_heads);
+        if constexpr (kQFp8) {
+          sq = __ldg(p.q_scales + (v.q_row0 + r) / p.num_heads);
+          uint32_t mask;
+          asm volatile("ld.shared.u32 %0, [%1];" : "=r"(mask) : "r"(q_nan + 4u * (uint32_t(r) >> 4)) : "memory");
+          if ((mask >> (r & 15)) & 1u) sq = __int_as_float(0x7fc00000);
+        }
         f = sq * p.scale_log2;
       }
       asm volatile("st.shared.f32 [%0], %1;" ::"r"(row + 4u * uint32_t(r)), "f"(f) : "memory");
     }
   }
   __syncwarp();
+}
+
+// The in-place conversion of a freshly loaded fp8 Q tile (the whole
+// warpgroup) and its NaN-row mask: word w holds rows 16w..16w+15 (bit r % 16),
+// written by lane 0 of warp w. Ends with the conversion visible to wgmma and
+// the mask to every thread of the warpgroup.
+__device__ __forceinline__ void convert_q_fp8(uint32_t q, uint32_t q_nan, uint32_t tid) {
+  const bool nan_row = convert_q_tile_in_place(q, tid, kBarQConv);
+  const uint32_t row = conversion_row(tid), lane = tid & 31;
+  const uint32_t bit = (nan_row && (lane & 8) == 0) ? 1u << (row & 15) : 0u;
+  const uint32_t mask = __reduce_or_sync(0xffffffffu, bit);
+  if (lane == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(q_nan + 4u * (tid >> 5)), "r"(mask) : "memory");
+  fence_proxy_async();  // the BF16 Q is read by wgmma (async proxy)
+  named_sync(kBarQConv, kWarpgroupThreads);
 }
 
 template <bool kQFp8>
@@ -130,7 +158,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
   const uint64_t q_desc = make_sw128_desc(base + Sm::kQ, 16, 1024);
-  const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // BF16 content, K-major (bf16 Q)
+  const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // BF16 content, K-major
   const uint64_t v_desc = make_sw128_desc(base + Sm::kV, kColBlockBytes, 1024);  // the same, as V (MN-major)
 
   float o[128];
@@ -145,13 +173,14 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0) continue;
     SoftmaxRows st = softmax_rows_init(p, v, rp);
-    row_factors<kQFp8>(p, v, rp, base + Sm::kRowF);
     if (v.n_tiles > 0 && v.request != loaded_request) {
       mbar_wait(base + Sm::kBarQFull, q_loads & 1);
       fence_proxy_async();
+      if constexpr (kQFp8) convert_q_fp8(base + Sm::kQ, base + Sm::kQNan, tid);
       ++q_loads;
       loaded_request = v.request;
     }
+    row_factors<kQFp8>(p, v, rp, base + Sm::kRowF, base + Sm::kQNan);
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
 
@@ -167,36 +196,20 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       }
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       fence_proxy_async();
-      // bf16 Q: S reads WG 2's BF16 copy of the content.
-      if constexpr (!kQFp8) named_sync(kBarVReady, kConsumerThreads);
+      // S reads WG 2's BF16 copy of the content.
+      named_sync(kBarVReady, kConsumerThreads);
 
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
       wgmma_fence();
-      if constexpr (kQFp8) {
 #pragma unroll
-        for (uint32_t kk = 0; kk < 16; ++kk) {
-          const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-          wgmma_m64n64k32_e4m3_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
-        }
-        // The rope MMAs add into the same accumulator with another shape:
-        // wgmma orders same-shape accumulator chains only, so fence between.
-        wgmma_fence();
-#pragma unroll
-        for (uint32_t kk = 0; kk < 4; ++kk) {
-          const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
-          wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), 1u);
-        }
-      } else {
-#pragma unroll
-        for (uint32_t kk = 0; kk < 32; ++kk) {
-          const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-          wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
-        }
-#pragma unroll
-        for (uint32_t kk = 0; kk < 4; ++kk)
-          wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
-                             desc_advance(k_desc, kFp8RopeBlock * kColBlockBytes + kk * 32), 1u);
+      for (uint32_t kk = 0; kk < 32; ++kk) {
+        const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+        wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
       }
+#pragma unroll
+      for (uint32_t kk = 0; kk < 4; ++kk)
+        wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
+                           desc_advance(k_desc, kFp8RopeBlock * kColBlockBytes + kk * 32), 1u);
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(s);
@@ -207,9 +220,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
         mbar_arrive(base + Sm::kBarQEmpty);
 
       // The per-key factors come from WG 2's copy beside the BF16 content
-      // (the stage may be refilled from here on); fp8 Q waits for it here,
-      // while S ran beside the conversion.
-      if constexpr (kQFp8) named_sync(kBarVReady, kConsumerThreads);
+      // (the stage may be refilled from here on).
       float alpha[2];
       softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, alpha);
       pack_p(s, pa);

@@ -1,6 +1,7 @@
 // sm90_fp8_tile.cuh - turning the 64 x 512 E4M3 content of an FP8 KV tile
 // into BF16 in shared memory, once per tile, for the BF16 tensor cores
-// (P.V for both pairs, and Q.K for a BF16 Q). Run by the helper warpgroup.
+// (Q.K and P.V). Run by the helper warpgroup. Also the in-place conversion
+// of an fp8_rope640 Q tile (the softmax warpgroup, once per request).
 //
 // Conversion without a branch and exact for every finite code. Placing the
 // code's sign at bit 15 and its 7 magnitude bits (eeee mmm) at bits 4..10 of
@@ -18,6 +19,7 @@
 
 #include "sm90_config.cuh"
 #include "sm90_fp8_config.cuh"
+#include "sm90_sync.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
@@ -51,12 +53,43 @@ __device__ __forceinline__ uint32_t conversion_row(uint32_t tid) {
   return (lane & 7) + 8 * (lane >> 4) + 16 * warp;
 }
 
+// One 16-byte chunk of shared memory into registers.
+__device__ __forceinline__ void load_chunk(uint32_t addr, uint32_t (&w)[4]) {
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3])
+               : "r"(addr));
+}
+
+// 16 E4M3 codes (FP8 chunk c of a row) as 16 BF16 values, stored as BF16
+// chunks 2c and 2c + 1 of row `row` of the BF16 tile at `dst`; returns
+// nan_bytes of the codes.
+__device__ __forceinline__ uint32_t store_chunk_as_bf16(uint32_t dst, uint32_t row, uint32_t c,
+                                                        const uint32_t (&w)[4]) {
+  uint32_t o[8], nan = 0;
+#pragma unroll
+  for (uint32_t k = 0; k < 4; ++k) {
+    o[2 * k] = e4m3x2_to_bf16x2<0x1404u>(w[k]);
+    o[2 * k + 1] = e4m3x2_to_bf16x2<0x3424u>(w[k]);
+    nan |= nan_bytes(w[k]);
+  }
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst + swizzled_chunk_offset(row, 2 * c)),
+               "r"(o[0]), "r"(o[1]), "r"(o[2]), "r"(o[3])
+               : "memory");
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst + swizzled_chunk_offset(row, 2 * c + 1)),
+               "r"(o[4]), "r"(o[5]), "r"(o[6]), "r"(o[7])
+               : "memory");
+  return nan;
+}
+
 // Converts the content of the FP8 tile at `src` (blocks 0-3) into the BF16
 // tile at `dst` (8 blocks of [64 keys][128 B], the layout of the BF16
 // kernel's K tile, so the same descriptors read it). With kFlagNaN, returns
 // whether the thread's key row holds a NaN code (both halves combined; valid
 // in every lane, the row being conversion_row(tid)).
 
+// (The per-chunk body repeats store_chunk_as_bf16 on purpose: written with
+// that helper, ptxas spilled 12 bytes in the helper warpgroup at 224
+// registers.)
 template <bool kFlagNaN>
 __device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst, uint32_t tid) {
   const uint32_t row = conversion_row(tid);
@@ -97,6 +130,37 @@ __device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst,
     return nan_acc != 0;
   }
   return false;
+}
+
+// Converts the fp8_rope640 Q tile at q + kQFp8Off (its 4 content blocks at
+// blocks 4-7 of the BF16 Q tile at q, its rope at block 8) into the BF16 Q
+// tile in place: FP8 block j -> BF16 blocks 2j, 2j + 1, i.e. blocks 0-3 from
+// FP8 blocks 0-1 (free space), then blocks 4-7 over FP8 blocks 0-3. Thread
+// `tid` of the warpgroup takes row conversion_row(tid) and, in each FP8
+// block, the 4 chunks of its half (lane bit 3). All reads of FP8 blocks 0-1
+// precede the barrier `bar` (this warpgroup only), every write to blocks
+// 4-7 follows it. Returns whether the thread's row holds a NaN code (valid
+// in every lane). Follow with fence_proxy_async and a barrier before wgmma
+// reads the result.
+__device__ __forceinline__ bool convert_q_tile_in_place(uint32_t q, uint32_t tid, uint32_t bar) {
+  const uint32_t row = conversion_row(tid);
+  const uint32_t half = (tid >> 3) & 1;
+  uint32_t nan_acc = 0;
+#pragma unroll
+  for (uint32_t pass = 0; pass < 2; ++pass) {
+    uint32_t w[8][4];
+#pragma unroll
+    for (uint32_t i = 0; i < 8; ++i)  // FP8 chunk c: block c / 8 of the FP8 tile
+      load_chunk(q + kQFp8Off + swizzled_chunk_offset(row, 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3)), w[i]);
+    if (pass == 1) named_sync(bar, kWarpgroupThreads);
+#pragma unroll
+    for (uint32_t i = 0; i < 8; ++i) {
+      const uint32_t c = 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3);
+      nan_acc |= store_chunk_as_bf16(q, row, c, w[i]);
+    }
+  }
+  nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 8);  // the other half of the same row
+  return nan_acc != 0;
 }
 
 }  // namespace mla::cuda_impl::sm90

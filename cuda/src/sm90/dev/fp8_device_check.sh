@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# fp8_device_check.sh - one GPU call for the sm_90a fp8-KV kernel
+# (MLA_SM90_FP8=1), after its first run failed accuracy (perf_notes.md,
+# "Helper, third session: fp8-KV kernel after its first GPU run"):
+#   1. build (release, sm_90a only, no Vulkan);
+#   2. with MLA_SM90_FP8=1: the cuda suite, the reliability tables (NaN / Inf,
+#      FP8 stress, device faults), `mla bench --sweep fp8` (graph);
+#   3. if time is left: the same sweep with MLA_SM90_FP8=0 (portable route).
+# Run from the repository root on the GPU machine after
+# `source .device/enter.sh`. Every step under `timeout`, the whole within
+# 240 s; all logs in one archive: $OUT/fp8-device-logs.tgz.
+set -u
+LOG=${OUT:-$PWD/fp8dev-out}/fp8dev
+mkdir -p "$LOG"
+export PATH=/usr/local/cuda/bin:$PATH
+T0=$(date +%s)
+BUDGET=235
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+
+step() {  # step NAME LIMIT CMD...
+  local name=$1 limit=$2
+  shift 2
+  local l
+  l=$(left)
+  if [ "$l" -lt 5 ]; then
+    echo "== $name skipped (budget spent)" | tee "$LOG/$name.log"
+    return
+  fi
+  [ "$limit" -gt "$l" ] && limit=$l
+  local start
+  start=$(date +%s)
+  timeout "$limit" "$@" >"$LOG/$name.log" 2>&1
+  local rc=$?
+  echo "== $name rc=$rc after $(($(date +%s) - start))s (limit ${limit}s, total $(($(date +%s) - T0))s)" |
+    tee -a "$LOG/summary.txt"
+  grep -E "test cases|assertions|Status:|worst err/tol|FAILED|rror:" "$LOG/$name.log" | sort | uniq -c |
+    sort -rn | head -n 6 | cut -c1-220 | sed 's/^/   | /' | tee -a "$LOG/summary.txt"
+}
+
+git rev-parse HEAD >"$LOG/commit.txt" 2>&1
+git status --short >>"$LOG/commit.txt" 2>&1
+B=build-fp8dev
+# A build folder left by an earlier call is reused, but its CUDA objects are
+# rebuilt: meson records no header dependencies for nvcc, so a change to a
+# .cuh alone would leave a stale kernel.
+[ -f $B/build.ninja ] || step setup 30 meson setup $B -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a \
+  -Dbuildtype=release
+find $B -name '*.cu.o' -delete 2>/dev/null
+step build 115 ninja -C $B tests/cuda/test_cuda tests/reliability/test_reliability_cuda tools/mla
+
+step fp8-cuda-suite 60 env MLA_SM90_FP8=1 $B/tests/cuda/test_cuda
+# Which format pairs failed, and how badly (one line per failure).
+grep -B14 "worst err/tol" "$LOG/fp8-cuda-suite.log" | grep -oE "q=[a-z0-9_]+ kv=[a-z0-9_]+|worst err/tol [0-9.]+" |
+  paste - - | sort | tee "$LOG/suite-failures.txt" | awk '{print $1, $2}' | uniq -c | sed 's/^/   | /' |
+  tee -a "$LOG/summary.txt"
+step fp8-reliability 25 env MLA_SM90_FP8=1 $B/tests/reliability/test_reliability_cuda \
+  -tc='nan*,fp8 stress*,device faults*'
+step fp8-bench-sm90 30 env MLA_SM90_FP8=1 $B/tools/mla bench --sweep fp8 --mode graph --min-runs 20 --target-ms 60 \
+  --json "$LOG/bench-fp8.jsonl" --commit "fp8-sm90"
+if [ "$(left)" -ge 20 ]; then
+  step fp8-bench-portable 20 env MLA_SM90_FP8=0 $B/tools/mla bench --sweep fp8 --mode graph --min-runs 20 \
+    --target-ms 60 --json "$LOG/bench-fp8.jsonl" --commit "fp8-portable"
+fi
+grep -hE " graph " "$LOG"/fp8-bench-*.log | cut -c1-150 | tee -a "$LOG/summary.txt"
+
+echo "total $(($(date +%s) - T0))s" | tee -a "$LOG/summary.txt"
+tar czf "$LOG/../fp8-device-logs.tgz" -C "$LOG" . && rm -rf "$LOG"
