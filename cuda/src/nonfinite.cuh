@@ -11,12 +11,15 @@
 // makes the raw logit Q[r].K[k] non-finite for every row r of the tile
 // (x * NaN = NaN, x * Inf = +-Inf or NaN; padding rows hold zeros: 0 * Inf =
 // NaN). One row's raw logits therefore reveal every such key, and a tile whose
-// logits are all finite (the normal case) costs a sum and a vote. Only then
+// logits are all finite (the normal case) costs a sum and a vote (portable
+// kernel: a CTA-wide vote; sm90: a flag in shared memory raised by any thread
+// and read after the P hand-off's barrier that exists anyway). Only then
 // (the rare path) the tile's V rows are scanned: every non-finite value is
 // replaced by 0 in shared memory and its key is flagged; a row that sees a
-// flagged key gets a NaN logit for it, so the row becomes NaN, as in the
-// reference (NaN in V: NaN; Inf in V: Inf * weight and 0 * Inf give Inf - Inf
-// or NaN there too), while every other row reads zeros.
+// flagged key becomes NaN (a NaN logit for the key in the portable kernel, a
+// NaN softmax sum in sm90), as in the reference (NaN in V: NaN; Inf in V:
+// Inf * weight and 0 * Inf give Inf - Inf or NaN there too), while every
+// other row reads zeros.
 // The scan must run after every warp's S reads of the tile and before any
 // P.V read: the callers put a barrier on each side.
 #pragma once

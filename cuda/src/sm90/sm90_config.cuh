@@ -60,9 +60,9 @@ constexpr uint32_t kKV = kQ + kTileBytes;                 // kStages tiles
 constexpr uint32_t kP = kKV + kStages * kTileBytes;       // P: 64 rows x 64 keys BF16, swizzled
 constexpr uint32_t kScale = kP + 64 * 128;                // 64 floats: per-row rescale of this tile
 constexpr uint32_t kInvSum = kScale + 64 * 4;             // 2 x 64 floats: 1 / softmax sum, per item parity
-constexpr uint32_t kVote = kInvSum + 2 * 64 * 4;          // 2 x 4 words: the softmax WG's per-tile vote (16-aligned)
-constexpr uint32_t kNanKeys = kVote + 2 * 4 * 4;          // 4 words: keys with a non-finite V (nonfinite.cuh)
-constexpr uint32_t kBarFull = kNanKeys + 4 * 4;           // kStages mbarriers: tile landed
+constexpr uint32_t kNanKeys = kInvSum + 2 * 64 * 4;       // 4 words: keys with a non-finite V (nonfinite.cuh)
+constexpr uint32_t kNanFlag = kNanKeys + 4 * 4;           // 2 words: a tile has a non-finite raw logit (tile parity)
+constexpr uint32_t kBarFull = kNanFlag + 2 * 4;           // kStages mbarriers: tile landed
 constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;    // kStages mbarriers: tile consumed
 constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;   // Q tile landed
 constexpr uint32_t kBarQEmpty = kBarQFull + 8;            // Q tile no longer read
@@ -89,9 +89,8 @@ enum Variant : int { kVariantFull = 0, kVariantNoCompute = 1, kVariantNoLoad = 2
 //  MLA_SM90_NONFINITE_CHECK 0: no per-tile non-finite-V probe (nonfinite.cuh);
 //    breaks the NaN contract (rows that do not see a NaN key can turn NaN):
 //    for timing only.
-// (Two more variants were timed on the H200 and removed, third session: the
-// probe's flag read after PFree instead of the vote, 184.1 us at H16 q1 vs
-// 179.8; bar.arrive hand-offs, 178.7 us: no gain. docs/perf_notes.md.)
+// (The bar.arrive hand-off variant was timed on the H200 and removed, third
+// session: 178.7 us at H16 q1 vs 179.8, no gain. docs/perf_notes.md.)
 #ifndef MLA_SM90_NONFINITE_CHECK
 #define MLA_SM90_NONFINITE_CHECK 1
 #endif
@@ -100,6 +99,6 @@ enum Variant : int { kVariantFull = 0, kVariantNoCompute = 1, kVariantNoLoad = 2
 constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factors
 constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them
 constexpr uint32_t kBarItemEnd = 3; // softmax WG wrote 1 / sum for the item
-constexpr uint32_t kBarSoftmaxWg = 4;  // the softmax WG alone (the non-finite V vote and check)
+constexpr uint32_t kBarNanKeys = 4;  // rare path: softmax WG cleaned a tile's non-finite V rows
 
 }  // namespace mla::cuda_impl::sm90

@@ -32,6 +32,10 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
 
+    // The item's first PFree: the softmax WG waits on PFree before every
+    // tile's hand-off, and this WG's arrivals come after each P.V, so the
+    // first tile's is here.
+    if (kVariant != kVariantNoCompute && v.n_tiles > 0) named_sync(kBarPFree, kConsumerThreads);
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + smem::kKV + stage * kTileBytes;
@@ -40,6 +44,14 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
         if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
         continue;
       }
+#if MLA_SM90_NONFINITE_CHECK
+      // The tile's non-finite flag, raised (or not) before the PFree just
+      // passed: the softmax WG cleans the tile's V rows and meets this WG at
+      // kBarNanKeys (sm90_softmax_wg.cuh).
+      uint32_t raised;
+      asm volatile("ld.shared.u32 %0, [%1];" : "=r"(raised) : "r"(base + smem::kNanFlag + 4 * (tile_count & 1u)) : "memory");
+      if (raised) named_sync(kBarNanKeys, kConsumerThreads);
+#endif
       named_sync(kBarPReady, kConsumerThreads);
       const float alpha0 = scale_smem[rp.r0], alpha1 = scale_smem[rp.r0 + 8];
 #pragma unroll
@@ -59,7 +71,7 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       wgmma_wait<0>();
       pin_regs(o);
       if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
-      named_sync(kBarPFree, kConsumerThreads);  // a full barrier: see sm90_softmax_wg.cuh
+      named_sync(kBarPFree, kConsumerThreads);  // the next tile's (or the item end's) PFree
     }
 
     named_sync(kBarItemEnd, kConsumerThreads);

@@ -45,6 +45,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init(base + smem::kBarQFull, kQFullArrivals);
     mbar_init(base + smem::kBarQEmpty, kQEmptyArrivals);
     mbar_init_fence();
+    // The per-tile non-finite flags start lowered (sm90_softmax_wg.cuh).
+    reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[0] = 0u;
+    reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
   }
   __syncthreads();
 

@@ -152,30 +152,14 @@ __device__ __forceinline__ bool zero_nonfinite_v_half_row(uint32_t tile, uint32_
   return found;
 }
 
-// Whether `pred` holds in any thread of the softmax WG: a warp vote, one
-// word per warp in shared memory, the WG's own barrier, one 16-byte read.
-// Not barrier.red.or: with it compute-sanitizer's racecheck reported the P
-// hand-off that follows (ordered by a 256-thread barrier) as a hazard, on the
-// H200 in the kernel and in racecheck_probe.cu (modes 4, 7, 9; without the
-// vote, modes 5 and 8 and the kernel are clean). The two word sets alternate
-// between consecutive votes: a set is rewritten only after every thread has
-// passed the next vote's barrier, so after its reads of the set.
-__device__ __forceinline__ bool softmax_wg_any(uint32_t vote_words, uint32_t set, uint32_t tid, bool pred) {
-  const uint32_t words = vote_words + 16 * set;
-  const uint32_t warp_any = __any_sync(0xffffffffu, pred) ? 1u : 0u;
-  if ((tid & 31) == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(words + 4 * (tid >> 5)), "r"(warp_any) : "memory");
-  named_sync(kBarSoftmaxWg, kWarpgroupThreads);
-  uint32_t w0, w1, w2, w3;
-  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(w0), "=r"(w1), "=r"(w2), "=r"(w3) : "r"(words) : "memory");
-  return (w0 | w1 | w2 | w3) != 0;
-}
-
-// The rare path of nonfinite.cuh for one KV tile, run by the whole softmax
-// WG after every warp's S wgmma has retired (the caller's barrier) and before
-// P is handed over: the V rows' non-finite values become 0, and the raw
-// scores of keys that had one become NaN.
-__device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t tile, uint32_t nan_keys,
-                                                    uint32_t tid, RowPair rp) {
+// The rare path of nonfinite.cuh for one KV tile, run by the softmax WG
+// after the tile's PFree (every S read of the tile has retired by then) when
+// the tile's flag is up; the helper WG, which read the same flag, meets it at
+// kBarNanKeys. The V rows' non-finite values become 0, and a row that sees a
+// key which had one gets a NaN softmax sum (the reference's 0 * Inf = NaN even
+// where the key's weight is 0).
+__device__ __forceinline__ void clean_nonfinite_keys(SoftmaxRows& st, uint32_t tile, uint32_t nan_keys,
+                                                     uint32_t tid, RowPair rp, int32_t k0) {
   bool found = zero_nonfinite_v_half_row(tile, tid);
   // Warp w covers keys 16w..16w+15; after the pair exchange lane 2i (and
   // 2i + 1) holds key 16w + i.
@@ -186,15 +170,18 @@ __device__ __forceinline__ void mask_nonfinite_keys(float (&s)[32], uint32_t til
   const uint32_t bits = __ballot_sync(0xffffffffu, found);
   if ((tid & 31) == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_keys + 4 * (tid >> 5)), "r"(bits) : "memory");
   fence_proxy_async();  // the zeros are read by both WGs' P.V wgmma (async proxy)
-  named_sync(kBarSoftmaxWg, kWarpgroupThreads);
+  named_sync(kBarNanKeys, kConsumerThreads);
   uint32_t words[4];
 #pragma unroll
   for (int w = 0; w < 4; ++w) asm volatile("ld.shared.u32 %0, [%1];" : "=r"(words[w]) : "r"(nan_keys + 4 * w) : "memory");
-  // Element i of the accumulator is key 8 (i >> 2) + 2 quad + (i & 1).
+  // Element i of the accumulator is key 8 (i >> 2) + 2 quad + (i & 1) of the tile.
 #pragma unroll
   for (int i = 0; i < 32; ++i) {
+    const int h = (i >> 1) & 1;
     const uint32_t k = 8 * (i >> 2) + 2 * rp.quad + (i & 1);
-    if ((words[k >> 4] >> (2 * (k & 15))) & 1u) s[i] = __int_as_float(0x7FC00000);
+    const int32_t key = k0 + int32_t(k);
+    if (((words[k >> 4] >> (2 * (k & 15))) & 1u) && key >= st.lo[h] && key < st.hi[h])
+      st.sum[h] = __int_as_float(0x7FC00000);
   }
 }
 
@@ -267,14 +254,18 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
         mbar_arrive(base + smem::kBarQEmpty);
 
       // nonfinite.cuh: one row of each thread (h = 0) shows every key with a
-      // non-finite V; the vote's barrier also orders all S reads of the tile
-      // before the rare path writes it.
+      // non-finite V (such a key's raw logit is NaN or +-Inf in every row).
+      // A thread that sees one raises the tile's flag; both WGs read it after
+      // PFree below. No barrier of the softmax WG alone here: racecheck
+      // reported the P hand-off as a hazard whenever one preceded it (a
+      // barrier.red vote, or a vote through shared memory and a 128-thread
+      // barrier; H200, third session).
+      const uint32_t nan_flag = base + smem::kNanFlag + 4 * (tile_count & 1u);
 #if MLA_SM90_NONFINITE_CHECK
       float probe = 0.f;
 #pragma unroll
       for (int i = 0; i < 32; i += 4) probe += s[i] + s[i + 1];
-      if (softmax_wg_any(base + smem::kVote, tile_count & 1u, tid, !is_finite_f32(probe)))
-        mask_nonfinite_keys(s, tile, base + smem::kNanKeys, tid, rp);
+      if (!is_finite_f32(probe)) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(1u) : "memory");
 #endif
 
       float alpha[2];
@@ -290,7 +281,14 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       // on the rescale factors as a hazard, since it does not order through
       // arrive -> sync; both cost the same here, as the other side waits
       // for the same event anyway.)
-      if (t > 0) named_sync(kBarPFree, kConsumerThreads);
+      // PFree for every tile: WG 2 has finished the previous tile's P.V (at an
+      // item's first tile it meets this barrier once at the item's start).
+      named_sync(kBarPFree, kConsumerThreads);
+#if MLA_SM90_NONFINITE_CHECK
+      uint32_t raised;
+      asm volatile("ld.shared.u32 %0, [%1];" : "=r"(raised) : "r"(nan_flag) : "memory");
+      if (raised) clean_nonfinite_keys(st, tile, base + smem::kNanKeys, tid, rp, v.tile_base + t * kKeys);
+#endif
       store_p(base + smem::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
@@ -298,6 +296,12 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       }
       fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
       named_sync(kBarPReady, kConsumerThreads);
+#if MLA_SM90_NONFINITE_CHECK
+      // Both WGs read this tile's flag before PReady; its next writers (tile
+      // count + 2) come after the next PReady. Two flags, so that tile + 1's
+      // writers never meet this reset.
+      if (tid == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(0u) : "memory");
+#endif
 
       const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
       pin_regs(o);
