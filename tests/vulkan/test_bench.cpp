@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bench_runner.h"
 #include "vk_fixture.h"
@@ -189,5 +191,120 @@ TEST_CASE("bench: the cooperative-matrix decode against the FP32 one (MLA_VULKAN
       }
       p.desc.num_splits = 0;
     }
+  }
+}
+
+namespace {
+
+// A decode variant of the H=16 bench: a name and the environment it runs
+// under (set before the context is created and kept while it is timed:
+// MLA_VULKAN_SPLIT_WAVES is read when a decode is recorded).
+struct EnvVariant {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+// The non-empty pieces of s between `sep`s.
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= s.size()) {
+    size_t end = s.find(sep, at);
+    if (end == std::string::npos) end = s.size();
+    if (end > at) out.push_back(s.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+// MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
+// default list: old (full sync) against new (lean sync), FP32 and coopmat,
+// and more workgroups per compute unit with smaller tiles.
+std::vector<EnvVariant> env_variants() {
+  const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
+  std::string spec = env ? env : "";
+  if (spec.empty())
+    spec =
+        "fp32-full:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=full;"
+        "fp32-lean:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=lean;"
+        "fp32-lean-g8-w2:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=lean,MLA_VULKAN_MAX_ROWS=8,MLA_VULKAN_SPLIT_WAVES=2;"
+        "cm-full:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=full;"
+        "cm-lean:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean;"
+        "cm-lean-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_SPLIT_WAVES=2;"
+        "cm-lean-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2;"
+        "cm-lean-n16-w4:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=4";
+  std::vector<EnvVariant> out;
+  for (const std::string& item : split(spec, ';')) {
+    const size_t colon = item.find(':');
+    EnvVariant v;
+    v.name = item.substr(0, colon);
+    if (colon != std::string::npos)
+      for (const std::string& kv : split(item.substr(colon + 1), ',')) {
+        const size_t eq = kv.find('=');
+        if (eq != std::string::npos) v.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+      }
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
+  // B = 128, kv_len = 4096, q_len = 1: H = 16 BF16 (and, unless
+  // MLA_VULKAN_BENCH_H16_ONLY=1, H = 16 FP8 KV and H = 128 BF16) under each
+  // variant of env_variants(), splits auto and 1, next to the device copy of
+  // the same run. Every output (auto split) is compared with the first
+  // variant's in BF16 ULPs (a gross-error check: all are within the
+  // reference tolerance in the other tests).
+  if (vk_test::env_int("MLA_VULKAN_BENCH", 0) == 0) return;
+  const int reps = vk_test::env_int("MLA_VULKAN_BENCH_REPS", 7);
+  const bool h16_only = vk_test::env_int("MLA_VULKAN_BENCH_H16_ONLY", 0) != 0;
+  std::vector<Case> cases;
+  cases.push_back(Case{16, mla::RowFormat::bf16, bench_problem(16, mla::RowFormat::bf16), {}});
+  if (!h16_only) {
+    cases.push_back(Case{16, mla::RowFormat::fp8_rope640, bench_problem(16, mla::RowFormat::fp8_rope640), {}});
+    cases.push_back(Case{128, mla::RowFormat::bf16, bench_problem(128, mla::RowFormat::bf16), {}});
+  }
+  double copy_gbs = 0;
+  for (const EnvVariant& v : env_variants()) {
+    for (const auto& e : v.env) setenv(e.first.c_str(), e.second.c_str(), 1);
+    std::unique_ptr<mla::vulkan::Context> ctx;
+    const mla::Status st = mla::vulkan::Context::create(&ctx);
+    if (!st.ok()) {
+      for (const auto& e : v.env) unsetenv(e.first.c_str());
+      MESSAGE(v.name << " not run: " << st.to_string());
+      continue;
+    }
+    const auto info = ctx->device_info();
+    std::printf("\n== %s: %s, decode %s, tiles %s ==\n", v.name.c_str(), info.name.c_str(), info.decode.c_str(),
+                info.tiles.c_str());
+    if (copy_gbs == 0) copy_gbs = device_copy(*ctx, reps);
+    for (Case& c : cases) {
+      HostProblem& p = c.problem;
+      vk_test::BenchRunner runner(*ctx, p);
+      runner.time_decode(p.desc, 2);  // warm-up
+      const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));
+      for (int splits : {1, 0}) {  // auto last: its output is compared
+        p.desc.num_splits = splits;
+        const double ms = median(runner.time_decode(p.desc, reps));
+        const double gbs = kv_bytes / (ms * 1e6);
+        std::printf("variant %-16s H=%3d kv=%-11s splits=%-4s %8.3f ms  %6.0f GB/s  %5.1f%% of copy\n", v.name.c_str(),
+                    c.heads, mla::to_string(c.kv), splits ? std::to_string(splits).c_str() : "auto", ms, gbs,
+                    100 * gbs / copy_gbs);
+      }
+      const auto out = runner.out();
+      if (c.first_out.empty()) {
+        c.first_out = out;
+      } else {
+        const auto u = mla::test::ulp_diff(p, c.first_out.data(), out.data());
+        std::printf("variant %-16s H=%3d kv=%-11s vs first: %s\n", v.name.c_str(), c.heads, mla::to_string(c.kv),
+                    u.to_string().c_str());
+        CHECK_MESSAGE(u.hist[0] + u.hist[1] + u.hist[2] + u.hist[3] >= u.count * 95 / 100, v.name << ": " << u.to_string());
+      }
+      p.desc.num_splits = 0;
+    }
+    ctx.reset();
+    for (const auto& e : v.env) unsetenv(e.first.c_str());
   }
 }

@@ -33,27 +33,8 @@ SUMMARY=$OUT_DIR/summary.txt
 TESTS='vulkan device|cooperative-matrix decode|decode coopmat|not run|test cases|assertions|ERROR|FATAL'
 PATTERN=$TESTS
 
-# step NAME LIMIT_S CMD...: runs CMD with the smaller of LIMIT_S and the time
-# left, logs it, records its status.
-step() {
-  local name=$1 limit=$2
-  shift 2
-  local left=$((BUDGET - ($(date +%s) - T0)))
-  if [ "$left" -le 5 ]; then
-    echo "== $name: skipped (time budget spent)" | tee -a "$SUMMARY"
-    FAILED=$((FAILED + 1))
-    return 1
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  local start=$(date +%s)
-  echo "== $name (timeout ${limit}s): $*" | tee -a "$SUMMARY"
-  timeout "$limit" "$@" > "$OUT_DIR/$name.log" 2>&1
-  local rc=$?
-  echo "   rc=$rc after $(($(date +%s) - start))s" | tee -a "$SUMMARY"
-  grep -E "$PATTERN" "$OUT_DIR/$name.log" | head -n 40 | sed 's/^/   | /' | tee -a "$SUMMARY"
-  [ "$rc" -ne 0 ] && FAILED=$((FAILED + 1))
-  return $rc
-}
+# step NAME LIMIT_S CMD... (check_step.sh)
+source "$(dirname "$0")/check_step.sh"
 
 bench() {  # bench NAME ENV... : mla bench --sweep issue3 with those variables
   local name=$1

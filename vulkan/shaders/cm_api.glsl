@@ -122,16 +122,14 @@ void cm_muladd(CmA a, CmB b, inout CmC c) {
 // Through shared memory and a workgroup barrier (every invocation calls it).
 float row8_max(float v, uint slot) {
   sRowTmp[slot] = v;
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
   const uint b = slot & ~7u;
   float m = sRowTmp[b];
   for (uint k = 1u; k < 8u; ++k) m = max(m, sRowTmp[b + k]);
   return m;
 }
 void group_sync() {
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 }
 void publish_max(uint v, uint w) { atomicMax(sWord[w], v); }
 

@@ -128,8 +128,7 @@ void main() {
   const uint nsplit = it.nsplit, split = it.split, p_begin = it.p_begin, p_end = it.p_end;
 
   load_fp8_table();
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 
   // The row of this thread's softmax state (and of its Q.K reductions).
   const uint gq = tid % G;
@@ -173,8 +172,7 @@ void main() {
   for (uint k0 = p_begin; k0 < p_end; k0 += N) {
     const uint nk = min(uint(N), p_end - k0);
     stage_tile();
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
     if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N));
 
     // Q.K in batches of QB keys: 16 partial dots per (row, key), summed in slice order.
@@ -191,8 +189,7 @@ void main() {
         UNROLL for (uint r = 0u; r < QR; ++r)
           red_store((nl * MLA_VK_SLICES + sq) * G + qk_row0 + r, (d4[r].x + d4[r].y) + (d4[r].z + d4[r].w));
       }
-      memoryBarrierShared();
-      barrier();
+      WG_SYNC();
       if (tid < G * QB) {
         const uint nl = tid / G, n = sb * QB + nl;
         float dot_qk = 0.0;
@@ -201,8 +198,7 @@ void main() {
         const bool visible = n < nk && key >= vis.x && key < vis.y;
         s_store(gq * N + n, visible ? dot_qk * q_scale * sKs[n] : MLA_NEG_INF);
       }
-      memoryBarrierShared();
-      barrier();
+      WG_SYNC();
     }
 
     // Online softmax: thread (g, n) for n < N; every thread of a row computes the same max.
@@ -228,8 +224,7 @@ void main() {
       red_store(n * G + gq, visible ? p * sKs[n] : 0.0);
       if (n == 0u) sCorr[gq] = corr;
     }
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
 
     // P.V: acc[row][quad] = acc * corr + sum_n P[n][row] * V[n][quad].
     UNROLL for (uint r = 0u; r < PV_ROWS; ++r) {
@@ -245,22 +240,19 @@ void main() {
     } else {
       for (uint n = 0u; n < nk; ++n) PV_KEY(n, PV_FMA_VISIBLE)
     }
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
   }
 
   // Row sums: l of row g is the sum of its N key-slot sums, in slot order.
   if (tid < G * N) s_store(gq * N + tid / G, l_run);
   if (tid < G) sRowM[gq] = m_run;
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
   if (tid < G) {
     float l = 0.0;
     UNROLL for (uint n = 0u; n < N; ++n) l += s_load(gq * N + n);
     sRowL[gq] = l;
   }
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 
   UNROLL for (uint r = 0u; r < PV_ROWS; ++r) {
     const int orow = row0 + int(prow0 + r);

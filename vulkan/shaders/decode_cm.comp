@@ -184,8 +184,7 @@ void stage_q(uint rg2, uint inv, int row0, int row_end) {
     for (uint d = 72u * part; d < 72u * part + 72u; ++d) E = max(E, f32_exp(q_value(qrow, d)));
     atomicMax(sQe[rg2 * 16u + r], E);
   }
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
   if (work) {
     const float sc = pow2(-exp_for(sQe[rg2 * 16u + r]));
     for (uint t = 0u; t < 36u; ++t) {
@@ -195,8 +194,7 @@ void stage_q(uint rg2, uint inv, int row0, int row_end) {
       sK[r * KP + (word >> 2)][word & 3u] = h;
     }
   }
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 }
 
 // The rare path: every non-finite FP16 of the tile's V rows becomes 0 and
@@ -239,8 +237,7 @@ void main() {
   load_fp8_table();
   if (inv < 8u) sWord[inv] = 0u;
   for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 
   // Matrix roles: row group rg, quarter cq (of the dims in S, of the columns in P.V).
   const uint rg = sg >> 2, cq = sg & 3u;
@@ -266,14 +263,12 @@ void main() {
     if (rg == rg2) {
       UNROLL for (uint s = 0u; s < 9u; ++s) CM_LOAD_A(qf[s], sK, cq * 18u + 2u * s, KP);
     }
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
   }
   const int eQ = exp_for(sQe[g]);
 
   if (p_begin < p_end) publish_tile_exponents(min(uint(N), p_end - p_begin));
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 
   CmC o[8];
   UNROLL for (uint cb = 0u; cb < 8u; ++cb) CM_ZERO(o[cb]);
@@ -290,8 +285,7 @@ void main() {
       sWord[W_BAD] = 0u;
     }
     if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N));
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
     if (inv == 0u) {  // everyone has read them; the next tile's are published after the next barrier
       sWord[W_EXPKC] = 0u;
       sWord[W_EXPKR] = 0u;
@@ -321,12 +315,10 @@ void main() {
         CM_STORE_C(acc, sS, s_base(rg, cq) + 4u * kb, SP);
       }
     }
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
     if (sWord[W_FLAG] != 0u) {
       sanitize_v(inv);
-      memoryBarrierShared();
-      barrier();
+      WG_SYNC();
     }
 
     // Softmax of row g, keys n = kg * KPT + j.
@@ -367,8 +359,7 @@ void main() {
       }
       if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(corr));
     }
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
 
     // O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128).
     if (rg_active) {
@@ -392,21 +383,18 @@ void main() {
       }
     }
     if (k0 + N < p_end) publish_tile_exponents(min(uint(N), p_end - k0 - N));
-    memoryBarrierShared();
-    barrier();
+    WG_SYNC();
   }
 
   // Row sums: l of row g is the sum of its 8 invocations' sums, in order.
   sRowTmp[inv] = l_run;
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
   if (kg == 0u) {
     float l = 0.0;
     UNROLL for (uint k = 0u; k < 8u; ++k) l += sRowTmp[g * 8u + k];
     sRowL[g] = l;
   }
-  memoryBarrierShared();
-  barrier();
+  WG_SYNC();
 
   // O / l: each subgroup's 16 x 16 blocks through its own 1 KiB of sK.
   const uint scratch = sg * 64u;

@@ -38,6 +38,23 @@ layout(std430, set = 0, binding = MLA_VK_BIND_FP8_TABLE) readonly buffer Fp8Tabl
 
 #include "find_request.glsl"
 
+// Workgroup synchronisation of the decode passes: a control barrier whose
+// semantics (AcquireRelease | WorkgroupMemory at workgroup scope) already
+// order and publish shared-memory accesses between the invocations. The
+// "full" form adds memoryBarrierShared(), which glslang emits as an
+// OpMemoryBarrier at *Device* scope (QueueFamily under the Vulkan memory
+// model): redundant for shared memory, and a driver may implement it as a
+// device-wide fence that also waits for the loads in flight (the register
+// prefetch of the next tile). Specialisation constant MLA_VK_SPEC_FULL_SYNC,
+// set at pipeline creation (MLA_VULKAN_SYNC, pipelines.cpp); default true
+// (the form every earlier measurement used).
+layout(constant_id = MLA_VK_SPEC_FULL_SYNC) const bool kFullSync = true;
+#define WG_SYNC()                          \
+  {                                        \
+    if (kFullSync) memoryBarrierShared();  \
+    barrier();                             \
+  }
+
 shared float sFp8[256];
 
 // The request this workgroup serves (uniform).
