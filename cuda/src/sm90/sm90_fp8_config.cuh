@@ -5,19 +5,21 @@
 //   WG 0 "producer": Q tile, then 64-key tiles of 640-byte rows (TMA whole
 //        page runs or cp.async rows) and their 64 per-key scales, 2 stages.
 //   WG 1 "softmax":  S = Q.K^T, scales, mask, online softmax, O[:, 0:256].
-//        Content in BF16 against the BF16 copy of the tile (below), rope
-//        straight from the FP8 tile (its rope is BF16 already). An fp8 Q is
-//        turned into BF16 codes once per request, in place (kQFp8Off): the
-//        FP8 tensor cores' accumulation (QGMMA: the accumulator and every
-//        aligned product truncated to 13-14 bits, each k32 step) failed the
-//        accuracy tests on the H200 (worst error 3.9x the tolerance), while
-//        E4M3 x E4M3 products are exact in BF16 HGMMA's fp32 accumulation.
-//   WG 2 "helper":   converts the tile's 512 E4M3 content columns to BF16 once
-//        (shared by every row of the M tile), then O[:, 256:512].
-// P.V runs in BF16 for both pairs: V = sigma_k * content with sigma_k folded
-// into P (fp32) before P is rounded to BF16, V read from the BF16 copy with
-// the transpose bit (FP8 wgmma has none, so FP8 P.V would need a byte
-// transpose of every tile, and FP8 P would cost 2^-4 relative per weight).
+//        Content in FP16 against the FP16 copy of the tile (below), rope in
+//        BF16 straight from the FP8 tile (its rope is BF16 already). The Q
+//        tile is turned into FP16 once per request, in place, with a power
+//        of two per row (fp8 Q: code * 2^-8, exact, loaded at kQFp8Off; bf16 Q: its
+//        row maximum put near 2^15) and its rope scaled to match.
+//   WG 2 "helper":   converts the tile's 512 E4M3 content columns to FP16 once
+//        (code * 2^-8, exact; shared by every row of the M tile), then
+//        O[:, 256:512].
+// P.V runs in FP16 for both pairs: V = sigma_k * content with sigma_k folded
+// into P (fp32) and P rescaled per row to at most 1 before it is rounded to
+// FP16 (2^-11 relative), V read from the FP16 copy with the transpose bit.
+// History (perf_notes.md, "Helper, third session"): the first version ran an
+// fp8 Q's content on the FP8 tensor cores (QGMMA: accumulator and products
+// truncated to 13-14 bits each k32 step; H200 worst error 6.75x the
+// tolerance) and P.V in BF16 (P to 2^-8: up to 1.4x the tolerance).
 #pragma once
 
 #include <cstdint>
@@ -36,29 +38,33 @@ constexpr uint32_t kFp8ChunksPerRow = 40;
 constexpr uint32_t kFp8ContentBlocks = 4;
 constexpr uint32_t kFp8RopeBlock = 4;
 constexpr uint32_t kFp8TileBytes = 5 * kColBlockBytes;  // 40 KiB
-constexpr uint32_t kBf16ContentBytes = 8 * kColBlockBytes;  // 64 keys x 512 BF16: the converted content
+constexpr uint32_t kBf16ContentBytes = 8 * kColBlockBytes;  // 64 keys x 512 FP16: the converted content
 
-// Where an fp8_rope640 Q tile lands inside the BF16 Q tile (column blocks 4-8):
-// its rope (block 4 of the FP8 row) is then block 8, where the BF16 layout
-// keeps the rope, and the content's conversion (FP8 block j -> BF16 blocks
+// Where an fp8_rope640 Q tile lands inside the 72 KiB Q tile (column blocks
+// 4-8): its rope (block 4 of the FP8 row) is then block 8, where the 16-bit
+// layout keeps the rope, and the content's conversion (FP8 block j -> blocks
 // 2j, 2j + 1) only overwrites FP8 blocks that were read before.
 constexpr uint32_t kQFp8Off = 4 * kColBlockBytes;
 
-// One layout for both Q formats (an fp8 Q is converted to BF16 in place).
+// Per Q row, S = 2^e x what the MMAs sum on the converted tile; this e marks
+// a fp8 Q row holding a NaN code (its logit factor becomes NaN).
+constexpr int32_t kQExpNaN = -128;
+
+// One layout for both Q formats (both are converted to FP16 in place).
 template <bool kQFp8>
 struct Fp8Smem {
   static constexpr uint32_t kQBytes = kTileBytes;
   static constexpr uint32_t kQ = 0;
   static constexpr uint32_t kKV = kQ + kQBytes;                   // kStages FP8 tiles
-  static constexpr uint32_t kV = kKV + kStages * kFp8TileBytes;   // BF16 content of the current tile
-  static constexpr uint32_t kP = kV + kBf16ContentBytes;          // P: 64 x 64 BF16, swizzled
+  static constexpr uint32_t kV = kKV + kStages * kFp8TileBytes;   // FP16 content of the current tile
+  static constexpr uint32_t kP = kV + kBf16ContentBytes;          // P: 64 x 64 FP16, swizzled
   static constexpr uint32_t kScale = kP + 64 * 128;               // 64 floats: row rescale of this tile
   static constexpr uint32_t kInvSum = kScale + 64 * 4;            // 2 x 64 floats, per item parity
   static constexpr uint32_t kSigmaK = kInvSum + 2 * 64 * 4;       // kStages x 64 floats: sigma_k per key
   static constexpr uint32_t kSigmaS = kSigmaK + kStages * 64 * 4; // 64 floats: WG 2's copy of sigma_k (NaN-aware)
   static constexpr uint32_t kRowF = kSigmaS + 64 * 4;             // 64 floats: sigma_q * scale * log2(e) per row
-  static constexpr uint32_t kQNan = kRowF + 64 * 4;               // 4 words: fp8 Q rows with a NaN code
-  static constexpr uint32_t kBarFull = kQNan + 4 * 4;
+  static constexpr uint32_t kQExp = kRowF + 64 * 4;               // 64 int8: e of each Q row (kQExpNaN)
+  static constexpr uint32_t kBarFull = kQExp + 64;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;
   static constexpr uint32_t kBarQEmpty = kBarQFull + 8;
@@ -79,8 +85,8 @@ static_assert(kWarpgroupThreads * kFp8ProducerRegs + kConsumerThreads * kFp8Cons
 
 // Named barriers between the consumer warpgroups beyond those of
 // sm90_config.cuh (1-3: P ready, P free, item end).
-constexpr uint32_t kBarVReady = 4;  // WG 2 wrote the BF16 content (and logit factors) of the tile
-constexpr uint32_t kBarVFree = 5;   // WG 1's P.V on the BF16 content finished: WG 2 may overwrite it
-constexpr uint32_t kBarQConv = 6;   // WG 1 alone: the in-place conversion of an fp8 Q tile
+constexpr uint32_t kBarVReady = 4;  // WG 2 wrote the FP16 content (and logit factors) of the tile
+constexpr uint32_t kBarVFree = 5;   // WG 1's P.V on the FP16 content finished: WG 2 may overwrite it
+constexpr uint32_t kBarQConv = 6;   // WG 1 alone: the in-place conversion of a Q tile
 
 }  // namespace mla::cuda_impl::sm90

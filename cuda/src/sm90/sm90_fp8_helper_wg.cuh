@@ -1,12 +1,13 @@
 // sm90_fp8_helper_wg.cuh - warpgroup 2 of the fp8-KV kernel: converts each
-// tile's E4M3 content to BF16 (once for all 64 rows of the M tile), then the
+// tile's E4M3 content to FP16 (once for all 64 rows of the M tile), then the
 // second half of O (value columns 256..511).
 //
 // Per tile: wait for the tile -> wait until WG 1's previous P.V is done with
-// the BF16 copy -> convert into it, copy the 64 sigma_k beside it (NaN for a
+// the FP16 copy -> convert into it, copy the 64 sigma_k beside it (NaN for a
 // key with a NaN code) -> hand both to WG 1 -> release the stage -> wait for
-// P -> rescale O -> 4 HGMMA m64n256k16 (P and V from shared memory) -> free
-// the P buffer. The conversion of tile t is on the path to WG 1's S of tile t.
+// P -> rescale O -> 4 HGMMA m64n256k16 (FP16; P and V from shared memory) ->
+// free the P buffer. The conversion of tile t is on the path to WG 1's S of
+// tile t.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "sm90_items.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
+#include "sm90_wgmma_fp8_ops.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
@@ -36,9 +38,12 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
 
   float o[128];
   uint32_t tile_count = 0, items_done = 0;
-  bool converted = false;  // the BF16 copy was written before: wait for WG 1 to be done with it
-  const int32_t end = p.part_begin[blockIdx.x + 1];
-  for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
+  bool converted = false;  // the FP16 copy was written before: wait for WG 1 to be done with it
+  // The part's end is read again per item (an L1 hit) rather than held: the
+  // conversion's 32 chunk addresses live across the loop, and at 224
+  // registers the end was the value ptxas spilled.
+  const volatile int32_t* part_end = p.part_begin + blockIdx.x + 1;
+  for (int32_t index = p.part_begin[blockIdx.x]; index < *part_end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0) continue;
 #pragma unroll
@@ -51,15 +56,15 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       if (converted) named_sync(kBarVFree, kConsumerThreads);
       converted = true;
       const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
-      // The per-key factors beside the BF16 copy, so that WG 1 can give the
+      // The per-key factors beside the FP16 copy, so that WG 1 can give the
       // stage back right after S. A key with a NaN code gets a NaN logit
-      // factor (S ran on the BF16 copy, whose conversion made it finite).
+      // factor (S ran on the FP16 copy, whose conversion made it finite).
       if ((lane & 8) == 0) {
         const uint32_t row = conversion_row(tid);
         const float sk = sigma_k[stage * 64 + row];
         sigma_s[row] = has_nan ? __int_as_float(0x7fc00000) : sk;
       }
-      fence_proxy_async();  // the BF16 copy is read by wgmma (async proxy)
+      fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
       named_arrive(kBarVReady, kConsumerThreads);
       if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
 
@@ -71,7 +76,7 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       wgmma_fence();
 #pragma unroll
       for (uint32_t kk = 0; kk < 4; ++kk)
-        wgmma_m64n256k16_ss_vt(o, desc_advance(p_desc, kk * 32), desc_advance(v_desc, kk * 2048), 1u);
+        wgmma_m64n256k16_f16_ss_vt(o, desc_advance(p_desc, kk * 32), desc_advance(v_desc, kk * 2048), 1u);
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(o);

@@ -1,26 +1,24 @@
 // sm90_fp8_softmax_wg.cuh - warpgroup 1 of the fp8-KV kernel: S = Q.K^T,
 // per-token scales, masks, online softmax, O[:, 0:256].
 //
-// Per request (fp8 Q only): wait for the FP8 Q tile, convert its content to
-// BF16 in place (exact: every E4M3 value is a BF16), note rows with a NaN
-// code (their logit factor becomes NaN).
+// Per request: wait for the Q tile, convert it to FP16 in place with a power
+// of two per row (sm90_fp8_tile.cuh), note that exponent per row (a fp8 Q
+// row with a NaN code gets a NaN logit factor).
 // Per KV tile:
-//   P.V of the previous tile done -> tell WG 2 the BF16 content may be overwritten
-//   -> wait tile and WG 2's BF16 copy of its content (with sigma_k beside it)
-//   -> S: 32 HGMMA m64n64k16 over the content against the BF16 copy + 4 over
-//      the rope straight from the FP8 tile (BF16), one fp32 accumulator
+//   P.V of the previous tile done -> tell WG 2 the FP16 content may be overwritten
+//   -> wait tile and WG 2's FP16 copy of its content (with sigma_k beside it)
+//   -> S: 32 HGMMA m64n64k16 (FP16) over the content against the FP16 copy + 4
+//      (BF16) over the rope straight from the FP8 tile, one fp32 accumulator
 //   -> release the stage (nothing else of it is read here)
-//   -> logit = S * (sigma_q * scale * log2 e) per row * sigma_k per key, mask,
-//      online softmax
-//   -> P' = P * sigma_k (V = sigma_k * content), rounded to BF16; rescale O;
-//      hand P' and the rescale factors to WG 2
-//   -> 4 HGMMA m64n256k16, P' from registers, V from the BF16 copy (left in flight).
+//   -> logit = S * (sigma_q * scale * log2 e * 2^e_row) per row * sigma_k per
+//      key, mask, online softmax
+//   -> P' = P * sigma_k / R_row (V = sigma_k * content; R_row keeps P' <= 1),
+//      rounded to FP16; rescale O; hand P' and the rescale factors to WG 2
+//   -> 4 HGMMA m64n256k16 (FP16), P' from registers, V from the FP16 copy (left in flight).
 // (The first version ran an fp8 Q's content on the FP8 tensor cores, QGMMA
-// k32 into one accumulator: the H200 failed 11 of 26 suite cases, worst
-// 3.9x the tolerance. Hopper's FP8 MMA truncates the accumulator and the
-// aligned products to 13-14 bits each k-step; the host model
-// dev/fp8_numerics_host.cpp with that behaviour gives 2.5-5.6x, and with
-// promotion to fp32 every 4 k-steps still 1.25x, every 2 at the fp32 level.)
+// k32 into one accumulator, and P.V in BF16: the H200 failed 11 of 26 suite
+// cases, worst 6.75x the tolerance; see perf_notes.md, "Helper, third
+// session".)
 #pragma once
 
 #include <cstdint>
@@ -34,6 +32,7 @@
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
 #include "sm90_fp8_tile.cuh"
+#include "sm90_wgmma_fp8_ops.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
@@ -49,13 +48,19 @@ __device__ __forceinline__ float2 col_pair(uint32_t col, int j, RowPair rp) {
 
 // softmax_tile (sm90_softmax_wg.cuh) with per-row and per-column logit
 // factors from shared memory: logit (log2 domain) = s * row[r] * col[c],
-// row = sigma_q * scale * log2(e) (row_factors), col = sigma_k (NaN for a key
-// with a NaN code when S ran on the BF16 copy).
+// row = sigma_q * scale * log2(e) * 2^e_row (row_factors), col = sigma_k (NaN
+// for a key with a NaN code: its conversion made it finite).
 // Then folds the same per-key factor into the probabilities for P.V (V =
 // sigma_k * content); the row sums keep the unfolded ones. A probability of
 // exactly 0 (masked key) stays 0 whatever its factor: 0 * NaN must not reach P.V.
+// FP16 P: the folded weights are divided by R (per row, `r_scale`):
+// R = max(R_old * alpha, largest folded weight of the tile, 2^-100), so every
+// P' <= 1 (no FP16 overflow whatever sigma_k) and the row's largest weights
+// keep FP16's 11 bits. O (both halves) is rescaled by R_old * alpha / R,
+// returned in `rescale`; the output is O * R * 2^8 / sum (V = code * 2^-8).
 __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
-                                                    uint32_t col, RowPair rp, float (&alpha)[2]) {
+                                                    uint32_t col, RowPair rp, float (&r_scale)[2],
+                                                    float (&rescale)[2]) {
   float row_f[2];
   asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[0]) : "r"(row + 4u * rp.r0));
   asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[1]) : "r"(row + 4u * (rp.r0 + 8)));
@@ -80,7 +85,7 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
       mx[h] = fmaxf(mx[h], s[i]);
     }
   }
-  float shift[2];
+  float shift[2], alpha[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
@@ -90,7 +95,7 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
     alpha[h] = fast_exp2(st.m[h] - shift[h]);     // 2^-inf = 0 on the first visible tile
     st.m[h] = m_new;
   }
-  float part[2] = {0.f, 0.f};
+  float part[2] = {0.f, 0.f}, wmax[2] = {0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < 8; ++j) {
     const float2 f = col_pair(col, j, rp);
@@ -100,21 +105,46 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
       const float p = fast_exp2(s[i] - shift[h]);
       part[h] += p;
       s[i] = p != 0.f ? p * ((e & 1) ? f.y : f.x) : 0.f;
+      wmax[h] = fmaxf(wmax[h], s[i]);  // a NaN weight is left out here and stays NaN in P'
     }
   }
 #pragma unroll
-  for (int h = 0; h < 2; ++h) st.sum[h] = st.sum[h] * alpha[h] + part[h];
+  for (int h = 0; h < 2; ++h) {
+    st.sum[h] = st.sum[h] * alpha[h] + part[h];
+    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 1));
+    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
+    const float kept = r_scale[h] * alpha[h];
+    const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
+    const float inv = __frcp_rn(r_new);
+    rescale[h] = kept * inv;
+    r_scale[h] = r_new;
+    wmax[h] = inv;
+  }
+#pragma unroll
+  for (int i = 0; i < 32; ++i) s[i] *= wmax[(i >> 1) & 1];
 }
 
-// Writes sigma_q * scale * log2(e) of the thread's two rows into the 64
-// row factors at `row` (0 for padding rows, which are fully masked anyway;
-// NaN for an fp8 Q row with a NaN code, from the mask words at `q_nan`).
+// P' for P.V as FP16 pairs in the A-fragment order of m64n256k16 (that of
+// pack_p in sm90_softmax_wg.cuh).
+__device__ __forceinline__ void pack_p_f16(const float (&s)[32], uint32_t (&pa)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int r = 0; r < 4; ++r)
+      asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(pa[kk][r]) : "f"(s[8 * kk + 2 * r + 1]), "f"(s[8 * kk + 2 * r]));
+}
+
+
+
+// Writes sigma_q * scale * log2(e) * 2^e of the thread's two rows into the
+// 64 row factors at `row` (0 for padding rows, which are fully masked anyway;
+// NaN where e = kQExpNaN), e from the bytes at `q_exp` (convert_q).
 // The lanes of a quad share their rows: lane quad 0 writes, the warp syncs.
 // In shared memory rather than registers: two more live registers across the
 // tile loop made ptxas spill in this warpgroup.
 template <bool kQFp8>
 __device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemView& v, RowPair rp, uint32_t row,
-                                            uint32_t q_nan) {
+                                            uint32_t q_exp) {
   if (rp.quad == 0) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -122,13 +152,11 @@ __device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemVie
       float f = 0.f;
       if (r < v.rows) {
         float sq = 1.f;
-        if constexpr (kQFp8) {
-          sq = __ldg(p.q_scales + (v.q_row0 + r) / p.num_heads);
-          uint32_t mask;
-          asm volatile("ld.shared.u32 %0, [%1];" : "=r"(mask) : "r"(q_nan + 4u * (uint32_t(r) >> 4)) : "memory");
-          if ((mask >> (r & 15)) & 1u) sq = __int_as_float(0x7fc00000);
-        }
-        f = sq * p.scale_log2;
+        if constexpr (kQFp8) sq = __ldg(p.q_scales + (v.q_row0 + r) / p.num_heads);
+        int32_t e;
+        asm volatile("ld.shared.s8 %0, [%1];" : "=r"(e) : "r"(q_exp + uint32_t(r)) : "memory");
+        const float pow2 = e == kQExpNaN ? __int_as_float(0x7fc00000) : __int_as_float((127 + e) << 23);
+        f = sq * p.scale_log2 * pow2;
       }
       asm volatile("st.shared.f32 [%0], %1;" ::"r"(row + 4u * uint32_t(r)), "f"(f) : "memory");
     }
@@ -136,17 +164,20 @@ __device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemVie
   __syncwarp();
 }
 
-// The in-place conversion of a freshly loaded fp8 Q tile (the whole
-// warpgroup) and its NaN-row mask: word w holds rows 16w..16w+15 (bit r % 16),
-// written by lane 0 of warp w. Ends with the conversion visible to wgmma and
-// the mask to every thread of the warpgroup.
-__device__ __forceinline__ void convert_q_fp8(uint32_t q, uint32_t q_nan, uint32_t tid) {
-  const bool nan_row = convert_q_tile_in_place(q, tid, kBarQConv);
-  const uint32_t row = conversion_row(tid), lane = tid & 31;
-  const uint32_t bit = (nan_row && (lane & 8) == 0) ? 1u << (row & 15) : 0u;
-  const uint32_t mask = __reduce_or_sync(0xffffffffu, bit);
-  if (lane == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(q_nan + 4u * (tid >> 5)), "r"(mask) : "memory");
-  fence_proxy_async();  // the BF16 Q is read by wgmma (async proxy)
+// The in-place conversion of a freshly loaded Q tile to FP16 (the whole
+// warpgroup) and the exponent of each row (byte r at q_exp, written by the
+// lane of half 0). Ends with the conversion visible to wgmma and the
+// exponents to every thread of the warpgroup.
+template <bool kQFp8>
+__device__ __forceinline__ void convert_q(uint32_t q, uint32_t q_exp, uint32_t tid) {
+  int32_t e;
+  if constexpr (kQFp8)
+    e = convert_q_fp8_in_place(q, tid, kBarQConv);
+  else
+    e = convert_q_bf16_in_place(q, tid);
+  if (((tid >> 3) & 1) == 0)
+    asm volatile("st.shared.s8 [%0], %1;" ::"r"(q_exp + conversion_row(tid)), "r"(e) : "memory");
+  fence_proxy_async();  // the FP16 Q is read by wgmma (async proxy)
   named_sync(kBarQConv, kWarpgroupThreads);
 }
 
@@ -158,7 +189,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
   const uint64_t q_desc = make_sw128_desc(base + Sm::kQ, 16, 1024);
-  const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // BF16 content, K-major
+  const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // FP16 content, K-major
   const uint64_t v_desc = make_sw128_desc(base + Sm::kV, kColBlockBytes, 1024);  // the same, as V (MN-major)
 
   float o[128];
@@ -173,14 +204,15 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0) continue;
     SoftmaxRows st = softmax_rows_init(p, v, rp);
+    float r_scale[2] = {0.f, 0.f};  // R of the two rows (softmax_tile_scaled)
     if (v.n_tiles > 0 && v.request != loaded_request) {
       mbar_wait(base + Sm::kBarQFull, q_loads & 1);
       fence_proxy_async();
-      if constexpr (kQFp8) convert_q_fp8(base + Sm::kQ, base + Sm::kQNan, tid);
+      convert_q<kQFp8>(base + Sm::kQ, base + Sm::kQExp, tid);
       ++q_loads;
       loaded_request = v.request;
     }
-    row_factors<kQFp8>(p, v, rp, base + Sm::kRowF, base + Sm::kQNan);
+    row_factors<kQFp8>(p, v, rp, base + Sm::kRowF, base + Sm::kQExp);
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
 
@@ -188,7 +220,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       if (t > 0) {
-        // The previous P.V has read the BF16 content: WG 2 may convert the
+        // The previous P.V has read the FP16 content: WG 2 may convert the
         // next tile over it. Uniform across the warpgroup (waits are .aligned).
         wgmma_wait<0>();
         pin_regs(o);
@@ -196,7 +228,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       }
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       fence_proxy_async();
-      // S reads WG 2's BF16 copy of the content.
+      // S reads WG 2's FP16 copy of the content.
       named_sync(kBarVReady, kConsumerThreads);
 
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
@@ -204,8 +236,12 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
       for (uint32_t kk = 0; kk < 32; ++kk) {
         const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-        wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
+        wgmma_m64n64k16_f16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
       }
+      // The rope MMAs (BF16 inputs) add into the same accumulator as the
+      // FP16 ones: a fence between the two kinds, as wgmma orders
+      // accumulator chains of one instruction form only.
+      wgmma_fence();
 #pragma unroll
       for (uint32_t kk = 0; kk < 4; ++kk)
         wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
@@ -219,11 +255,11 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
 
-      // The per-key factors come from WG 2's copy beside the BF16 content
+      // The per-key factors come from WG 2's copy beside the FP16 content
       // (the stage may be refilled from here on).
-      float alpha[2];
-      softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, alpha);
-      pack_p(s, pa);
+      float alpha[2];  // O's rescale factor (R_old * 2^(m_old - m) / R)
+      softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, r_scale, alpha);
+      pack_p_f16(s, pa);
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
 
@@ -240,7 +276,8 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       pin_regs(o);
       wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk) wgmma_m64n256k16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
+      for (uint32_t kk = 0; kk < 4; ++kk)
+        wgmma_m64n256k16_f16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
       wgmma_commit();
     }
     wgmma_wait<0>();
@@ -254,7 +291,8 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       float l = st.sum[h];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      inv_sum[h] = l == 0.f ? 0.f : 1.f / l;  // NaN l: NaN row (see sm90_softmax_wg.cuh)
+      // O * R * 2^8 / l (V = code * 2^-8); NaN l: NaN row (see sm90_softmax_wg.cuh)
+      inv_sum[h] = l == 0.f ? 0.f : r_scale[h] * 256.f / l;
       lse[h] = l == 0.f ? -INFINITY : (st.m[h] + log2f(l)) * 0.69314718055994531f;
     }
     float* inv_buf = inv_sum_smem + 64 * (items_done & 1);

@@ -1,18 +1,17 @@
 // sm90_fp8_tile.cuh - turning the 64 x 512 E4M3 content of an FP8 KV tile
-// into BF16 in shared memory, once per tile, for the BF16 tensor cores
+// into FP16 in shared memory, once per tile, for the FP16 tensor cores
 // (Q.K and P.V). Run by the helper warpgroup. Also the in-place conversion
-// of an fp8_rope640 Q tile (the softmax warpgroup, once per request).
+// of the Q tile to FP16 (the softmax warpgroup, once per request).
 //
-// Conversion without a branch and exact for every finite code. Placing the
-// code's sign at bit 15 and its 7 magnitude bits (eeee mmm) at bits 4..10 of
-// a 16-bit lane gives a BF16 whose exponent field is eeee and mantissa mmm,
-// i.e. the E4M3 value times 2^(7 - 127); one BF16 multiply by 2^120 restores
-// it. Zero stays zero, and the subnormals (e = 0) are BF16 subnormals of the
-// same bit pattern, which the multiply scales exactly (BF16 arithmetic has no
-// flush-to-zero). Per pair of codes: a byte permute, a shift, an and, an
-// integer multiply-add and one bf16x2 multiply. The only code this gets
-// "wrong" is NaN (0x7F / 0xFF become +-480); the BF16-Q path flags such keys
-// separately (nan_bytes below) so their logits still become NaN.
+// E4M3 -> FP16 without a branch, exact for every finite code: the code's
+// sign at bit 15 and its 7 magnitude bits (eeee mmm) at bits 7..13 of a
+// 16-bit lane make an FP16 with exponent field 0eeee and mantissa mmm0000000,
+// i.e. the E4M3 value times 2^(7 - 15) = 2^-8, subnormals (e = 0) included
+// (FP16 subnormals of the same pattern). Per pair of codes: a byte permute,
+// a shift and one and-or (lop3). The factor 2^-8 goes into the logit and
+// output factors. The only code this gets "wrong" is NaN (0x7F / 0xFF become
+// +-1.875 = +-480 * 2^-8); such keys and Q rows are flagged separately
+// (nan_bytes below) so that their rows still become NaN.
 #pragma once
 
 #include <cstdint>
@@ -23,21 +22,26 @@
 
 namespace mla::cuda_impl::sm90 {
 
-__device__ __forceinline__ uint32_t bf16x2_mul(uint32_t a, uint32_t b) {
-  uint32_t d;
-  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
-  return d;
-}
-
 // Two E4M3 codes of `w`, picked by the byte-permute selector (0x1404: bytes
-// 0, 1; 0x3424: bytes 2, 3), as a BF16 pair (first code in the low half).
+// 0, 1; 0x3424: bytes 2, 3), as an FP16 pair times 2^-8 (first code in the
+// low half).
 template <uint32_t kSelector>
-__device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t w) {
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint32_t w) {
   uint32_t hi;  // each code in the high byte of its 16-bit lane: sign at bit 15, magnitude at 8..14
   asm("prmt.b32 %0, %1, 0, %2;" : "=r"(hi) : "r"(w), "n"(kSelector));
-  const uint32_t d = hi >> 4;                          // magnitude at 4..10, sign at 11
-  const uint32_t bits = d + (d & 0x08000800u) * 15u;   // sign from bit 11 to bit 15 (adds 15 * 2^11)
-  return bf16x2_mul(bits, 0x7B807B80u);                // x 2^120 (BF16 0x7B80) in both lanes
+  return (hi & 0x80008000u) | ((hi >> 1) & 0x3F803F80u);
+}
+
+// The first kernel's E4M3 -> BF16 pair (exact; NaN -> +-480), kept for the
+// dev harness's conversion check (dev/sm90_dev_fp8.cu); the kernel now uses
+// e4m3x2_to_f16x2.
+template <uint32_t kSelector>
+__device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t w) {
+  uint32_t hi, d;
+  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(hi) : "r"(w), "n"(kSelector));
+  const uint32_t m = hi >> 4;                                          // magnitude at 4..10, sign at 11
+  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(m + (m & 0x08000800u) * 15u), "r"(0x7B807B80u));  // x 2^120
+  return d;
 }
 
 // Bit 7 of each byte set where that byte is an E4M3 NaN (magnitude 0x7F).
@@ -60,16 +64,16 @@ __device__ __forceinline__ void load_chunk(uint32_t addr, uint32_t (&w)[4]) {
                : "r"(addr));
 }
 
-// 16 E4M3 codes (FP8 chunk c of a row) as 16 BF16 values, stored as BF16
-// chunks 2c and 2c + 1 of row `row` of the BF16 tile at `dst`; returns
+// 16 E4M3 codes (FP8 chunk c of a row) as 16 FP16 values (x 2^-8), stored
+// as 16-bit chunks 2c and 2c + 1 of row `row` of the tile at `dst`; returns
 // nan_bytes of the codes.
-__device__ __forceinline__ uint32_t store_chunk_as_bf16(uint32_t dst, uint32_t row, uint32_t c,
+__device__ __forceinline__ uint32_t store_chunk_as_f16(uint32_t dst, uint32_t row, uint32_t c,
                                                         const uint32_t (&w)[4]) {
   uint32_t o[8], nan = 0;
 #pragma unroll
   for (uint32_t k = 0; k < 4; ++k) {
-    o[2 * k] = e4m3x2_to_bf16x2<0x1404u>(w[k]);
-    o[2 * k + 1] = e4m3x2_to_bf16x2<0x3424u>(w[k]);
+    o[2 * k] = e4m3x2_to_f16x2<0x1404u>(w[k]);
+    o[2 * k + 1] = e4m3x2_to_f16x2<0x3424u>(w[k]);
     nan |= nan_bytes(w[k]);
   }
   asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst + swizzled_chunk_offset(row, 2 * c)),
@@ -81,13 +85,13 @@ __device__ __forceinline__ uint32_t store_chunk_as_bf16(uint32_t dst, uint32_t r
   return nan;
 }
 
-// Converts the content of the FP8 tile at `src` (blocks 0-3) into the BF16
+// Converts the content of the FP8 tile at `src` (blocks 0-3) into the FP16
 // tile at `dst` (8 blocks of [64 keys][128 B], the layout of the BF16
 // kernel's K tile, so the same descriptors read it). With kFlagNaN, returns
 // whether the thread's key row holds a NaN code (both halves combined; valid
 // in every lane, the row being conversion_row(tid)).
 
-// (The per-chunk body repeats store_chunk_as_bf16 on purpose: written with
+// (The per-chunk body repeats store_chunk_as_f16 on purpose: written with
 // that helper, ptxas spilled 12 bytes in the helper warpgroup at 224
 // registers.)
 template <bool kFlagNaN>
@@ -112,11 +116,11 @@ __device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst,
       uint32_t o[8];
 #pragma unroll
       for (uint32_t k = 0; k < 4; ++k) {
-        o[2 * k] = e4m3x2_to_bf16x2<0x1404u>(w[i][k]);
-        o[2 * k + 1] = e4m3x2_to_bf16x2<0x3424u>(w[i][k]);
+        o[2 * k] = e4m3x2_to_f16x2<0x1404u>(w[i][k]);
+        o[2 * k + 1] = e4m3x2_to_f16x2<0x3424u>(w[i][k]);
         if constexpr (kFlagNaN) nan_acc |= nan_bytes(w[i][k]);
       }
-      // 16 BF16 values = BF16 chunks 2c and 2c + 1 of the row.
+      // 16 FP16 values = 16-bit chunks 2c and 2c + 1 of the row.
       asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst + swizzled_chunk_offset(row, 2 * c)),
                    "r"(o[0]), "r"(o[1]), "r"(o[2]), "r"(o[3])
                    : "memory");
@@ -132,17 +136,38 @@ __device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst,
   return false;
 }
 
+// Multiplies the 4 rope chunks of the thread's half of its Q row (BF16, block
+// 8 of the tile at q) by 2^-e in place: the rope MMAs then add the same
+// multiple of the dot product as the FP16 content MMAs. Exact unless the
+// product leaves BF16's range.
+__device__ __forceinline__ void scale_q_rope(uint32_t q, uint32_t row, uint32_t half, int32_t e) {
+  const float f = __int_as_float((127 - e) << 23);  // 2^-e, e in [-100, 126]
+#pragma unroll
+  for (uint32_t i = 0; i < 4; ++i) {
+    const uint32_t addr = q + swizzled_chunk_offset(row, 64 + 4 * half + i);
+    uint32_t w[4];
+    load_chunk(addr, w);
+#pragma unroll
+    for (uint32_t k = 0; k < 4; ++k)
+      w[k] = pack_bf16x2(__uint_as_float(w[k] << 16) * f, __uint_as_float(w[k] & 0xFFFF0000u) * f);
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+                 : "memory");
+  }
+}
+
 // Converts the fp8_rope640 Q tile at q + kQFp8Off (its 4 content blocks at
-// blocks 4-7 of the BF16 Q tile at q, its rope at block 8) into the BF16 Q
-// tile in place: FP8 block j -> BF16 blocks 2j, 2j + 1, i.e. blocks 0-3 from
-// FP8 blocks 0-1 (free space), then blocks 4-7 over FP8 blocks 0-3. Thread
-// `tid` of the warpgroup takes row conversion_row(tid) and, in each FP8
-// block, the 4 chunks of its half (lane bit 3). All reads of FP8 blocks 0-1
-// precede the barrier `bar` (this warpgroup only), every write to blocks
-// 4-7 follows it. Returns whether the thread's row holds a NaN code (valid
-// in every lane). Follow with fence_proxy_async and a barrier before wgmma
+// blocks 4-7 of the 72 KiB Q tile at q, its rope at block 8) in place into
+// the FP16 Q tile: FP8 block j -> 16-bit blocks 2j, 2j + 1, i.e. blocks 0-3
+// from FP8 blocks 0-1 (free space), then blocks 4-7 over FP8 blocks 0-3.
+// Thread `tid` of the warpgroup takes row conversion_row(tid) and, in each
+// FP8 block, the 4 chunks of its half (lane bit 3). All reads of FP8 blocks
+// 0-1 precede the barrier `bar` (this warpgroup only), every write to
+// blocks 4-7 follows it. The content becomes code * 2^-8 (as the KV tiles'),
+// the rope is scaled by 2^-16 to match. Returns kQExpNaN when the thread's
+// row holds a NaN code, else 16: S = 2^16 x what the MMAs sum (valid in
+// every lane). Follow with fence_proxy_async and a barrier before wgmma
 // reads the result.
-__device__ __forceinline__ bool convert_q_tile_in_place(uint32_t q, uint32_t tid, uint32_t bar) {
+__device__ __forceinline__ int32_t convert_q_fp8_in_place(uint32_t q, uint32_t tid, uint32_t bar) {
   const uint32_t row = conversion_row(tid);
   const uint32_t half = (tid >> 3) & 1;
   uint32_t nan_acc = 0;
@@ -154,13 +179,59 @@ __device__ __forceinline__ bool convert_q_tile_in_place(uint32_t q, uint32_t tid
       load_chunk(q + kQFp8Off + swizzled_chunk_offset(row, 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3)), w[i]);
     if (pass == 1) named_sync(bar, kWarpgroupThreads);
 #pragma unroll
-    for (uint32_t i = 0; i < 8; ++i) {
-      const uint32_t c = 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3);
-      nan_acc |= store_chunk_as_bf16(q, row, c, w[i]);
+    for (uint32_t i = 0; i < 8; ++i)
+      nan_acc |= store_chunk_as_f16(q, row, 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3), w[i]);
+  }
+  scale_q_rope(q, row, half, 16);
+  nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 8);  // the other half of the same row
+  return nan_acc != 0 ? kQExpNaN : 16;
+}
+
+// Converts the BF16 Q tile at q (content blocks 0-7) in place into FP16
+// with a power-of-two scale per row, 2^-E: E puts the row's largest finite
+// |value| in [2^14, 2^15) (E >= -100), so every value within 2^-28 of it
+// stays exact and none overflows; Inf and NaN stay Inf and NaN. The rope
+// (block 8, BF16) is scaled by 2^-(E + 8) to match the KV tiles' 2^-8.
+// Thread `tid` takes row conversion_row(tid), half (lane bit 3) of its
+// chunks; the two lanes of a row agree on E through a shuffle. Returns
+// E + 8: S = 2^(E + 8) x what the MMAs sum (valid in every lane).
+__device__ __forceinline__ int32_t convert_q_bf16_in_place(uint32_t q, uint32_t tid) {
+  const uint32_t row = conversion_row(tid);
+  const uint32_t half = (tid >> 3) & 1;
+  uint32_t mx = 0;  // largest finite |BF16| bit pattern (monotone in the value)
+#pragma unroll 4
+  for (uint32_t c = 32 * half; c < 32 * half + 32; ++c) {
+    uint32_t w[4];
+    load_chunk(q + swizzled_chunk_offset(row, c), w);
+#pragma unroll
+    for (uint32_t k = 0; k < 4; ++k) {
+      const uint32_t lo = w[k] & 0x7FFFu, hi = (w[k] >> 16) & 0x7FFFu;
+      mx = max(mx, lo < 0x7F80u ? lo : 0u);
+      mx = max(mx, hi < 0x7F80u ? hi : 0u);
     }
   }
-  nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 8);  // the other half of the same row
-  return nan_acc != 0;
+  mx = max(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+  const int32_t biased = max(int32_t(mx >> 7), 1);  // exponent field (subnormals: 1)
+  const int32_t e = mx == 0 ? 0 : max(biased - 127 - 14, -100);
+  const float f = __int_as_float((127 - e) << 23);  // 2^-e
+#pragma unroll 4
+  for (uint32_t c = 32 * half; c < 32 * half + 32; ++c) {
+    const uint32_t addr = q + swizzled_chunk_offset(row, c);
+    uint32_t w[4];
+    load_chunk(addr, w);
+#pragma unroll
+    for (uint32_t k = 0; k < 4; ++k) {
+      uint32_t h;
+      asm("cvt.rn.f16x2.f32 %0, %1, %2;"
+          : "=r"(h)
+          : "f"(__uint_as_float(w[k] & 0xFFFF0000u) * f), "f"(__uint_as_float(w[k] << 16) * f));
+      w[k] = h;
+    }
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+                 : "memory");
+  }
+  scale_q_rope(q, row, half, e + 8);
+  return e + 8;
 }
 
 }  // namespace mla::cuda_impl::sm90

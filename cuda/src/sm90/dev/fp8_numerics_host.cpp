@@ -56,6 +56,29 @@ void convert_pair_model(uint32_t w, uint32_t selector, uint16_t out[2]) {
   }
 }
 
+// The kernel's E4M3 -> FP16 pair (sm90_fp8_tile.cuh, e4m3x2_to_f16x2): FP16
+// bits of code * 2^-8, returned as floats times 2^8.
+float f16_bits_to_float(uint16_t h) {
+  const int e = (h >> 10) & 31, m = h & 1023;
+  const float mag = e == 0 ? std::ldexp(float(m), -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                                 : std::ldexp(float(1024 + m), e - 25);
+  return (h & 0x8000) ? -mag : mag;
+}
+
+bool check_f16_conversion_model() {
+  int bad = 0;
+  for (uint32_t code = 0; code < 256; ++code) {
+    const uint32_t hi = code << 8;  // the prmt puts the code in the high byte of the lane
+    const uint16_t bits = uint16_t((hi & 0x8000u) | ((hi >> 1) & 0x3F80u));
+    const float got = f16_bits_to_float(bits) * 256.f;
+    const float v = fp8_e4m3_to_float(uint8_t(code));
+    const float want = std::isnan(v) ? ((code & 0x80) ? -480.f : 480.f) : v;
+    bad += !(got == want && std::signbit(got) == std::signbit(want));
+  }
+  std::printf("%s FP16 conversion model: 256 codes, %d wrong\n", bad ? "FAIL" : "PASS", bad);
+  return bad == 0;
+}
+
 bool check_conversion_model() {
   int bad = 0;
   for (uint32_t code = 0; code < 256; ++code) {
@@ -171,6 +194,19 @@ float model_s(const Row& q, const Row& k, bool q_fp8, int acc_bits) {
   return acc;
 }
 
+// P for P.V: BF16 (the first kernel) or FP16 after a per-row rescale
+// (g_p_fp16; see sm90_fp8_softmax_wg.cuh).
+bool g_p_fp16 = false;
+
+// x rounded to FP16 (nearest even; subnormals below 2^-14, quantum 2^-24).
+float round_fp16(float x) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  int e;
+  std::frexp(x, &e);
+  const double q = std::ldexp(1.0, std::max(e - 11, -24));
+  return float(std::nearbyint(double(x) / q) * q);
+}
+
 // Output rows of the whole problem, modelled (no split: the kernel's
 // split-K partials add only the combine's fp32 merge).
 std::vector<uint16_t> model_decode(const test::HostProblem& hp, int acc_bits) {
@@ -192,7 +228,7 @@ std::vector<uint16_t> model_decode(const test::HostProblem& hp, int acc_bits) {
         const int64_t row = (int64_t(q0) + i) * d.num_heads + h;
         const Row q = read_row(d.q_format, &hp.q[size_t(row) * row_bytes(d.q_format)], q_fp8 ? hp.q_scales[q0 + i] : 1.f);
         const float row_f = q.sigma * scale_log2;
-        float m = -INFINITY, l = 0.f;
+        float m = -INFINITY, l = 0.f, r_scale = 0.f;
         std::vector<float> o(MLA_DIM_V, 0.f);
         for (int64_t k0 = kr.begin & ~int64_t(63); k0 < kr.end; k0 += 64) {
           std::vector<float> x(64, -INFINITY);
@@ -209,11 +245,21 @@ std::vector<uint16_t> model_decode(const test::HostProblem& hp, int acc_bits) {
           m = m_new;
           float part = 0.f;
           for (float& v : o) v *= alpha;
+          // FP16 P: P' = p sigma_k / R, R = max(R alpha, max of p sigma_k over the tile)
+          // (O is kept here in true units: o += fp16(P') R v).
+          float r_new = r_scale * alpha;
+          if (g_p_fp16)
+            for (int j = 0; j < 64; ++j) {
+              const float p = std::exp2(x[j] - shift);
+              if (p != 0.f) r_new = std::max(r_new, p * keys[size_t(k0 + j)].sigma);
+            }
+          r_scale = std::max(r_new, 0x1p-100f);
           for (int j = 0; j < 64; ++j) {
             const float p = std::exp2(x[j] - shift);
             part += p;
             if (p == 0.f) continue;
-            const float pf = bf16_to_float(float_to_bf16(p * keys[size_t(k0 + j)].sigma));
+            const float ps = p * keys[size_t(k0 + j)].sigma;
+            const float pf = g_p_fp16 ? round_fp16(ps * (1.f / r_scale)) * r_scale : bf16_to_float(float_to_bf16(ps));
             for (int c = 0; c < MLA_DIM_V; ++c) o[c] += pf * keys[size_t(k0 + j)].content[c];
           }
           l = l * alpha + part;
@@ -237,12 +283,13 @@ struct Variant {
   const char* name;
   int bits, promote;
   bool floor;
+  bool p_fp16 = false;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool ok = check_conversion_model();
+  bool ok = check_conversion_model() && check_f16_conversion_model();
   const bool quick = argc > 1 && std::string(argv[1]) == "quick";
   std::vector<Case> cases;
   for (RowFormat qf : {RowFormat::fp8_rope640, RowFormat::bf16}) {
@@ -285,10 +332,11 @@ int main(int argc, char** argv) {
   }
   // fp32: exact sums; 13b: the first pessimistic model; hw: qgmma_step with
   // truncation toward zero (t) or -inf (f); /N: promoted every N k-steps.
-  const Variant variants[] = {{"fp32", 0, 16, false},  {"13b", 13, 16, false},   {"hw-t/16", 14, 16, false},
-                              {"hw-f/16", 14, 16, true}, {"hw-t/4", 14, 4, false},  {"hw-f/4", 14, 4, true},
-                              {"hw-t/2", 14, 2, false},  {"hw-f/2", 14, 2, true},   {"hw-t/1", 14, 1, false},
-                              {"hw-f/1", 14, 1, true}};
+  // P16: P.V with FP16 P (the kernel since the second change); else BF16 P.
+  const Variant variants[] = {{"fp32", 0, 16, false},    {"fp32,P16", 0, 16, false, true}, {"13b", 13, 16, false},
+                              {"hw-t/16", 14, 16, false}, {"hw-f/16", 14, 16, true},         {"hw-t/4", 14, 4, false},
+                              {"hw-f/4", 14, 4, true},    {"hw-t/2", 14, 2, false},          {"hw-f/2", 14, 2, true},
+                              {"hw-t/1", 14, 1, false},   {"hw-f/1", 14, 1, true}};
   std::printf("%-36s %-8s %12s %14s %12s %6s\n", "case", "S acc", "rel L2 max", "max|err|/rms", "err/tol max", "rows");
   for (const Case& c : cases) {
     test::HostProblem hp = test::make_problem(c.spec);
@@ -298,6 +346,7 @@ int main(int argc, char** argv) {
     for (const Variant& va : variants) {
       g_promote = va.promote;
       g_floor = va.floor;
+      g_p_fp16 = va.p_fp16;
       if (va.bits && hp.desc.q_format != RowFormat::fp8_rope640) continue;
       const std::vector<uint16_t> out = model_decode(hp, va.bits);
       const sm90_dev::RowErrors e = sm90_dev::row_errors(hp, out.data(), ref_out);
