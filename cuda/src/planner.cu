@@ -72,11 +72,17 @@ __device__ __forceinline__ ScanVals warp_inclusive_scan(ScanVals v) {
 // `scratch` is 33 entries of shared memory. No barrier after the last read of
 // scratch: callers alternate two buffers, so the next scan that writes this
 // one is separated from these reads by the barriers of the scan in between.
-__device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, ScanVals* total) {
+// `live` (uniform over the warp): false when every lane of the warp holds
+// scan_identity(); the warp then skips its shuffles (B = 128 leaves 12 of the
+// 16 warps idle, and an SM retires one shuffle a clock: 10 a step here).
+__device__ ScanVals block_exclusive_scan(const ScanVals& v, bool live, ScanVals* scratch, ScanVals* total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const ScanVals inc = warp_inclusive_scan(v);
-  ScanVals excl = shfl_up(inc, 1);
-  if (lane == 0) excl = scan_identity();
+  ScanVals inc = v, excl = scan_identity();
+  if (live) {
+    inc = warp_inclusive_scan(v);
+    excl = shfl_up(inc, 1);
+    if (lane == 0) excl = scan_identity();
+  }
   if (lane == 31) scratch[warp] = inc;
   __syncthreads();
   if (warp == 0) {
@@ -93,6 +99,51 @@ __device__ ScanVals block_exclusive_scan(const ScanVals& v, ScanVals* scratch, S
   return r;
 }
 
+// Phase B1's scan: the exclusive prefix of sum0 (the cost); max0, max1 and
+// or0 only as CTA totals (warp reductions: one REDUX each instead of five
+// shuffle steps); sum1..sum3 are zero in B1 and stay zero. A warp that is not
+// `live` holds no request: its cost is 0 and its max0 / max1 / or0 (0, 0, 0)
+// never raise a total of a chunk with a request in it, so it contributes the
+// identity without a shuffle. Same buffer rule as block_exclusive_scan.
+__device__ __forceinline__ void warp_scan_b1(ScanVals* v) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const int64_t up = __shfl_up_sync(0xffffffffu, v->sum0, d);
+    if (lane >= d) v->sum0 += up;
+  }
+  v->max0 = __reduce_max_sync(0xffffffffu, v->max0);
+  v->max1 = __reduce_max_sync(0xffffffffu, v->max1);
+  v->or0 = __reduce_or_sync(0xffffffffu, v->or0);
+}
+
+__device__ ScanVals block_exclusive_scan_b1(const ScanVals& v, bool live, ScanVals* scratch, ScanVals* total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  ScanVals inc = scan_identity();
+  int64_t excl = 0;
+  if (live) {
+    inc = v;
+    warp_scan_b1(&inc);
+    excl = __shfl_up_sync(0xffffffffu, inc.sum0, 1);
+    if (lane == 0) excl = 0;
+  }
+  if (lane == 31) scratch[warp] = inc;
+  __syncthreads();
+  if (warp == 0) {
+    ScanVals w = lane < kWarps ? scratch[lane] : scan_identity();
+    warp_scan_b1(&w);
+    int64_t wex = __shfl_up_sync(0xffffffffu, w.sum0, 1);
+    if (lane == 0) wex = 0;
+    scratch[lane].sum0 = wex;
+    if (lane == 31) scratch[32] = w;
+  }
+  __syncthreads();
+  ScanVals r = scan_identity();
+  r.sum0 = scratch[warp].sum0 + excl;
+  *total = scratch[32];
+  return r;
+}
+
 __device__ __forceinline__ int32_t warp_inclusive_max(int32_t v) {
   const int lane = threadIdx.x & 31;
 #pragma unroll
@@ -105,11 +156,14 @@ __device__ __forceinline__ int32_t warp_inclusive_max(int32_t v) {
 
 // Exclusive max scan of one int32 over the CTA (INT_MIN for thread 0);
 // *total: the maximum of all. Same buffer rule as block_exclusive_scan.
-__device__ int32_t block_exclusive_max(int32_t v, int32_t* scratch, int32_t* total) {
+__device__ int32_t block_exclusive_max(int32_t v, bool live, int32_t* scratch, int32_t* total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int32_t inc = warp_inclusive_max(v);
-  int32_t excl = __shfl_up_sync(0xffffffffu, inc, 1);
-  if (lane == 0) excl = INT_MIN;
+  int32_t inc = v, excl = INT_MIN;  // !live: every lane holds INT_MIN
+  if (live) {
+    inc = warp_inclusive_max(v);
+    excl = __shfl_up_sync(0xffffffffu, inc, 1);
+    if (lane == 0) excl = INT_MIN;
+  }
   if (lane == 31) scratch[warp] = inc;
   __syncthreads();
   if (warp == 0) {
@@ -255,6 +309,12 @@ __device__ void check_pages(const PlannerParams& p, uint32_t* flags_s) {
   }
 }
 
+// kFast: the common case known at compile time (page_flags set, batch <=
+// kPlannerThreads, parallel emission), so that the legacy page check, the
+// serial emission and the chunk round trips are not in its code at all;
+// launch_planner picks it when they hold. The generic instantiation decides
+// the same things at run time. Both write the same schedule.
+template <bool kFast>
 __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_constant__ PlannerParams p) {
   __shared__ ScanVals scratch[2][33];
   __shared__ int32_t max_scratch[2][33];
@@ -266,17 +326,21 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   __shared__ RequestInfo ri_s[kPlannerThreads];
   __shared__ int64_t S_s[kPlannerThreads];
   const int tid = threadIdx.x;
-  const bool flagged = p.page_flags != nullptr;
-  const bool one_chunk = p.batch <= kPlannerThreads;
+  const bool flagged = kFast || p.page_flags != nullptr;
+  const bool one_chunk = kFast || p.batch <= kPlannerThreads;
+  const bool parallel = kFast || p.parallel;
+  const int32_t batch_end = kFast ? 1 : p.batch;  // chunk loops: kFast has one chunk (batch >= 1)
   int buf = 0;  // scan buffer in turn (block_exclusive_scan)
 
   // The first chunk's inputs are the caller's, complete before the page check
-  // started: loaded before waiting for it.
-  int32_t o0 = 0, o1 = 0, kv = 0;
+  // started: loaded before waiting for it (with the start before each
+  // request's own, for the one-chunk test of non-decreasing starts below).
+  int32_t o0 = 0, o1 = 0, kv = 0, o_prev = INT_MIN;
   if (tid < p.batch) {
     o0 = p.q_offsets[tid];
     o1 = p.q_offsets[tid + 1];
     kv = p.kv_lens[tid];
+    if (one_chunk && tid > 0) o_prev = p.q_offsets[tid - 1];
   }
   wait_for_primary_grid();  // the page check's flags are complete and visible past this point
   if (!flagged) {
@@ -290,9 +354,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   int64_t max_cost = 0;              // the costliest request (c.max0 of the scan, clamped)
   RequestInfo keep_ri{0, 0, 0, 1, -1, 0u, 0};  // one_chunk: this thread's request, B1 to B2
   int64_t keep_S = 0;
-  for (int32_t base = 0; base < p.batch; base += kPlannerThreads) {
+  for (int32_t base = 0; base < batch_end; base += kPlannerThreads) {
     const int32_t b = base + tid;
     const bool active = b < p.batch;
+    const bool warp_live = base + (tid & ~31) < p.batch;
     if (base > 0 && active) {
       o0 = p.q_offsets[b];
       o1 = p.q_offsets[b + 1];
@@ -301,10 +366,18 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     uint32_t bits = 0;
     if (flagged) bits = gather_flags(p, base, active, bits_s);
     else if (active) bits = p.requests[b].status;
-    int32_t starts_max;
-    const int32_t starts = block_exclusive_max(active ? o0 : INT_MIN, max_scratch[buf], &starts_max);
-    const int32_t prev_max = max(max_carry, starts);  // max of q_offsets[0 .. b-1]
-    max_carry = max(max_carry, starts_max);
+    // prev_max: the largest of q_offsets[0 .. b-1]. One chunk whose starts
+    // never decrease (every valid batch): q_offsets[b - 1], after one barrier
+    // that tests it instead of the max scan's two.
+    int32_t prev_max;
+    if (one_chunk && !__syncthreads_or(active && tid > 0 && o_prev > o0)) {
+      prev_max = o_prev;  // INT_MIN for b = 0, as the scan gives
+    } else {
+      int32_t starts_max;
+      const int32_t starts = block_exclusive_max(active ? o0 : INT_MIN, warp_live, max_scratch[buf], &starts_max);
+      prev_max = max(max_carry, starts);
+      max_carry = max(max_carry, starts_max);
+    }
 
     RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
     plan::Geometry g{0, 0, 0, 0, 0};
@@ -320,7 +393,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     c.max1 = g.tiles;
     c.max0 = int32_t(cost < INT_MAX ? cost : INT_MAX);
     c.or0 = bits;
-    const ScanVals before = block_exclusive_scan(c, scratch[buf], &tot);
+    const ScanVals before = block_exclusive_scan_b1(c, warp_live, scratch[buf], &tot);
     buf ^= 1;
     max_cost = max(max_cost, int64_t(tot.max0));
     if (active) {
@@ -343,9 +416,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   const int64_t payload = plan::payload_of(p, carry.sum0, max_cost, carry.max1, &whole);
   // sum0: partial rows, sum1: combine entries, sum3: combine units, sum2: items, max0: last part
   ScanVals carry2 = scan_identity();
-  for (int32_t base = 0; base < p.batch; base += kPlannerThreads) {
+  for (int32_t base = 0; base < batch_end; base += kPlannerThreads) {
     const int32_t b = base + tid;
     const bool active = b < p.batch;
+    const bool warp_live = base + (tid & ~31) < p.batch;
     RequestInfo ri{0, 0, 0, 1, -1, 0u, 0};
     int64_t S = 0;
     if (active) {
@@ -371,7 +445,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
     v.sum2 = n;
     v.max0 = n > 0 ? r.last_part : INT_MIN;
-    const ScanVals before = block_exclusive_scan(v, scratch[buf], &tot);
+    const ScanVals before = block_exclusive_scan(v, warp_live, scratch[buf], &tot);
     buf ^= 1;
     if (active) {
       const int32_t item0 = carry2.sum2 + before.sum2;
@@ -389,7 +463,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
         p.combine_list[e] = b;
         p.combine_units[e] = int32_t(carry2.sum3 + before.sum3);
       }
-      if (p.parallel) {
+      if (parallel) {
         item0_s[tid] = before.sum2;
         prev_part_s[tid] = prev_part;
         row0_s[tid] = int32_t(row0);
@@ -405,15 +479,17 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
           prev = part;
         }
       }
-    } else if (p.parallel) {
+    } else if (parallel) {
       item0_s[tid] = INT_MAX;  // never the slot of an item
     }
-    if (p.parallel) {
+    if (parallel) {
       __syncthreads();
       // Item i of the chunk belongs to the last slot whose first item is <= i
-      // (slots without items share their first item with the next slot).
+      // (slots without items share their first item with the next slot; slot
+      // 0 holds item 0, slots past the batch none).
+      const int32_t slots = min(p.batch - base, kPlannerThreads);
       for (int32_t i = tid; i < tot.sum2; i += kPlannerThreads) {
-        int32_t lo = 0, hi = kPlannerThreads;
+        int32_t lo = 0, hi = slots;
         while (hi - lo > 1) {
           const int32_t mid = (lo + hi) >> 1;
           if (item0_s[mid] <= i) lo = mid; else hi = mid;
@@ -457,7 +533,9 @@ cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
   }
-  return launch_maybe_pdl(planner_kernel, 1, kPlannerThreads, p, pdl && check, stream);
+  const bool fast = check && p.batch <= kPlannerThreads && p.parallel;
+  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, p, pdl && check,
+                          stream);
 }
 
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,

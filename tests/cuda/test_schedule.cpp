@@ -2,7 +2,8 @@
 // (cuda/src/planner_host.h), in both modes (MLA_PLANNER default: the
 // multi-CTA page check + parallel emission; legacy: the check inside the
 // planner + serial emission), including page lists of several page-check
-// CTAs (page_size 1) with bad ids in later chunks and a kv_len out of range; the combine's wide units (a request cut into many splits) against
+// CTAs (page_size 1) with bad ids in later chunks and a kv_len out of range,
+// and decreasing q_offsets in one planner chunk and in several; the combine's wide units (a request cut into many splits) against
 // the reference, in both modes, and bitwise stable from run to run.
 #include <doctest/doctest.h>
 
@@ -134,6 +135,21 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     q.page_table[size_t(550 * int64_t(q.desc.max_pages) + 9000)] = -7;
     q.page_table[size_t(520 * int64_t(q.desc.max_pages))] = q.desc.num_pages;
     problems.push_back(q);
+  }
+  {
+    // Starts that decrease, in one chunk (70 requests: the planner's one-chunk
+    // shortcut prev_max = q_offsets[b - 1] must fall back to the max scan) and
+    // in several (600), with a start far ahead that flags every later request.
+    for (int32_t n : {70, 600}) {
+      ProblemSpec s = long_request(16, 1, 1, 14);
+      s.q_lens.assign(size_t(n), 2);
+      s.kv_lens.assign(size_t(n), 300);
+      HostProblem p = make_problem(s);
+      p.q_offsets[20] = p.q_offsets[19] - 3;
+      p.q_offsets[45] = p.q_offsets[60] + 7;
+      if (n > 512) p.q_offsets[530] = p.q_offsets[529] - 1;
+      problems.push_back(p);
+    }
   }
   for (const char* mode : {"", "legacy"}) {
     PlannerEnv env(mode);
