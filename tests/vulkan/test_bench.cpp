@@ -218,21 +218,17 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
-// default list: old (full sync) against new (lean sync), FP32 and coopmat,
-// and more workgroups per compute unit with smaller tiles.
+// default list: FP32 and coopmat decode, more workgroups per compute unit
+// with smaller tiles.
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
   std::string spec = env ? env : "";
   if (spec.empty())
     spec =
-        "fp32-full:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=full;"
-        "fp32-lean:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=lean;"
-        "fp32-lean-g8-w2:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_SYNC=lean,MLA_VULKAN_MAX_ROWS=8,MLA_VULKAN_SPLIT_WAVES=2;"
-        "cm-full:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=full;"
-        "cm-lean:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean;"
-        "cm-lean-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_SPLIT_WAVES=2;"
-        "cm-lean-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2;"
-        "cm-lean-n16-w4:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_SYNC=lean,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=4";
+        "fp32:MLA_VULKAN_COOPMAT=0;"
+        "fp32-g8-w2:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_MAX_ROWS=8,MLA_VULKAN_SPLIT_WAVES=2;"
+        "cm:MLA_VULKAN_COOPMAT=1;"
+        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
   std::vector<EnvVariant> out;
   for (const std::string& item : split(spec, ';')) {
     const size_t colon = item.find(':');

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # h16_device_check.sh - issue 3's H=16 speed goal on the NVIDIA Vulkan driver:
-# old (MLA_VULKAN_SYNC=full) against new (MLA_VULKAN_SYNC=lean) decode
-# synchronisation, FP32 and cooperative-matrix decode, and more workgroups
-# per SM (vulkan/README.md, "Speed at H=16: cost model and variants").
+# FP32 and cooperative-matrix decode variants, more workgroups per SM
+# (vulkan/README.md, "Speed at H=16: cost model and variants").
 #
 # Run from the repository root on the GPU machine:
 #   source .device/enter.sh; bash vulkan/dev/h16_device_check.sh
@@ -11,16 +10,15 @@
 # what is left of the budget):
 #   1. build (tests/vulkan/test_vulkan, tools/mla)
 #   2. the driver's pipeline statistics (registers, spills, shared memory) of
-#      the FP32 and coopmat decodes with lean sync (full: in the README)
+#      the FP32 and coopmat decodes
 #   3. the suite's variant bench (tests/vulkan/test_bench.cpp, "bench: H=16
 #      decode variants"): B=128 kv=4096 q=1 H=16 BF16, splits 1 and auto,
-#      variants fp32-full, fp32-lean, fp32-lean-g8-w2, cm-full, cm-lean,
-#      cm-lean-w2, cm-lean-n16-w2, cm-lean-n16-w4 (override:
+#      the default variants of test_bench.cpp (override:
 #      MLA_VULKAN_BENCH_VARIANTS="name:VAR=v,VAR=v;..."), with the device
 #      copy of the same run
-#   4. the Vulkan suite with MLA_VULKAN_SYNC=lean, coopmat then FP32 decode
-#      (minus the bench and the coopmat-only cases)
-#   5. mla bench --sweep issue3 (H=16 config), coopmat lean, as JSON
+#   4. the Vulkan suite, coopmat then FP32 decode (minus the bench and the
+#      coopmat-only cases)
+#   5. mla bench --sweep issue3 (H=16 config), coopmat, as JSON
 # Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log, bench.jsonl).
 # Exit status: the number of failed steps.
 set -u
@@ -60,18 +58,18 @@ git rev-parse HEAD > "$OUT_DIR/commit.txt" 2>&1 || true
 TV=$BUILD/tests/vulkan/test_vulkan
 INFO='api: device name and info'
 PATTERN='mla vulkan pipeline.*decode.*(egister|ocal|hared)'
-step stats-fp32-lean 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 MLA_VULKAN_SYNC=lean "$TV" -tc="$INFO"
-step stats-coopmat-lean 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 MLA_VULKAN_SYNC=lean "$TV" -tc="$INFO"
+step stats-fp32 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 "$TV" -tc="$INFO"
+step stats-coopmat 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 "$TV" -tc="$INFO"
 
 PATTERN="$TESTS|^== |device copy|variant "
 step bench-variants 50 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN_BENCH_H16_ONLY=1 "$TV" \
   -tc='bench: H=16 decode variants*'
 
 PATTERN=$TESTS
-step suite-lean-coopmat 25 env MLA_VULKAN_SYNC=lean MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
-step suite-lean-fp32 20 env MLA_VULKAN_SYNC=lean MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
+step suite-coopmat 25 env MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
+step suite-fp32 20 env MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
 
 PATTERN='eager vulkan|error|rror:'
-step mla-bench-cm-lean 15 env MLA_VULKAN_COOPMAT=1 MLA_VULKAN_SYNC=lean "$BUILD/tools/mla" bench --backend vulkan \
-  --sweep issue3 --only b128_kv4096_h16_q1_p64 --json "$OUT_DIR/bench.jsonl" --card-info cm-lean
+step mla-bench-cm 15 env MLA_VULKAN_COOPMAT=1 "$BUILD/tools/mla" bench --backend vulkan \
+  --sweep issue3 --only b128_kv4096_h16_q1_p64 --json "$OUT_DIR/bench.jsonl" --card-info cm
 finish

@@ -38,22 +38,15 @@ layout(std430, set = 0, binding = MLA_VK_BIND_FP8_TABLE) readonly buffer Fp8Tabl
 
 #include "find_request.glsl"
 
-// Workgroup synchronisation of the decode passes: a control barrier whose
-// semantics (AcquireRelease | WorkgroupMemory at workgroup scope) already
-// order and publish shared-memory accesses between the invocations. The
-// "full" form adds memoryBarrierShared(), which glslang emits as an
-// OpMemoryBarrier at *Device* scope (QueueFamily under the Vulkan memory
-// model): redundant for shared memory, and a driver may implement it as a
-// device-wide fence that also waits for the loads in flight (the register
-// prefetch of the next tile). Specialisation constant MLA_VK_SPEC_FULL_SYNC,
-// set at pipeline creation (MLA_VULKAN_SYNC, pipelines.cpp); default true
-// (the form every earlier measurement used).
-layout(constant_id = MLA_VK_SPEC_FULL_SYNC) const bool kFullSync = true;
-#define WG_SYNC()                          \
-  {                                        \
-    if (kFullSync) memoryBarrierShared();  \
-    barrier();                             \
-  }
+// Workgroup synchronisation of the decode passes: barrier() alone. glslang
+// emits it as OpControlBarrier Workgroup, Workgroup, AcquireRelease |
+// WorkgroupMemory (0x108) in both memory models (checked in the SPIR-V of
+// decode_g16_n16_r2 and decode_cm_r1_n32): a workgroup-scope release/acquire
+// of shared memory, which is all these passes need. memoryBarrierShared()
+// before it, the earlier form, adds an OpMemoryBarrier at Device
+// (QueueFamily) scope: redundant, and no faster on the H200 (vulkan/README.md
+// "Speed at H=16").
+#define WG_SYNC() barrier()
 
 shared float sFp8[256];
 

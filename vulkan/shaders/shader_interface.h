@@ -61,11 +61,6 @@
   ((N) * 576 + (QB) * MLA_VK_SLICES * (G) + (G) * (N) + (N) + 3 * (G) + 256)
 #define MLA_VK_DECODE_SMEM_BYTES(G, N, QB) (4 * MLA_VK_DECODE_SMEM_FLOATS(G, N, QB))
 
-/* Specialisation constant of the decode pipelines (decode.comp,
- * decode_cm.comp): bool, true = memoryBarrierShared() before every workgroup
- * barrier (decode_common.glsl, WG_SYNC), false = the barrier alone. */
-#define MLA_VK_SPEC_FULL_SYNC 0
-
 /* ---- Cooperative-matrix decode (decode_cm.comp) ----
  * A workgroup owns RG row groups of 16 query rows (G = 16 RG rows of one
  * request) and walks a partition in tiles of N keys (16 or 32); 4 subgroups

@@ -27,7 +27,7 @@ const spirv::Module* find_module(const std::string& name) {
 // subgroup32: run with subgroups of exactly 32 invocations, all full
 // (VK_EXT_subgroup_size_control; the cooperative-matrix decode needs both).
 // capture: print the driver's statistics of the pipeline (pipeline_stats.h).
-// spec: specialisation constants (the decode pipelines' MLA_VK_SPEC_FULL_SYNC), or null.
+// spec: specialisation constants, or null.
 Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out, bool capture,
                      bool subgroup32 = false, const VkSpecializationInfo* spec = nullptr) {
   auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
@@ -62,26 +62,6 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-// The decode pipelines' specialisation: MLA_VK_SPEC_FULL_SYNC as a VkBool32.
-struct DecodeSpec {
-  VkBool32 full_sync = VK_TRUE;
-  VkSpecializationMapEntry entry{MLA_VK_SPEC_FULL_SYNC, 0, sizeof(VkBool32)};
-  VkSpecializationInfo info{1, &entry, sizeof(VkBool32), &full_sync};
-  explicit DecodeSpec(bool full) : full_sync(full ? VK_TRUE : VK_FALSE) {}
-  DecodeSpec(const DecodeSpec&) = delete;
-};
-
-// MLA_VULKAN_SYNC: "full" (unset; memoryBarrierShared() + barrier(), the form
-// of every earlier measurement) or "lean" (the barrier alone).
-Status sync_from_env(bool* full) {
-  const char* v = std::getenv("MLA_VULKAN_SYNC");
-  const std::string e = v ? v : "";
-  if (e.empty() || e == "full") *full = true;
-  else if (e == "lean") *full = false;
-  else return invalid_argument("MLA_VULKAN_SYNC = '" + e + "': expected full or lean");
-  return Status::Ok();
-}
-
 // The module of a decode variant; the tuning knobs fall back to the default
 // build where their variant was not built.
 const spirv::Module* decode_module(int g, int n, int rows, int batch, DecodeVariant* v) {
@@ -103,7 +83,6 @@ const spirv::Module* decode_module(int g, int n, int rows, int batch, DecodeVari
 // largest N in {32, 16} that fits the device (and the caps).
 Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out) {
   const bool emulated = out->kind == DecodeKind::coopmat_emulated;
-  const DecodeSpec spec(out->full_sync);
   const int key_cap = env_int("MLA_VULKAN_COOPMAT_KEYS", 32);
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
   for (int i = 0; i < 3; ++i) {
@@ -121,7 +100,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       v.rows = 16 * rg;
       v.keys = n;
       MLA_RETURN_IF_ERROR(
-          make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics, !emulated, &spec.info));
+          make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics, !emulated));
       out->cm[i] = v;
       break;
     }
@@ -162,13 +141,11 @@ std::string Pipelines::describe() const {
   for (const auto& v : cm)
     if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
-  if (!full_sync) s += " sync=lean";
   return s;
 }
 
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out) {
   out->kind = kind;
-  MLA_RETURN_IF_ERROR(sync_from_env(&out->full_sync));
   VkDescriptorSetLayoutBinding bindings[MLA_VK_NUM_BINDINGS];
   for (uint32_t i = 0; i < MLA_VK_NUM_BINDINGS; ++i) {
     bindings[i] = VkDescriptorSetLayoutBinding{};
@@ -209,7 +186,6 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
   const int qk_rows = env_int("MLA_VULKAN_QK_ROWS", 2) == 1 ? 1 : 2;
   const int qk_batch = env_int("MLA_VULKAN_QK_BATCH", 0);
   out->max_rows = std::max(4, std::min(16, env_int("MLA_VULKAN_MAX_ROWS", 16)));
-  const DecodeSpec spec(out->full_sync);
   for (int i = 0; i < 3; ++i) {
     const int g = kRows[i];
     const uint32_t threads = MLA_VK_DECODE_THREADS(g);
@@ -220,7 +196,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
       if (!m || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n, v.qk_batch)) > limits.maxComputeSharedMemorySize) continue;
       v.rows = g;
       v.keys = n;
-      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics, false, &spec.info));
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics));
       out->decode[i] = v;
       break;
     }

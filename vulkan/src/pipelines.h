@@ -38,9 +38,6 @@ struct Pipelines {
   DecodeVariant decode[3];  // fp32: G = 4, 8, 16
   DecodeVariant cm[3];      // coopmat: G = 16, 32, 64 (1, 2, 4 row groups of 16)
   int max_rows = 16;        // largest G used (MLA_VULKAN_MAX_ROWS, MLA_VULKAN_COOPMAT_ROWS)
-  // The decode pipelines' MLA_VK_SPEC_FULL_SYNC (MLA_VULKAN_SYNC: full, the
-  // default, or lean; decode_common.glsl WG_SYNC).
-  bool full_sync = true;
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
   bool capture_statistics = false;
@@ -63,8 +60,6 @@ struct Pipelines {
 // ones are not built), for each row-group count the largest N in {32, 16}
 // that fits; MLA_VULKAN_COOPMAT_KEYS caps N, MLA_VULKAN_COOPMAT_ROWS caps G
 // (16, 32 or 64). The native ones require subgroups of exactly 32.
-// MLA_VULKAN_SYNC (full | lean) specialises every decode pipeline: with or
-// without memoryBarrierShared() before each workgroup barrier.
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out);
 void destroy_pipelines(VkDevice device, Pipelines* p);
 
