@@ -50,6 +50,15 @@ constexpr uint32_t kQFp8Off = 4 * kColBlockBytes;
 // a fp8 Q row holding a NaN code (its logit factor becomes NaN).
 constexpr int32_t kQExpNaN = -128;
 
+// Development switch (build with -Dcuda_args=-DMLA_SM90_FP8_PROFILE=1): the
+// first thread of each consumer warpgroup sums clock64() deltas of its
+// per-tile phases into shared memory, and CTA (0, 0) prints them per tile
+// for the first launches (Fp8Prof below). Off in the library.
+#ifndef MLA_SM90_FP8_PROFILE
+#define MLA_SM90_FP8_PROFILE 0
+#endif
+constexpr uint32_t kFp8ProfSlots = MLA_SM90_FP8_PROFILE ? 16 : 0;  // 8 per consumer warpgroup
+
 // One layout for both Q formats (both are converted to FP16 in place).
 template <bool kQFp8>
 struct Fp8Smem {
@@ -64,7 +73,8 @@ struct Fp8Smem {
   static constexpr uint32_t kSigmaS = kSigmaK + kStages * 64 * 4; // 64 floats: WG 2's copy of sigma_k (NaN-aware)
   static constexpr uint32_t kRowF = kSigmaS + 64 * 4;             // 64 floats: sigma_q * scale * log2(e) per row
   static constexpr uint32_t kQExp = kRowF + 64 * 4;               // 64 int8: e of each Q row (kQExpNaN)
-  static constexpr uint32_t kBarFull = kQExp + 64;
+  static constexpr uint32_t kProf = kQExp + 64;                   // kFp8ProfSlots uint64 (MLA_SM90_FP8_PROFILE)
+  static constexpr uint32_t kBarFull = kProf + 8 * kFp8ProfSlots;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;
   static constexpr uint32_t kBarQEmpty = kBarQFull + 8;
@@ -87,6 +97,46 @@ static_assert(kWarpgroupThreads * kFp8ProducerRegs + kConsumerThreads * kFp8Cons
 // sm90_config.cuh (1-3: P ready, P free, item end).
 constexpr uint32_t kBarVReady = 4;  // WG 2 wrote the FP16 content (and logit factors) of the tile
 constexpr uint32_t kBarVFree = 5;   // WG 1's P.V on the FP16 content finished: WG 2 may overwrite it
-constexpr uint32_t kBarQConv = 6;   // WG 1 alone: the in-place conversion of a Q tile
+
+// MLA_SM90_FP8_PROFILE: per-phase cycle sums of one warpgroup's tile loop
+// (slots 8 wg .. 8 wg + 6 of the shared array at `smem`, slot 8 wg + 7
+// counts tiles), recorded by its thread 0; CTA (0, 0) copies them to
+// g_fp8_prof at the end (no printf in the kernel: a call would make ptxas
+// serialise every wgmma), printed by the host after the launch
+// (fp8_profile_print). Compiles to nothing when off.
+#if MLA_SM90_FP8_PROFILE
+static __device__ unsigned long long g_fp8_prof[2][8];
+#endif
+struct Fp8Prof {
+  uint32_t slots, wg;
+  bool on;
+  long long last;
+  __device__ __forceinline__ Fp8Prof(uint32_t smem, uint32_t wg_index, uint32_t tid)
+      : slots(smem + 64u * wg_index), wg(wg_index), on(MLA_SM90_FP8_PROFILE && tid == 0), last(0) {
+    if (kFp8ProfSlots && on) last = clock64();
+  }
+  __device__ __forceinline__ void add(uint32_t slot, unsigned long long d) {
+    unsigned long long v;
+    asm volatile("ld.shared.u64 %0, [%1];" : "=l"(v) : "r"(slots + 8u * slot) : "memory");
+    asm volatile("st.shared.u64 [%0], %1;" ::"r"(slots + 8u * slot), "l"(v + d) : "memory");
+  }
+  __device__ __forceinline__ void mark(uint32_t slot) {
+    if (kFp8ProfSlots && on) {
+      const long long now = clock64();
+      add(slot, (unsigned long long)(now - last));
+      last = clock64();
+    }
+  }
+  __device__ __forceinline__ void tile_done() {
+    if (kFp8ProfSlots && on) add(7, 1ull);
+  }
+  __device__ __forceinline__ void report() {
+#if MLA_SM90_FP8_PROFILE
+    if (!on || blockIdx.x != 0 || blockIdx.y != 0) return;
+    for (uint32_t i = 0; i < 8; ++i)
+      asm volatile("ld.shared.u64 %0, [%1];" : "=l"(g_fp8_prof[wg][i]) : "r"(slots + 8u * i) : "memory");
+#endif
+  }
+};
 
 }  // namespace mla::cuda_impl::sm90

@@ -39,6 +39,7 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
   float o[128];
   uint32_t tile_count = 0, items_done = 0;
   bool converted = false;  // the FP16 copy was written before: wait for WG 1 to be done with it
+  Fp8Prof prof(base + Sm::kProf, 1, tid);  // MLA_SM90_FP8_PROFILE only
   // The part's end is read again per item (an L1 hit) rather than held: the
   // conversion's 32 chunk addresses live across the loop, and at 224
   // registers the end was the value ptxas spilled.
@@ -53,8 +54,10 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      prof.mark(0);
       if (converted) named_sync(kBarVFree, kConsumerThreads);
       converted = true;
+      prof.mark(1);
       const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
       // The per-key factors beside the FP16 copy, so that WG 1 can give the
       // stage back right after S. A key with a NaN code gets a NaN logit
@@ -67,8 +70,10 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
       named_arrive(kBarVReady, kConsumerThreads);
       if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
+      prof.mark(2);
 
       named_sync(kBarPReady, kConsumerThreads);
+      prof.mark(3);
       const float alpha0 = scale_smem[rp.r0], alpha1 = scale_smem[rp.r0 + 8];
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
@@ -81,6 +86,8 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       wgmma_wait<0>();
       pin_regs(o);
       named_arrive(kBarPFree, kConsumerThreads);
+      prof.mark(4);
+      prof.tile_done();
     }
 
     named_sync(kBarItemEnd, kConsumerThreads);
@@ -90,6 +97,7 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
     ++items_done;
   }
   if (converted) named_sync(kBarVFree, kConsumerThreads);  // balance WG 1's arrival after its last P.V
+  prof.report();
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -166,19 +166,21 @@ __device__ __forceinline__ void row_factors(const DecodeParams& p, const ItemVie
 
 // The in-place conversion of a freshly loaded Q tile to FP16 (the whole
 // warpgroup) and the exponent of each row (byte r at q_exp, written by the
-// lane of half 0). Ends with the conversion visible to wgmma and the
-// exponents to every thread of the warpgroup.
+// lane of half 0). Warp w converts rows 16w..16w+15, the rows its lanes
+// hold in S (thread_rows), so a __syncwarp publishes the exponents to
+// row_factors; the first S waits at VReady (both consumer warpgroups),
+// which follows every thread's conversion and proxy fence.
 template <bool kQFp8>
 __device__ __forceinline__ void convert_q(uint32_t q, uint32_t q_exp, uint32_t tid) {
   int32_t e;
   if constexpr (kQFp8)
-    e = convert_q_fp8_in_place(q, tid, kBarQConv);
+    e = convert_q_fp8_in_place(q, tid);
   else
     e = convert_q_bf16_in_place(q, tid);
   if (((tid >> 3) & 1) == 0)
     asm volatile("st.shared.s8 [%0], %1;" ::"r"(q_exp + conversion_row(tid)), "r"(e) : "memory");
-  fence_proxy_async();  // the FP16 Q is read by wgmma (async proxy)
-  named_sync(kBarQConv, kWarpgroupThreads);
+  fence_proxy_async();  // the FP16 Q is read by wgmma (async proxy), after VReady
+  __syncwarp();
 }
 
 template <bool kQFp8>
@@ -198,6 +200,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
   uint32_t tile_count = 0, q_loads = 0, items_done = 0;
   int32_t loaded_request = -1;
   bool handed_p = false;  // P buffer used before: wait for WG 2 to free it
+  Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -226,10 +229,13 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
         pin_regs(o);
         named_arrive(kBarVFree, kConsumerThreads);
       }
+      prof.mark(0);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       fence_proxy_async();
+      prof.mark(1);
       // S reads WG 2's FP16 copy of the content.
       named_sync(kBarVReady, kConsumerThreads);
+      prof.mark(2);
 
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
       wgmma_fence();
@@ -254,6 +260,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
       if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
+      prof.mark(3);
 
       // The per-key factors come from WG 2's copy beside the FP16 content
       // (the stage may be refilled from here on).
@@ -262,9 +269,11 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       pack_p_f16(s, pa);
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
+      prof.mark(4);
 
       if (handed_p) named_sync(kBarPFree, kConsumerThreads);
       handed_p = true;
+      prof.mark(5);
       store_p(base + Sm::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
@@ -279,6 +288,8 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       for (uint32_t kk = 0; kk < 4; ++kk)
         wgmma_m64n256k16_f16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
       wgmma_commit();
+      prof.mark(6);
+      prof.tile_done();
     }
     wgmma_wait<0>();
     pin_regs(o);
@@ -306,6 +317,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
     ++items_done;
   }
   if (handed_p) named_sync(kBarPFree, kConsumerThreads);  // balance WG 2's arrival after its last P.V
+  prof.report();
 }
 
 }  // namespace mla::cuda_impl::sm90

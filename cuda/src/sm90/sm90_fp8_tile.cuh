@@ -160,14 +160,17 @@ __device__ __forceinline__ void scale_q_rope(uint32_t q, uint32_t row, uint32_t 
 // the FP16 Q tile: FP8 block j -> 16-bit blocks 2j, 2j + 1, i.e. blocks 0-3
 // from FP8 blocks 0-1 (free space), then blocks 4-7 over FP8 blocks 0-3.
 // Thread `tid` of the warpgroup takes row conversion_row(tid) and, in each
-// FP8 block, the 4 chunks of its half (lane bit 3). All reads of FP8 blocks
-// 0-1 precede the barrier `bar` (this warpgroup only), every write to
-// blocks 4-7 follows it. The content becomes code * 2^-8 (as the KV tiles'),
+// FP8 block, the 4 chunks of its half (lane bit 3): a row's bytes are read
+// and written by two lanes of one warp only, so a __syncwarp between the
+// reads of FP8 blocks 0-3 and the writes to blocks 4-7 is all the ordering
+// the conversion needs (no warpgroup barrier: a barrier of one consumer
+// warpgroup alone before the hand-offs made racecheck report them, see
+// docs/cuda_design.md). The content becomes code * 2^-8 (as the KV tiles'),
 // the rope is scaled by 2^-16 to match. Returns kQExpNaN when the thread's
 // row holds a NaN code, else 16: S = 2^16 x what the MMAs sum (valid in
-// every lane). Follow with fence_proxy_async and a barrier before wgmma
-// reads the result.
-__device__ __forceinline__ int32_t convert_q_fp8_in_place(uint32_t q, uint32_t tid, uint32_t bar) {
+// every lane). Follow with fence_proxy_async and a barrier of both consumer
+// warpgroups (VReady) before wgmma reads the result.
+__device__ __forceinline__ int32_t convert_q_fp8_in_place(uint32_t q, uint32_t tid) {
   const uint32_t row = conversion_row(tid);
   const uint32_t half = (tid >> 3) & 1;
   uint32_t nan_acc = 0;
@@ -177,7 +180,7 @@ __device__ __forceinline__ int32_t convert_q_fp8_in_place(uint32_t q, uint32_t t
 #pragma unroll
     for (uint32_t i = 0; i < 8; ++i)  // FP8 chunk c: block c / 8 of the FP8 tile
       load_chunk(q + kQFp8Off + swizzled_chunk_offset(row, 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3)), w[i]);
-    if (pass == 1) named_sync(bar, kWarpgroupThreads);
+    if (pass == 1) __syncwarp();
 #pragma unroll
     for (uint32_t i = 0; i < 8; ++i)
       nan_acc |= store_chunk_as_f16(q, row, 8 * (2 * pass + (i >> 2)) + 4 * half + (i & 3), w[i]);

@@ -2,9 +2,12 @@
 # fp8_device_check.sh - one GPU call for the sm_90a fp8-KV kernel
 # (MLA_SM90_FP8=1), after its first run failed accuracy (perf_notes.md,
 # "Helper, third session: fp8-KV kernel after its first GPU run"):
-#   1. build (release, sm_90a only, no Vulkan);
+#   1. build (release, sm_90a only, no Vulkan), and beside it `mla` with the
+#      dev switch MLA_SM90_FP8_PROFILE=1 (cycles a tile per phase of the
+#      consumer warpgroups, printed on stderr for CTA 0);
 #   2. with MLA_SM90_FP8=1: the cuda suite, the reliability tables (NaN / Inf,
-#      FP8 stress, device faults), `mla bench --sweep fp8` (graph);
+#      FP8 stress, device faults), `mla bench --sweep fp8` (graph), the
+#      profile build on four fp8 configs (eager, a few runs);
 #   3. if time is left: the same sweep with MLA_SM90_FP8=0 (portable route).
 # Run from the repository root on the GPU machine after
 # `source .device/enter.sh`. Every step under `timeout`, the whole within
@@ -40,13 +43,18 @@ step() {  # step NAME LIMIT CMD...
 git rev-parse HEAD >"$LOG/commit.txt" 2>&1
 git status --short >>"$LOG/commit.txt" 2>&1
 B=build-fp8dev
-# A build folder left by an earlier call is reused, but its CUDA objects are
-# rebuilt: meson records no header dependencies for nvcc, so a change to a
-# .cuh alone would leave a stale kernel.
+P=build-fp8prof
+# Build folders left by an earlier call are reused, but their CUDA objects
+# are rebuilt: meson records no header dependencies for nvcc, so a change to
+# a .cuh alone would leave a stale kernel.
 [ -f $B/build.ninja ] || step setup 30 meson setup $B -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a \
   -Dbuildtype=release
-find $B -name '*.cu.o' -delete 2>/dev/null
+[ -f $P/build.ninja ] || step setup-prof 30 meson setup $P -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a \
+  -Dbuildtype=release -Dtests=false -Dcuda_args=-DMLA_SM90_FP8_PROFILE=1
+find $B $P -name '*.cu.o' -delete 2>/dev/null
+step build-prof 115 ninja -C $P tools/mla &
 step build 115 ninja -C $B tests/cuda/test_cuda tests/reliability/test_reliability_cuda tools/mla
+wait
 
 step fp8-cuda-suite 60 env MLA_SM90_FP8=1 $B/tests/cuda/test_cuda
 # Which format pairs failed, and how badly (one line per failure).
@@ -57,6 +65,11 @@ step fp8-reliability 25 env MLA_SM90_FP8=1 $B/tests/reliability/test_reliability
   -tc='nan*,fp8 stress*,device faults*'
 step fp8-bench-sm90 30 env MLA_SM90_FP8=1 $B/tools/mla bench --sweep fp8 --mode graph --min-runs 20 --target-ms 60 \
   --json "$LOG/bench-fp8.jsonl" --commit "fp8-sm90"
+ONLY=b128_kv4096_h16_q1_p64_fp8fp8,b128_kv4096_h16_q1_p64_bf16fp8,b128_kv4096_h128_q2_p64_fp8fp8
+ONLY=$ONLY,b1_kv131072_h16_q1_p64_fp8fp8
+step fp8-profile 25 env MLA_SM90_FP8=1 $P/tools/mla bench --sweep fp8 --only $ONLY --mode eager --min-runs 3 \
+  --max-runs 5 --target-ms 5
+grep -h "fp8 profile" "$LOG/fp8-profile.log" | sort -u | cut -c1-230 | tee -a "$LOG/summary.txt"
 if [ "$(left)" -ge 20 ]; then
   step fp8-bench-portable 20 env MLA_SM90_FP8=0 $B/tools/mla bench --sweep fp8 --mode graph --min-runs 20 \
     --target-ms 60 --json "$LOG/bench-fp8.jsonl" --commit "fp8-portable"
