@@ -54,8 +54,8 @@ __device__ __forceinline__ float2 col_pair(uint32_t col, int j, RowPair rp) {
 // sigma_k * content); the row sums keep the unfolded ones. A probability of
 // exactly 0 (masked key) stays 0 whatever its factor: 0 * NaN must not reach P.V.
 // FP16 P: the folded weights are divided by R (per row, `r_scale`):
-// R = max(R_old * alpha, largest folded weight of the tile, 2^-100), so every
-// P' <= 1 (no FP16 overflow whatever sigma_k) and the row's largest weights
+// R = max(R_old * alpha, largest |folded weight| of the tile, 2^-100), so
+// every |P'| <= 1 (no FP16 overflow whatever sigma_k) and the row's largest weights
 // keep FP16's 11 bits. O (both halves) is rescaled by R_old * alpha / R,
 // returned in `rescale`; the output is O * R * 2^8 / sum (V = code * 2^-8).
 __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
@@ -105,7 +105,7 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
       const float p = fast_exp2(s[i] - shift[h]);
       part[h] += p;
       s[i] = p != 0.f ? p * ((e & 1) ? f.y : f.x) : 0.f;
-      wmax[h] = fmaxf(wmax[h], s[i]);  // a NaN weight is left out here and stays NaN in P'
+      wmax[h] = fmaxf(wmax[h], fabsf(s[i]));  // |.|: a negative sigma_k; a NaN weight stays NaN in P'
     }
   }
 #pragma unroll
