@@ -61,6 +61,10 @@ Backend& backend() {
 // and the device found is a CPU (the GPU registration on a machine whose
 // only Vulkan device is lavapipe; lavapipe has its own registration).
 int main(int argc, char** argv) {
+  // Issue 7: the fault tables run with robust buffer access on (plus the
+  // validation layer), unless MLA_VULKAN_ROBUST says otherwise; a device
+  // without the feature fails the context creation, naming it.
+  setenv("MLA_VULKAN_ROBUST", "1", 0);
   const int rc = rel::run_and_report(argc, argv, []() -> std::string {
     const std::string why = mla::vulkan::unavailable_reason();
     if (!why.empty() || !std::getenv("MLA_VULKAN_REQUIRE_GPU")) return why;

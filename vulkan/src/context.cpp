@@ -62,6 +62,26 @@ Status choose_decode(const Options& o, const Context::Impl& c, vulkan_impl::Deco
   return Status::Ok();
 }
 
+// Options::robust_buffer_access or MLA_VULKAN_ROBUST=1 (0 / unset: off).
+Status choose_robustness(const Options& options, Context::Impl* c) {
+  bool want = options.robust_buffer_access;
+  if (const char* v = std::getenv("MLA_VULKAN_ROBUST"); v && *v) {
+    const std::string e = v;
+    if (e == "1" || e == "on") want = true;
+    else if (e != "0" && e != "off") return invalid_argument("MLA_VULKAN_ROBUST = '" + e + "': expected 0 or 1");
+  }
+  if (!want) return Status::Ok();
+  VkPhysicalDeviceFeatures have{};
+  vkGetPhysicalDeviceFeatures(c->phys.handle, &have);
+  if (!have.robustBufferAccess)
+    return Status(StatusCode::not_available, "robust buffer access was requested (Options::robust_buffer_access or "
+                                             "MLA_VULKAN_ROBUST=1) but device \"" +
+                                                 std::string(c->phys.props.deviceName) +
+                                                 "\" lacks the feature robustBufferAccess");
+  c->robust_buffer_access = true;
+  return Status::Ok();
+}
+
 Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
   const float priority = 1.f;
   auto qi = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
@@ -71,7 +91,8 @@ Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
   std::vector<const char*> extensions = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
   // A portability implementation (MoltenVK) must have its subset extension enabled.
   if (c->phys.has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
-  const VkPhysicalDeviceFeatures features = vulkan_impl::spirv_required_features();
+  VkPhysicalDeviceFeatures features = vulkan_impl::spirv_required_features();
+  if (c->robust_buffer_access) features.robustBufferAccess = VK_TRUE;
   auto di = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   // The cooperative-matrix decode: its extensions and exactly the features its SPIR-V declares.
   auto f_cm = vk_struct<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
@@ -158,6 +179,7 @@ Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
   impl->coopmat_missing = vulkan_impl::coopmat_missing(impl->phys);
   vulkan_impl::DecodeKind kind = vulkan_impl::DecodeKind::fp32;
   MLA_RETURN_IF_ERROR(choose_decode(options, *impl, &kind));
+  MLA_RETURN_IF_ERROR(choose_robustness(options, impl.get()));
   MLA_RETURN_IF_ERROR(create_device(impl.get(), kind));
   MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, kind, &impl->pipelines));
   MLA_RETURN_IF_ERROR(create_submission_objects(impl.get()));
@@ -182,6 +204,7 @@ DeviceInfo Context::device_info() const {
   i.tiles = impl_->pipelines.describe();
   i.decode = vulkan_impl::decode_kind_name(impl_->pipelines.kind);
   i.coopmat_missing = impl_->coopmat_missing;
+  i.robust_buffer_access = impl_->robust_buffer_access;
   return i;
 }
 

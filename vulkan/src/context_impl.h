@@ -26,6 +26,7 @@ struct Context::Impl {
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
   vulkan_impl::Pipelines pipelines;
   std::string coopmat_missing;  // why the cooperative-matrix decode cannot run ("" when it can)
+  bool robust_buffer_access = false;  // the device was created with robustBufferAccess
   VkCommandPool command_pool = VK_NULL_HANDLE;  // decode_host's command buffers
   VkFence fence = VK_NULL_HANDLE;
   VkQueryPool timestamps = VK_NULL_HANDLE;      // 2 queries; null without timestamp support

@@ -60,6 +60,13 @@ struct Options {
     emulate,         // decode_cm.comp with scalar matrix operations (tests; any device)
   };
   CoopMat coopmat = CoopMat::from_env;
+  // Enable the device's robustBufferAccess feature (also when
+  // MLA_VULKAN_ROBUST=1): an access outside a bound buffer range reads 0 /
+  // is dropped instead of being undefined. The library's own checks already
+  // keep every access in range (device-side faults are flagged, never
+  // followed); this is a second line of defence and what the reliability
+  // tests run with. create() fails, naming the feature, when the device lacks it.
+  bool robust_buffer_access = false;
 };
 
 // What the context found and chose, for logs and tests.
@@ -78,6 +85,8 @@ struct DeviceInfo {
   std::string decode;
   // Why the cooperative-matrix decode cannot run here ("" when it can).
   std::string coopmat_missing;
+  // Whether the device was created with robustBufferAccess (Options).
+  bool robust_buffer_access = false;
 };
 
 // A range of a caller's buffer. `size` is the number of bytes usable from
