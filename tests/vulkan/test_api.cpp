@@ -183,3 +183,70 @@ TEST_CASE("api: the thread-layout knobs do not change a single bit") {
   CHECK(run_with({{"MLA_VULKAN_QK_ROWS", "1"}, {"MLA_VULKAN_QK_BATCH", "4"}}, "G16xN8xR1xB4") == base);
   CHECK(run_with({{"MLA_VULKAN_MAX_ROWS", "8"}}, "G8xN8xR1") == base);
 }
+
+TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
+  // decode_common.glsl fetch_tile: "run" loads a tile that lies inside one
+  // page as one run of rows (page entry loaded a tile ahead) and falls back
+  // to the per-chunk lookup across pages; the words loaded are the same, so
+  // output, LSE and status must be too. Pages smaller than, equal to and
+  // larger than the key tile, offsets that start tiles mid-page (splits,
+  // sliding window), both KV formats, the FP32 and the (emulated, and native
+  // where present) coopmat decode. (Bad page ids: the whole suite runs with
+  // MLA_VULKAN_FETCH=run on lavapipe, test_device_status.cpp included.)
+  using mla::vulkan::Options;
+  struct Config {
+    int page;
+    mla::RowFormat kv;
+    mla::MaskKind mask;
+    int splits;
+  };
+  const Config configs[] = {
+      {64, mla::RowFormat::bf16, mla::MaskKind::causal, 0},
+      {16, mla::RowFormat::fp8_rope640, mla::MaskKind::sliding_window, 3},
+      {4, mla::RowFormat::bf16, mla::MaskKind::none, 2},
+      {256, mla::RowFormat::fp8_rope640, mla::MaskKind::causal, 5},
+  };
+  // The suite may run under MLA_VULKAN_FETCH=run as a whole: restored after each context.
+  const char* env = std::getenv("MLA_VULKAN_FETCH");
+  const std::string saved = env ? env : "";
+  for (auto mode : {Options::CoopMat::off, Options::CoopMat::emulate, Options::CoopMat::required}) {
+    std::unique_ptr<mla::vulkan::Context> ctx[2];
+    bool skip = false;
+    for (int f = 0; f < 2; ++f) {
+      setenv("MLA_VULKAN_FETCH", f == 0 ? "chunk" : "run", 1);
+      Options o;
+      o.validation = vk_test::validation_wanted();
+      o.coopmat = mode;
+      const mla::Status st = mla::vulkan::Context::create(o, &ctx[f]);
+      if (env) setenv("MLA_VULKAN_FETCH", saved.c_str(), 1);
+      else unsetenv("MLA_VULKAN_FETCH");
+      if (!st.ok()) {
+        REQUIRE_MESSAGE(mode == Options::CoopMat::required, st.to_string());
+        MESSAGE("native coopmat not run: " << st.to_string());
+        skip = true;
+        break;
+      }
+    }
+    if (skip) continue;
+    CHECK(ctx[1]->device_info().tiles.find("fetch=run") != std::string::npos);
+    for (const Config& c : configs) {
+      ProblemSpec s;
+      s.seed = vk_test::run_seed() + 70 + c.page;
+      s.num_heads = 16;
+      s.kv_format = c.kv;
+      s.mask = c.mask;
+      s.window = c.mask == mla::MaskKind::sliding_window ? 45 : 0;
+      s.page_size = c.page;
+      s.q_lens = {1, 3, 2};
+      s.kv_lens = {130, 37, 200};
+      s.num_splits = c.splits;
+      const HostProblem p = mla::test::make_problem(s);
+      INFO("tiles " << ctx[1]->device_info().tiles << ", " << p.describe());
+      const vk_test::Result a = vk_test::run_on(*ctx[0], p), b = vk_test::run_on(*ctx[1], p);
+      CHECK(a.status == b.status);
+      CHECK(a.status == 0);
+      CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * 2) == 0);
+      CHECK(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * 4) == 0);
+    }
+  }
+}

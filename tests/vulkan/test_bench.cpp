@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -218,17 +219,22 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
-// default list: FP32 and coopmat decode, more workgroups per compute unit
-// with smaller tiles.
+// default list: FP32 and coopmat decode with the three key-tile fetches
+// (MLA_VULKAN_FETCH: chunk, the default; run; none, a diagnostic without KV
+// loads) and the run fetch with more workgroups per compute unit. A variant
+// whose name ends in "-none" computes on made-up keys: not compared.
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
   std::string spec = env ? env : "";
   if (spec.empty())
     spec =
         "fp32:MLA_VULKAN_COOPMAT=0;"
-        "fp32-g8-w2:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_MAX_ROWS=8,MLA_VULKAN_SPLIT_WAVES=2;"
+        "fp32-run:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=run;"
         "cm:MLA_VULKAN_COOPMAT=1;"
-        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
+        "cm-run:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run;"
+        "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
+        "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
+        "cm-run-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
   std::vector<EnvVariant> out;
   for (const std::string& item : split(spec, ';')) {
     const size_t colon = item.find(':');
@@ -247,21 +253,25 @@ std::vector<EnvVariant> env_variants() {
 }  // namespace
 
 TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
-  // B = 128, kv_len = 4096, q_len = 1: H = 16 BF16 (and, unless
-  // MLA_VULKAN_BENCH_H16_ONLY=1, H = 16 FP8 KV and H = 128 BF16) under each
+  // B = 128, kv_len = 4096, q_len = 1: H = 16 BF16 (unless
+  // MLA_VULKAN_BENCH_BF16=0), H = 16 FP8 KV (unless MLA_VULKAN_BENCH_FP8=0)
+  // and, unless MLA_VULKAN_BENCH_H16_ONLY=1, H = 128 BF16, under each
   // variant of env_variants(), splits auto and 1, next to the device copy of
   // the same run. Every output (auto split) is compared with the first
-  // variant's in BF16 ULPs (a gross-error check: all are within the
-  // reference tolerance in the other tests).
+  // variant's of the same decode kind in BF16 ULPs (a gross-error check: all
+  // are within the reference tolerance in the other tests; the fetch
+  // variants should be 0 ULP).
   if (vk_test::env_int("MLA_VULKAN_BENCH", 0) == 0) return;
   const int reps = vk_test::env_int("MLA_VULKAN_BENCH_REPS", 7);
   const bool h16_only = vk_test::env_int("MLA_VULKAN_BENCH_H16_ONLY", 0) != 0;
   std::vector<Case> cases;
-  cases.push_back(Case{16, mla::RowFormat::bf16, bench_problem(16, mla::RowFormat::bf16), {}});
-  if (!h16_only) {
+  if (vk_test::env_int("MLA_VULKAN_BENCH_BF16", 1) != 0)
+    cases.push_back(Case{16, mla::RowFormat::bf16, bench_problem(16, mla::RowFormat::bf16), {}});
+  if (vk_test::env_int("MLA_VULKAN_BENCH_FP8", 1) != 0)
     cases.push_back(Case{16, mla::RowFormat::fp8_rope640, bench_problem(16, mla::RowFormat::fp8_rope640), {}});
-    cases.push_back(Case{128, mla::RowFormat::bf16, bench_problem(128, mla::RowFormat::bf16), {}});
-  }
+  if (!h16_only) cases.push_back(Case{128, mla::RowFormat::bf16, bench_problem(128, mla::RowFormat::bf16), {}});
+  // Per case and decode kind (fp32, coopmat): the first variant's output (auto split).
+  std::vector<std::map<std::string, std::vector<uint16_t>>> first(cases.size());
   double copy_gbs = 0;
   for (const EnvVariant& v : env_variants()) {
     for (const auto& e : v.env) setenv(e.first.c_str(), e.second.c_str(), 1);
@@ -275,6 +285,7 @@ TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
     const auto info = ctx->device_info();
     std::printf("\n== %s: %s, decode %s, tiles %s ==\n", v.name.c_str(), info.name.c_str(), info.decode.c_str(),
                 info.tiles.c_str());
+    std::fflush(stdout);
     if (copy_gbs == 0) copy_gbs = device_copy(*ctx, reps);
     for (Case& c : cases) {
       HostProblem& p = c.problem;
@@ -288,14 +299,19 @@ TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
         std::printf("variant %-16s H=%3d kv=%-11s splits=%-4s %8.3f ms  %6.0f GB/s  %5.1f%% of copy\n", v.name.c_str(),
                     c.heads, mla::to_string(c.kv), splits ? std::to_string(splits).c_str() : "auto", ms, gbs,
                     100 * gbs / copy_gbs);
+        std::fflush(stdout);  // kept if a time limit ends the run
       }
       const auto out = runner.out();
-      if (c.first_out.empty()) {
-        c.first_out = out;
+      const bool diagnostic = v.name.size() >= 5 && v.name.compare(v.name.size() - 5, 5, "-none") == 0;
+      if (diagnostic) {
+        std::printf("variant %-16s H=%3d kv=%-11s not compared (no KV loads)\n", v.name.c_str(), c.heads,
+                    mla::to_string(c.kv));
+      } else if (first[&c - cases.data()][info.decode].empty()) {
+        first[&c - cases.data()][info.decode] = out;
       } else {
-        const auto u = mla::test::ulp_diff(p, c.first_out.data(), out.data());
-        std::printf("variant %-16s H=%3d kv=%-11s vs first: %s\n", v.name.c_str(), c.heads, mla::to_string(c.kv),
-                    u.to_string().c_str());
+        const auto u = mla::test::ulp_diff(p, first[&c - cases.data()][info.decode].data(), out.data());
+        std::printf("variant %-16s H=%3d kv=%-11s vs first %s: %s\n", v.name.c_str(), c.heads, mla::to_string(c.kv),
+                    info.decode.c_str(), u.to_string().c_str());
         CHECK_MESSAGE(u.hist[0] + u.hist[1] + u.hist[2] + u.hist[3] >= u.count * 95 / 100, v.name << ": " << u.to_string());
       }
       p.desc.num_splits = 0;

@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # h16_device_check.sh - issue 3's H=16 speed goal on the NVIDIA Vulkan driver:
-# FP32 and cooperative-matrix decode variants, more workgroups per SM
+# the key-tile fetch variants (MLA_VULKAN_FETCH: chunk, the default; run; none,
+# a diagnostic without KV loads) of the FP32 and cooperative-matrix decodes
 # (vulkan/README.md, "Speed at H=16: cost model and variants").
 #
 # Run from the repository root on the GPU machine:
 #   source .device/enter.sh; bash vulkan/dev/h16_device_check.sh
-# Builds a fresh Vulkan-only release tree (only the two binaries it runs),
-# then, each step under `timeout` and the whole run under ~165 s (a step gets
-# what is left of the budget):
-#   1. build (tests/vulkan/test_vulkan, tools/mla)
-#   2. the driver's pipeline statistics (registers, spills, shared memory) of
-#      the FP32 and coopmat decodes
-#   3. the suite's variant bench (tests/vulkan/test_bench.cpp, "bench: H=16
-#      decode variants"): B=128 kv=4096 q=1 H=16 BF16, splits 1 and auto,
-#      the default variants of test_bench.cpp (override:
+# Builds a fresh Vulkan-only release tree (only the binary it runs), then,
+# each step under `timeout` and the whole run under BUDGET = 115 s (a step
+# gets what is left of the budget; the bench comes first):
+#   1. build (tests/vulkan/test_vulkan)
+#   2. the suite's variant bench (tests/vulkan/test_bench.cpp, "bench: H=16
+#      decode variants"): B=128 kv=4096 q=1 H=16 BF16, splits 1 and auto, the default variants of test_bench.cpp (override:
 #      MLA_VULKAN_BENCH_VARIANTS="name:VAR=v,VAR=v;..."), with the device
-#      copy of the same run
-#   4. the Vulkan suite, coopmat then FP32 decode (minus the bench and the
-#      coopmat-only cases)
-#   5. mla bench --sweep issue3 (H=16 config), coopmat, as JSON
-# Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log, bench.jsonl).
+#      copy of the same run; each output against the first of its decode kind
+#      (the run fetch must be 0 ULP)
+#   3. the driver's pipeline statistics (registers, spills, shared memory) of
+#      the FP32 and coopmat decodes with the run fetch
+#   4. the Vulkan suite with MLA_VULKAN_FETCH=run, coopmat then FP32 decode
+#      (minus the bench and the coopmat-only cases; "api: MLA_VULKAN_FETCH=run
+#      does not change a single bit" compares both fetches on FP32, emulated
+#      and native coopmat)
+#   5. with what is left: the bench on H=16 FP8 KV, cm / cm-run / cm-none /
+#      fp32-run (skipped, counted as failed, if the budget is spent)
+# Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log).
 # Exit status: the number of failed steps.
 set -u
 OUT_DIR=${OUT:-$PWD/h16-check-out}/h16
 mkdir -p "$OUT_DIR"
 BUILD=build-h16-check
-BUDGET=165
+BUDGET=115
 T0=$(date +%s)
 FAILED=0
 SUMMARY=$OUT_DIR/summary.txt
@@ -34,7 +38,7 @@ SUMMARY=$OUT_DIR/summary.txt
 TESTS='vulkan device|not run|test cases|assertions|ERROR|FATAL'
 PATTERN=$TESTS
 
-STEP_LINES=60
+STEP_LINES=80
 # step NAME LIMIT_S CMD... (check_step.sh)
 source "$(dirname "$0")/check_step.sh"
 
@@ -47,7 +51,7 @@ finish() {
 }
 
 rm -rf "$BUILD"
-step build 75 bash -c "meson setup $BUILD -Dcuda=disabled -Dbuildtype=release && ninja -C $BUILD tests/vulkan/test_vulkan tools/mla" || {
+step build 60 bash -c "meson setup $BUILD -Dcuda=disabled -Dbuildtype=release && ninja -C $BUILD tests/vulkan/test_vulkan" || {
   tail -n 40 "$OUT_DIR/build.log"
   FAILED=$((FAILED + 1))
   finish
@@ -56,20 +60,22 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$OUT_DI
 git rev-parse HEAD > "$OUT_DIR/commit.txt" 2>&1 || true
 
 TV=$BUILD/tests/vulkan/test_vulkan
+PATTERN="$TESTS|^== |device copy|variant "
+step bench-variants 40 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN_BENCH_H16_ONLY=1 \
+  MLA_VULKAN_BENCH_FP8=0 "$TV" -tc='bench: H=16 decode variants*'
+
 INFO='api: device name and info'
 PATTERN='mla vulkan pipeline.*decode.*(egister|ocal|hared)'
-step stats-fp32 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 "$TV" -tc="$INFO"
-step stats-coopmat 10 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 "$TV" -tc="$INFO"
-
-PATTERN="$TESTS|^== |device copy|variant "
-step bench-variants 50 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN_BENCH_H16_ONLY=1 "$TV" \
-  -tc='bench: H=16 decode variants*'
+step stats-fp32-run 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 MLA_VULKAN_FETCH=run "$TV" -tc="$INFO"
+step stats-coopmat-run 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 MLA_VULKAN_FETCH=run "$TV" -tc="$INFO"
 
 PATTERN=$TESTS
-step suite-coopmat 25 env MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
-step suite-fp32 20 env MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
+step suite-run-coopmat 20 env MLA_VULKAN_FETCH=run MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
+step suite-run-fp32 15 env MLA_VULKAN_FETCH=run MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
 
-PATTERN='eager vulkan|error|rror:'
-step mla-bench-cm 15 env MLA_VULKAN_COOPMAT=1 "$BUILD/tools/mla" bench --backend vulkan \
-  --sweep issue3 --only b128_kv4096_h16_q1_p64 --json "$OUT_DIR/bench.jsonl" --card-info cm
+# FP8 KV (does the fetch explain why FP8 was no faster?), with what is left.
+PATTERN="$TESTS|^== |device copy|variant "
+step bench-fp8 30 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_BF16=0 \
+  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-run:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;fp32-run:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=run" \
+  "$TV" -tc='bench: H=16 decode variants*'
 finish

@@ -119,13 +119,64 @@ uint key_slot(uint key) {
 uvec4 g_regs[LD];
 float g_reg_sk;
 
+#if defined(MLA_FETCH_RUN)
+// The page-table entry g_pt of page index g_pt_idx of this request (~0u:
+// none yet), loaded one tile before the fetch that uses it.
+uint g_pt_idx = 0xFFFFFFFFu;
+int g_pt = 0;
+#endif
+
 // Fetch keys [k0, k0 + nk) into g_regs: chunk idx = tid + j * T of the tile
 // (consecutive threads on consecutive 16 bytes of a row); keys past nk read
 // as zeros. g_reg_sk: sigma_k of key tid (FP8 KV; 1 otherwise).
+//
+// Builds (same words, same results; MLA_VULKAN_FETCH selects the module):
+//  * default ("chunk"): every chunk looks up its key's page (a page-table
+//    load, a range check, a run-time division by the row size) and loads
+//    behind that check: per chunk a dependent global load before its KV
+//    load can issue;
+//  * MLA_FETCH_RUN ("run"): a tile inside one page (any page >= N keys,
+//    tiles aligned) is one run of nk consecutive rows: the KV loads take
+//    base + idx from a page-table entry loaded during the previous fetch (no
+//    dependent load, no division); a tile across pages takes the chunk path;
+//  * MLA_FETCH_NONE ("none", diagnostic only, wrong results): no global
+//    load at all, finite made-up BF16 / E4M3 words: the time of everything
+//    but the fetch.
 void fetch_tile(uint k0, uint nk) {
   const uint tid = gl_LocalInvocationID.x;
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
+#if defined(MLA_FETCH_NONE)
+  UNROLL for (uint j = 0u; j < LD; ++j) g_regs[j] = uvec4(((tid + j * T + k0) & 0x3Fu) * 0x00010001u + 0x3C003C00u);
+  g_reg_sk = 1.0;
+#else
+#if defined(MLA_FETCH_RUN)
+  const uint shift = uint(pc.page_shift), pi = k0 >> shift;
+  if (pi == ((k0 + nk - 1u) >> shift)) {  // uniform
+    const uint pt_row = g_req * uint(pc.max_pages);
+    if (pi != g_pt_idx) {  // the first tile, or a tile the previous fetch did not look up
+      g_pt = page_table[pt_row + pi];
+      g_pt_idx = pi;
+    }
+    const bool ok = g_pt >= 0 && g_pt < pc.num_pages;  // uniform
+    const uint slot0 = uint(g_pt) * uint(pc.page_size) + (k0 & uint(pc.page_size - 1));
+    const uint base = slot0 * row_uvec4, end = nk * row_uvec4;
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      g_regs[j] = uvec4(0u);
+      if (ok && idx < end) g_regs[j] = kv_pool[base + idx];
+    }
+    g_reg_sk = 1.0;
+    if (fp8 && ok && tid < nk) g_reg_sk = kv_scales[slot0 + tid];
+    // The page of the next tile, for the next fetch (its latency hides behind this tile).
+    const uint ni = (k0 + uint(N)) >> shift;
+    if (ni != pi && ni < uint(pc.max_pages)) {
+      g_pt = page_table[pt_row + ni];
+      g_pt_idx = ni;
+    }
+    return;
+  }
+#endif
   UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * T;
     const uint n = idx / row_uvec4;
@@ -140,6 +191,7 @@ void fetch_tile(uint k0, uint nk) {
     const uint slot = key_slot(k0 + tid);
     if (slot != 0xFFFFFFFFu) g_reg_sk = kv_scales[slot];
   }
+#endif  // MLA_FETCH_NONE
 }
 
 // Four e4m3 codes of a little-endian word, by the table.

@@ -62,15 +62,37 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
+// MLA_VULKAN_FETCH: how a decode fetches its key tiles (decode_common.glsl
+// fetch_tile): "chunk" (unset; a page lookup per 16-byte chunk), "run" (a
+// tile inside one page as one run, the page entry loaded a tile ahead; same
+// results) or "none" (diagnostic: no KV loads, wrong results). The module
+// name suffix: "", "_fr", "_fn".
+Status fetch_from_env(std::string* suffix) {
+  const char* v = std::getenv("MLA_VULKAN_FETCH");
+  const std::string e = v ? v : "";
+  if (e.empty() || e == "chunk") *suffix = "";
+  else if (e == "run") *suffix = "_fr";
+  else if (e == "none") *suffix = "_fn";
+  else return invalid_argument("MLA_VULKAN_FETCH = '" + e + "': expected chunk, run or none");
+  return Status::Ok();
+}
+
+// The fetch build of decode module `name`: "run" exists for every module;
+// the diagnostic "none" only for a few, the others keep the default fetch.
+const spirv::Module* find_fetch_module(const std::string& name, const std::string& suffix) {
+  if (const spirv::Module* m = find_module(name + suffix)) return m;
+  return suffix == "_fn" ? find_module(name) : nullptr;
+}
+
 // The module of a decode variant; the tuning knobs fall back to the default
 // build where their variant was not built.
-const spirv::Module* decode_module(int g, int n, int rows, int batch, DecodeVariant* v) {
+const spirv::Module* decode_module(int g, int n, int rows, int batch, const std::string& fetch, DecodeVariant* v) {
   const std::string base = "decode_g" + std::to_string(g) + "_n" + std::to_string(n) + "_r";
   const int default_batch = MLA_VK_QK_BATCH(n);
   for (int r : {rows, 1})
     for (int b : {batch, default_batch}) {
       const std::string name = base + std::to_string(r) + (b == default_batch ? "" : "_b" + std::to_string(b));
-      if (const spirv::Module* m = find_module(name)) {
+      if (const spirv::Module* m = find_fetch_module(name, fetch)) {
         v->qk_rows = r;
         v->qk_batch = b;
         return m;
@@ -94,7 +116,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
         continue;
       const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
                                std::to_string(n);
-      const spirv::Module* m = find_module(name);
+      const spirv::Module* m = find_fetch_module(name, out->fetch_suffix);
       if (!m) continue;  // not built (the emulated build has N = 16, 1 and 2 groups)
       DecodeVariant v;
       v.rows = 16 * rg;
@@ -141,11 +163,13 @@ std::string Pipelines::describe() const {
   for (const auto& v : cm)
     if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
+  if (!fetch_suffix.empty()) s += fetch_suffix == "_fr" ? " fetch=run" : " fetch=none";
   return s;
 }
 
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out) {
   out->kind = kind;
+  MLA_RETURN_IF_ERROR(fetch_from_env(&out->fetch_suffix));
   VkDescriptorSetLayoutBinding bindings[MLA_VK_NUM_BINDINGS];
   for (uint32_t i = 0; i < MLA_VK_NUM_BINDINGS; ++i) {
     bindings[i] = VkDescriptorSetLayoutBinding{};
@@ -192,7 +216,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
     if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) continue;
     for (int n : kKeys) {
       DecodeVariant v;
-      const spirv::Module* m = n <= key_cap ? decode_module(g, n, qk_rows, qk_batch, &v) : nullptr;
+      const spirv::Module* m = n <= key_cap ? decode_module(g, n, qk_rows, qk_batch, out->fetch_suffix, &v) : nullptr;
       if (!m || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n, v.qk_batch)) > limits.maxComputeSharedMemorySize) continue;
       v.rows = g;
       v.keys = n;
