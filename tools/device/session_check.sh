@@ -40,7 +40,7 @@ san=(compute-sanitizer --error-exitcode 1 --print-limit 10)
 step memcheck 60 "${san[@]}" --tool memcheck $B/tests/cuda/test_cuda -tc='*sanitizer subset*,*faults*,*C API*'
 step racecheck 60 "${san[@]}" --tool racecheck --racecheck-report hazard $B/tests/cuda/test_cuda -tc='*sanitizer subset*'
 step synccheck 60 "${san[@]}" --tool synccheck $B/tests/cuda/test_cuda -tc='*sanitizer subset*'
-step bench-issue5 120 $B/tools/mla bench --sweep issue5 --mode graph,eager --min-runs 20 --target-ms 40 \
+step bench-issue5 120 $B/tools/mla bench --sweep issue5 --mode "${MLA_SESSION_BENCH_MODE:-graph}" --min-runs 20 --target-ms 40 \
   --json "$OUT_DIR/bench.jsonl" --commit "${MLA_COMMIT:-unknown}"
 sed -n '/^config/,$p' "$OUT_DIR/bench-issue5.log" >>"$SUMMARY"
 for extra in "$@"; do
