@@ -192,7 +192,8 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
   // larger than the key tile, offsets that start tiles mid-page (splits,
   // sliding window), both KV formats, the FP32 and the (emulated, and native
   // where present) coopmat decode. (Bad page ids: the whole suite runs with
-  // MLA_VULKAN_FETCH=run on lavapipe, test_device_status.cpp included.)
+  // both fetches on lavapipe, run by default and MLA_VULKAN_FETCH=chunk,
+  // test_device_status.cpp included.)
   using mla::vulkan::Options;
   struct Config {
     int page;
@@ -228,6 +229,7 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
       }
     }
     if (skip) continue;
+    CHECK(ctx[0]->device_info().tiles.find("fetch=chunk") != std::string::npos);
     CHECK(ctx[1]->device_info().tiles.find("fetch=run") != std::string::npos);
     for (const Config& c : configs) {
       ProblemSpec s;

@@ -220,21 +220,22 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
 // default list: FP32 and coopmat decode with the three key-tile fetches
-// (MLA_VULKAN_FETCH: chunk, the default; run; none, a diagnostic without KV
-// loads) and the run fetch with more workgroups per compute unit. A variant
-// whose name ends in "-none" computes on made-up keys: not compared.
+// (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
+// diagnostic without KV loads) and the run fetch with more workgroups per
+// compute unit. A variant whose name ends in "-none" computes on made-up
+// keys: not compared.
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
   std::string spec = env ? env : "";
   if (spec.empty())
     spec =
         "fp32:MLA_VULKAN_COOPMAT=0;"
-        "fp32-run:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=run;"
+        "fp32-chunk:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=chunk;"
         "cm:MLA_VULKAN_COOPMAT=1;"
-        "cm-run:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run;"
+        "cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;"
         "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
         "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
-        "cm-run-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
+        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
   std::vector<EnvVariant> out;
   for (const std::string& item : split(spec, ';')) {
     const size_t colon = item.find(':');

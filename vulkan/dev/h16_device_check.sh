@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # h16_device_check.sh - issue 3's H=16 speed goal on the NVIDIA Vulkan driver:
-# the key-tile fetch variants (MLA_VULKAN_FETCH: chunk, the default; run; none,
-# a diagnostic without KV loads) of the FP32 and cooperative-matrix decodes
+# the key-tile fetch variants (MLA_VULKAN_FETCH: run, the default; chunk, the
+# fetch before it; none, a diagnostic without KV loads) of the FP32 and cooperative-matrix decodes
 # (vulkan/README.md, "Speed at H=16: cost model and variants").
 #
 # Run from the repository root on the GPU machine:
@@ -14,15 +14,15 @@
 #      decode variants"): B=128 kv=4096 q=1 H=16 BF16, splits 1 and auto, the default variants of test_bench.cpp (override:
 #      MLA_VULKAN_BENCH_VARIANTS="name:VAR=v,VAR=v;..."), with the device
 #      copy of the same run; each output against the first of its decode kind
-#      (the run fetch must be 0 ULP)
+#      (the chunk fetch must be 0 ULP from the default run fetch)
 #   3. the driver's pipeline statistics (registers, spills, shared memory) of
-#      the FP32 and coopmat decodes with the run fetch
-#   4. the Vulkan suite with MLA_VULKAN_FETCH=run, coopmat then FP32 decode
-#      (minus the bench and the coopmat-only cases; "api: MLA_VULKAN_FETCH=run
-#      does not change a single bit" compares both fetches on FP32, emulated
-#      and native coopmat)
-#   5. with what is left: the bench on H=16 FP8 KV, cm / cm-run / cm-none /
-#      fp32-run (skipped, counted as failed, if the budget is spent)
+#      the FP32 and coopmat decodes (default fetch: run)
+#   4. the Vulkan suite on the coopmat then the FP32 decode (minus the bench
+#      and the coopmat-only cases; "api: MLA_VULKAN_FETCH=run does not change
+#      a single bit" compares both fetches on FP32, emulated and native
+#      coopmat)
+#   5. with what is left: the bench on H=16 FP8 KV, cm / cm-chunk / cm-none /
+#      fp32 (skipped, counted as failed, if the budget is spent)
 # Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log).
 # Exit status: the number of failed steps.
 set -u
@@ -66,16 +66,16 @@ step bench-variants 40 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN
 
 INFO='api: device name and info'
 PATTERN='mla vulkan pipeline.*decode.*(egister|ocal|hared)'
-step stats-fp32-run 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 MLA_VULKAN_FETCH=run "$TV" -tc="$INFO"
-step stats-coopmat-run 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 MLA_VULKAN_FETCH=run "$TV" -tc="$INFO"
+step stats-fp32 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=0 "$TV" -tc="$INFO"
+step stats-coopmat 8 env MLA_VULKAN_PIPELINE_STATS=1 MLA_VULKAN_COOPMAT=1 "$TV" -tc="$INFO"
 
 PATTERN=$TESTS
-step suite-run-coopmat 20 env MLA_VULKAN_FETCH=run MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
-step suite-run-fp32 15 env MLA_VULKAN_FETCH=run MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
+step suite-coopmat 20 env MLA_VULKAN_COOPMAT=1 "$TV" -tce='bench*,coopmat*'
+step suite-fp32 15 env MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
 
-# FP8 KV (does the fetch explain why FP8 was no faster?), with what is left.
+# FP8 KV, with what is left.
 PATTERN="$TESTS|^== |device copy|variant "
 step bench-fp8 30 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_BF16=0 \
-  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-run:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=run;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;fp32-run:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=run" \
+  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;fp32:MLA_VULKAN_COOPMAT=0" \
   "$TV" -tc='bench: H=16 decode variants*'
 finish

@@ -131,14 +131,15 @@ int g_pt = 0;
 // as zeros. g_reg_sk: sigma_k of key tid (FP8 KV; 1 otherwise).
 //
 // Builds (same words, same results; MLA_VULKAN_FETCH selects the module):
-//  * default ("chunk"): every chunk looks up its key's page (a page-table
-//    load, a range check, a run-time division by the row size) and loads
-//    behind that check: per chunk a dependent global load before its KV
-//    load can issue;
-//  * MLA_FETCH_RUN ("run"): a tile inside one page (any page >= N keys,
-//    tiles aligned) is one run of nk consecutive rows: the KV loads take
-//    base + idx from a page-table entry loaded during the previous fetch (no
-//    dependent load, no division); a tile across pages takes the chunk path;
+//  * MLA_FETCH_RUN ("run", the default modules): a tile inside one page
+//    (any page >= N keys, tiles aligned) is one run of nk consecutive rows:
+//    the KV loads take base + idx from a page-table entry loaded during the
+//    previous fetch (no dependent load, no division); a tile across pages
+//    takes the chunk path (H200: -16 % FP32, -30 % coopmat, same bits);
+//  * no define ("chunk", *_fc modules, for comparison): every chunk looks
+//    up its key's page (a page-table load, a range check, a run-time
+//    division by the row size) and loads behind that check: per chunk a
+//    dependent global load before its KV load can issue;
 //  * MLA_FETCH_NONE ("none", diagnostic only, wrong results): no global
 //    load at all, finite made-up BF16 / E4M3 words: the time of everything
 //    but the fetch.

@@ -63,21 +63,26 @@ int env_int(const char* name, int fallback) {
 }
 
 // MLA_VULKAN_FETCH: how a decode fetches its key tiles (decode_common.glsl
-// fetch_tile): "chunk" (unset; a page lookup per 16-byte chunk), "run" (a
-// tile inside one page as one run, the page entry loaded a tile ahead; same
-// results) or "none" (diagnostic: no KV loads, wrong results). The module
-// name suffix: "", "_fr", "_fn".
+// fetch_tile): "run" (unset, the default: a tile inside one page as one run,
+// the page entry loaded a tile ahead), "chunk" (a page lookup per 16-byte
+// chunk, the fetch before "run"; same results, kept for comparison) or
+// "none" (diagnostic: no KV loads, wrong results). The module name suffix:
+// "", "_fc", "_fn".
 Status fetch_from_env(std::string* suffix) {
   const char* v = std::getenv("MLA_VULKAN_FETCH");
   const std::string e = v ? v : "";
-  if (e.empty() || e == "chunk") *suffix = "";
-  else if (e == "run") *suffix = "_fr";
+  if (e.empty() || e == "run") *suffix = "";
+  else if (e == "chunk") *suffix = "_fc";
   else if (e == "none") *suffix = "_fn";
-  else return invalid_argument("MLA_VULKAN_FETCH = '" + e + "': expected chunk, run or none");
+  else return invalid_argument("MLA_VULKAN_FETCH = '" + e + "': expected run, chunk or none");
   return Status::Ok();
 }
 
-// The fetch build of decode module `name`: "run" exists for every module;
+const char* fetch_name(const std::string& suffix) {
+  return suffix.empty() ? "run" : suffix == "_fc" ? "chunk" : "none";
+}
+
+// The fetch build of decode module `name`: "chunk" exists for every module;
 // the diagnostic "none" only for a few, the others keep the default fetch.
 const spirv::Module* find_fetch_module(const std::string& name, const std::string& suffix) {
   if (const spirv::Module* m = find_module(name + suffix)) return m;
@@ -163,7 +168,7 @@ std::string Pipelines::describe() const {
   for (const auto& v : cm)
     if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
-  if (!fetch_suffix.empty()) s += fetch_suffix == "_fr" ? " fetch=run" : " fetch=none";
+  s += std::string(" fetch=") + fetch_name(fetch_suffix);
   return s;
 }
 

@@ -38,8 +38,8 @@ struct Pipelines {
   DecodeVariant decode[3];  // fp32: G = 4, 8, 16
   DecodeVariant cm[3];      // coopmat: G = 16, 32, 64 (1, 2, 4 row groups of 16)
   int max_rows = 16;        // largest G used (MLA_VULKAN_MAX_ROWS, MLA_VULKAN_COOPMAT_ROWS)
-  // Decode module suffix of MLA_VULKAN_FETCH: "" (chunk), "_fr" (run), "_fn"
-  // (none, diagnostic); decode_common.glsl fetch_tile.
+  // Decode module suffix of MLA_VULKAN_FETCH: "" (run, the default), "_fc"
+  // (chunk), "_fn" (none, diagnostic); decode_common.glsl fetch_tile.
   std::string fetch_suffix;
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
