@@ -4,13 +4,17 @@
 // planner + serial emission), including page lists of several page-check
 // CTAs (page_size 1) with bad ids in later chunks and a kv_len out of range,
 // and decreasing q_offsets in one planner chunk and in several; the combine's wide units (a request cut into many splits) against
-// the reference, in both modes, and bitwise stable from run to run.
+// the reference, in both modes, and bitwise stable from run to run; the
+// device-fault table's batch with request 0 flagged (q_len > kv_len under a
+// causal mask): the mirror's schedule, and request 1 bitwise as without the fault.
 #include <doctest/doctest.h>
 
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -76,6 +80,26 @@ void check_schedule(const HostProblem& p, const mla::cuda::PlanOptions& opt, con
   CHECK(download<int32_t>(ws, mla::cuda_impl::combine_units_offset(o.combine_list, d.batch), h.combine_units.size()) ==
         h.combine_units);
   CHECK(h.partial_rows <= plan.partial_rows);
+}
+
+// The device-fault table's batch (tests/reliability/test_device_faults.cpp,
+// fault_base) as MLA_TEST_SEED=1852860488589113285 draws it for "q_len >
+// kv_len under a causal mask" in request 0 (the 37th problem: bf16 / bf16,
+// automatic split); `fault` puts kv_len 1 into request 0.
+HostProblem h200_fault_problem(bool fault) {
+  std::mt19937_64 rng(1852860488589113285ull ^ 0xFA);
+  uint64_t seed = 0;
+  for (int i = 0; i <= 36; ++i) seed = rng();
+  ProblemSpec s;
+  s.seed = seed;
+  s.num_heads = 8;
+  s.mask = MaskKind::causal;
+  s.page_size = 16;
+  s.q_lens = {2, 16, 3, 1, 4};
+  s.kv_lens = {40, 33, 100, 17, 64};
+  HostProblem p = make_problem(s);
+  if (fault) p.kv_lens[0] = 1;
+  return p;
 }
 
 ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t seed) {
@@ -151,6 +175,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
       problems.push_back(p);
     }
   }
+  problems.push_back(h200_fault_problem(true));  // a causal q_len > kv_len in request 0
   for (const char* mode : {"", "legacy"}) {
     PlannerEnv env(mode);
     for (size_t i = 0; i < problems.size(); ++i) {
@@ -199,5 +224,32 @@ TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the
         });
       }
     }
+  }
+}
+
+TEST_CASE("cuda: a flagged neighbour (causal q_len > kv_len) leaves request 1 of the fault table bitwise unchanged") {
+  // The H200 fault-table failure of MLA_TEST_SEED=1852860488589113285: request 1
+  // (q_len 16, kv_len 33, H=8) was 1.05x the tolerance at one element, on both
+  // kernels. The host mirror gives it one unsplit item over keys [0, 33) with
+  // and without the fault (tests/unit/test_cuda_fault_schedule.cpp, which also
+  // reproduces the GPU's value from the BF16 P numerics); here the device must
+  // write that schedule and compute request 1 to the same bits either way.
+  const HostProblem clean = h200_fault_problem(false), faulty = h200_fault_problem(true);
+  const int64_t H = clean.desc.num_heads, row0 = 2 * H, rows = 16 * H;
+  for (const char* mode : {"", "legacy"}) {
+    PlannerEnv env(mode);
+    check_schedule(faulty, mla::cuda::PlanOptions(), std::string("fault table, MLA_PLANNER=") + mode);
+    gpu::for_each_kernel([&](const mla::cuda::PlanOptions& opt) {
+      const gpu::Result a = gpu::run(clean, opt), f = gpu::run(faulty, opt);
+      INFO("MLA_PLANNER=" << mode);
+      REQUIRE(f.request_status.size() == 5);
+      CHECK(f.request_status[0] == uint32_t(MLA_STATUS_BAD_Q_LEN_CAUSAL));
+      for (size_t b = 1; b < 5; ++b) CHECK(f.request_status[b] == 0u);
+      CHECK(std::memcmp(a.out.data() + row0 * MLA_DIM_V, f.out.data() + row0 * MLA_DIM_V,
+                        size_t(rows * MLA_DIM_V) * 2) == 0);
+      CHECK(std::memcmp(a.lse.data() + row0, f.lse.data() + row0, size_t(rows) * 4) == 0);
+      for (int64_t i = 0; i < row0 * MLA_DIM_V; ++i) REQUIRE(f.out[size_t(i)] == 0);
+      for (int64_t i = 0; i < row0; ++i) REQUIRE(std::isnan(f.lse[size_t(i)]));
+    });
   }
 }
