@@ -2,23 +2,47 @@
 # tools/device/fp8_route_check.sh BUILD_DIR - the quick GPU check of the
 # sm_90a fp8-KV route (MLA_SM90_FP8=1) that decides whether it may become the
 # default: the cuda suite (worst error / tolerance per pair), the reliability
-# tables it touches, racecheck / synccheck of the sanitizer subset, and
-# `mla bench --sweep fp8` (graph) against the BF16 baselines. ~100 s on an
-# H200. Run from the repository root after `source .device/enter.sh`.
+# tables it touches, racecheck / synccheck of the sanitizer subset (the first
+# 10 racecheck reports with their source lines: the library has -lineinfo),
+# a racecheck probe of a barrier.arrive -> barrier.sync hand-off (the form the
+# kernel used up to 50157da), and `mla bench --sweep fp8` (graph) against the
+# BF16 baselines. ~170 s on an H200. Run from the repository root after
+# `source .device/enter.sh`; full sanitizer logs go to $OUT
+# (fp8-racecheck.log, fp8-synccheck.log).
 set -u
 B=${1:-build-gpu}
+O=${OUT:-.}
 export MLA_SM90_FP8=1 PATH=/usr/local/cuda/bin:$PATH
 echo "-- cuda suite, MLA_SM90_FP8=1"
-timeout 60 "$B/tests/cuda/test_cuda" 2>&1 | grep -E "worst error / tolerance fp8|worst error / tolerance bf16/fp8|test cases|ERROR" |
-  sed 's/^ *//' | sort | uniq -c | sort -rn | head -n 24
+timeout 100 "$B/tests/cuda/test_cuda" 2>&1 | grep -E "worst error / tolerance .*fp8|runs within tolerance|test cases|ERROR" |
+  sed 's/^ *//' | sort | uniq -c | sort -rn | head -n 40
 echo "-- reliability (nan, fp8 stress, device faults)"
 timeout 15 "$B/tests/reliability/test_reliability_cuda" -tc='nan*,fp8 stress*,device faults*' 2>&1 |
   grep -E "test cases|ERROR" | sort | uniq -c | head
 for tool in racecheck synccheck; do
   echo "-- $tool, sanitizer subset"
-  timeout 15 compute-sanitizer --tool $tool --error-exitcode 1 "$B/tests/cuda/test_cuda" -tc='*sanitizer subset*' 2>&1 |
-    grep -E "SUMMARY|test cases"
+  extra=()
+  [ "$tool" = racecheck ] && extra=(--racecheck-report hazard)
+  timeout 45 compute-sanitizer --tool $tool "${extra[@]}" --print-limit 10 --error-exitcode 1 \
+    "$B/tests/cuda/test_cuda" -tc='*sanitizer subset*' > "$O/fp8-$tool.log" 2>&1
+  echo "exit $?"
+  grep -E "SUMMARY|test cases" "$O/fp8-$tool.log"
+  # The reports: kind and place of each hazard, then the two accesses with
+  # their source lines (file:line:function).
+  grep -E "hazard detected|Race reported|Barrier error|divergent|Thread \(.*\) at |access at " "$O/fp8-$tool.log" |
+    sed -E 's/^=+ *//; s/\([^()]*DecodeParams.*$//' | head -n 60
 done
+echo "-- racecheck probe: barrier.arrive -> barrier.sync hand-off (cuda/src/sm90/dev/fp8_arrive_probe.cu)"
+if timeout 60 nvcc -O2 -lineinfo -gencode=arch=compute_90a,code=sm_90a cuda/src/sm90/dev/fp8_arrive_probe.cu \
+    -o "$B/fp8_arrive_probe" > "$O/fp8-probe.log" 2>&1; then
+  for mode in 0 1; do
+    "$B/fp8_arrive_probe" $mode
+    timeout 20 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 "$B/fp8_arrive_probe" $mode \
+      2>&1 | grep -E "SUMMARY|hazard detected|Thread \(.*\) at " | sed -E 's/^=+ *//' | head -n 9
+  done
+else
+  tail -n 5 "$O/fp8-probe.log"
+fi
 echo "-- mla bench --sweep fp8 (graph)"
 timeout 40 "$B/tools/mla" bench --sweep fp8 --mode graph --min-runs 20 --target-ms 30 \
-  --json "${OUT:-.}/bench-fp8.jsonl" --commit "${MLA_COMMIT:-unknown}-fp8route" 2>&1 | sed -n '/^config/,$p'
+  --json "$O/bench-fp8.jsonl" --commit "${MLA_COMMIT:-unknown}-fp8route" 2>&1 | sed -n '/^config/,$p'

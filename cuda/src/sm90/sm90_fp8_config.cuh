@@ -93,10 +93,17 @@ constexpr uint32_t kFp8ConsumerRegs = 224;
 static_assert(kWarpgroupThreads * kFp8ProducerRegs + kConsumerThreads * kFp8ConsumerRegs <= kThreads * kLaunchRegs,
               "setmaxnreg budgets exceed the CTA's registers");
 
-// Named barriers between the consumer warpgroups beyond those of
-// sm90_config.cuh (1-3: P ready, P free, item end).
-constexpr uint32_t kBarVReady = 4;  // WG 2 wrote the FP16 content (and logit factors) of the tile
-constexpr uint32_t kBarVFree = 5;   // WG 1's P.V on the FP16 content finished: WG 2 may overwrite it
+// Named barriers between the consumer warpgroups: kBarPReady and kBarItemEnd
+// of sm90_config.cuh (1, 3; kBarPFree, 2, is not used here) and these. Each
+// is a barrier.sync of both consumer warpgroups (256 threads) on both sides,
+// met in the same order by both per tile (TileFree for t > 0, VReady,
+// PReady), then ItemEnd per item, which also frees the buffers for the next
+// item's first tile. (Until 50157da the writer's side of VReady / PReady and
+// the reader's side of VFree / PFree were barrier.arrive: racecheck reported
+// 10 hazards on the H200 with this route on.)
+constexpr uint32_t kBarVReady = 4;    // WG 2 wrote the FP16 content (and sigma_k copy) of the tile
+constexpr uint32_t kBarTileFree = 5;  // both P.V of the previous tile finished: WG 2 may overwrite
+                                      // the FP16 content / sigma_k copy, WG 1 P / rescale factors
 
 // MLA_SM90_FP8_PROFILE: per-phase cycle sums of one warpgroup's tile loop
 // (slots 8 wg .. 8 wg + 6 of the shared array at `smem`, slot 8 wg + 7

@@ -2,12 +2,15 @@
 // tile's E4M3 content to FP16 (once for all 64 rows of the M tile), then the
 // second half of O (value columns 256..511).
 //
-// Per tile: wait for the tile -> wait until WG 1's previous P.V is done with
-// the FP16 copy -> convert into it, copy the 64 sigma_k beside it (NaN for a
-// key with a NaN code) -> hand both to WG 1 -> release the stage -> wait for
-// P -> rescale O -> 4 HGMMA m64n256k16 (FP16; P and V from shared memory) ->
-// free the P buffer. The conversion of tile t is on the path to WG 1's S of
-// tile t.
+// Per tile: (t > 0) TileFree: both warpgroups' P.V of the previous tile are
+// done, so the FP16 copy may be overwritten -> wait for the tile -> convert
+// into the FP16 copy, copy the 64 sigma_k beside it (NaN for a key with a NaN
+// code) -> hand both to WG 1 (VReady) -> release the stage -> wait for P
+// (PReady) -> rescale O -> 4 HGMMA m64n256k16 (FP16; P and V from shared
+// memory) -> wait for them. The conversion of tile t is on the path to WG 1's
+// S of tile t. Every hand-off is a barrier.sync on both sides, met in the
+// same order as in WG 1 (sm90_fp8_softmax_wg.cuh); an item's ItemEnd serves
+// as the next item's first TileFree. Not yet run on a GPU in this form.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +41,6 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
 
   float o[128];
   uint32_t tile_count = 0, items_done = 0;
-  bool converted = false;  // the FP16 copy was written before: wait for WG 1 to be done with it
   Fp8Prof prof(base + Sm::kProf, 1, tid);  // MLA_SM90_FP8_PROFILE only
   // The part's end is read again per item (an L1 hit) rather than held: the
   // conversion's 32 chunk addresses live across the loop, and at 224
@@ -53,10 +55,12 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
-      mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+      // WG 1's P.V of the previous tile has read the FP16 content and its
+      // softmax the sigma_k copy (this WG's own P.V waited at the end of the
+      // previous tile).
+      if (t > 0) named_sync(kBarTileFree, kConsumerThreads);
       prof.mark(0);
-      if (converted) named_sync(kBarVFree, kConsumerThreads);
-      converted = true;
+      mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       prof.mark(1);
       const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
       // The per-key factors beside the FP16 copy, so that WG 1 can give the
@@ -68,12 +72,13 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
         sigma_s[row] = has_nan ? __int_as_float(0x7fc00000) : sk;
       }
       fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
-      named_arrive(kBarVReady, kConsumerThreads);
-      if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
       prof.mark(2);
+      named_sync(kBarVReady, kConsumerThreads);
+      if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
+      prof.mark(3);
 
       named_sync(kBarPReady, kConsumerThreads);
-      prof.mark(3);
+      prof.mark(4);
       const float alpha0 = scale_smem[rp.r0], alpha1 = scale_smem[rp.r0 + 8];
 #pragma unroll
       for (int i = 0; i < 128; ++i) o[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
@@ -85,8 +90,7 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(o);
-      named_arrive(kBarPFree, kConsumerThreads);
-      prof.mark(4);
+      prof.mark(5);
       prof.tile_done();
     }
 
@@ -96,7 +100,6 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
     store_output_half(p, v, rp, 256, o, inv_sum);
     ++items_done;
   }
-  if (converted) named_sync(kBarVFree, kConsumerThreads);  // balance WG 1's arrival after its last P.V
   prof.report();
 }
 

@@ -97,8 +97,8 @@ inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
     return;
   }
   static const char* const names[2][7] = {
-      {"pv-wait+item", "full", "vready", "S", "softmax", "pfree", "p+pv-issue"},
-      {"full+item", "vfree", "convert", "pready", "pv", "-", "-"}};
+      {"pv-wait+tilefree+item", "full", "vready", "S", "softmax", "p+pready", "pv-issue"},
+      {"tilefree+item", "full", "convert", "vready", "pready", "pv", "-"}};
   for (int wg = 0; wg < 2; ++wg) {
     const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
     std::fprintf(stderr, "fp8 profile q=%s grid %ux%u %s WG (CTA 0, %llu tiles), cycles a tile:", q_fp8 ? "fp8" : "bf16",

@@ -4,17 +4,26 @@
 // Per request: wait for the Q tile, convert it to FP16 in place with a power
 // of two per row (sm90_fp8_tile.cuh), note that exponent per row (a fp8 Q
 // row with a NaN code gets a NaN logit factor).
-// Per KV tile:
-//   P.V of the previous tile done -> tell WG 2 the FP16 content may be overwritten
-//   -> wait tile and WG 2's FP16 copy of its content (with sigma_k beside it)
+// Per KV tile (every hand-off between the consumer warpgroups is a
+// barrier.sync on both sides, met in the same order by both: TileFree (t > 0),
+// VReady, PReady; then ItemEnd per item):
+//   P.V of the previous tile done -> TileFree: both warpgroups' P.V of the
+//      previous tile are done (WG 2 may overwrite the FP16 content and
+//      sigma_k copy, this WG the P buffer and the rescale factors)
+//   -> wait tile and WG 2's FP16 copy of its content (VReady, sigma_k beside it)
 //   -> S: 32 HGMMA m64n64k16 (FP16) over the content against the FP16 copy + 4
 //      (BF16) over the rope straight from the FP8 tile, one fp32 accumulator
 //   -> release the stage (nothing else of it is read here)
 //   -> logit = S * (sigma_q * scale * log2 e * 2^e_row) per row * sigma_k per
 //      key, mask, online softmax
 //   -> P' = P * sigma_k / R_row (V = sigma_k * content; R_row keeps P' <= 1),
-//      rounded to FP16; rescale O; hand P' and the rescale factors to WG 2
+//      rounded to FP16; rescale O; hand P' and the rescale factors to WG 2 (PReady)
 //   -> 4 HGMMA m64n256k16 (FP16), P' from registers, V from the FP16 copy (left in flight).
+// (Up to 50157da VReady / PReady were barrier.arrive on the writer's side and
+// VFree / PFree on the reader's: racecheck reported 10 hazards on the H200
+// with the route on, where the BF16 kernel, sync on both sides, is clean; its
+// history (201f0ef) has racecheck reporting a hand-off with an arrive on one
+// side. Not yet run on a GPU in this form.)
 // (The first version ran an fp8 Q's content on the FP8 tensor cores, QGMMA
 // k32 into one accumulator, and P.V in BF16: the H200 failed 11 of 26 suite
 // cases, worst 6.75x the tolerance; see perf_notes.md, "Helper, third
@@ -199,7 +208,6 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
   uint32_t pa[4][4];
   uint32_t tile_count = 0, q_loads = 0, items_done = 0;
   int32_t loaded_request = -1;
-  bool handed_p = false;  // P buffer used before: wait for WG 2 to free it
   Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
@@ -223,11 +231,14 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       if (t > 0) {
-        // The previous P.V has read the FP16 content: WG 2 may convert the
-        // next tile over it. Uniform across the warpgroup (waits are .aligned).
+        // Both warpgroups' P.V of the previous tile are done: WG 2 may
+        // convert the next tile over the FP16 content (and rewrite sigma_k
+        // beside it), this WG may rewrite P and the rescale factors. At an
+        // item's first tile ItemEnd did this. Uniform across the warpgroup
+        // (the waits are .aligned).
         wgmma_wait<0>();
         pin_regs(o);
-        named_arrive(kBarVFree, kConsumerThreads);
+        named_sync(kBarTileFree, kConsumerThreads);
       }
       prof.mark(0);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
@@ -271,16 +282,17 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
       prof.mark(4);
 
-      if (handed_p) named_sync(kBarPFree, kConsumerThreads);
-      handed_p = true;
-      prof.mark(5);
+      // WG 2 read the previous P and rescale factors before TileFree (or
+      // the previous ItemEnd) and reads these after PReady, where it is
+      // already waiting (it passed VReady before this WG's S).
       store_p(base + Sm::kP, pa, rp);
       if (rp.quad == 0) {
         scale_smem[rp.r0] = alpha[0];
         scale_smem[rp.r0 + 8] = alpha[1];
       }
       fence_proxy_async();  // P is read by WG 2's wgmma (async proxy)
-      named_arrive(kBarPReady, kConsumerThreads);
+      named_sync(kBarPReady, kConsumerThreads);
+      prof.mark(5);
 
       pin_regs(o);
       wgmma_fence();
@@ -291,9 +303,10 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       prof.mark(6);
       prof.tile_done();
     }
+    // The item's last P.V is done before ItemEnd, which is then the next
+    // item's first TileFree for WG 2's conversion.
     wgmma_wait<0>();
     pin_regs(o);
-    if (v.n_tiles > 0) named_arrive(kBarVFree, kConsumerThreads);
 
     // Finish the rows: the quad holds the 64 columns of a row between them.
     float inv_sum[2], lse[2];
@@ -316,7 +329,6 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
     store_lse(p, v, rp, lse);
     ++items_done;
   }
-  if (handed_p) named_sync(kBarPFree, kConsumerThreads);  // balance WG 2's arrival after its last P.V
   prof.report();
 }
 
