@@ -63,13 +63,22 @@ std::vector<ProblemSpec> config_matrix(uint64_t seed, int count, int max_kv_len 
 // Tolerance on a BF16 output against the float64 reference, per element:
 //   |o - r| <= rel * |r| + abs_rms * rms(reference row)
 // and per LSE: |lse - ref| <= lse_abs * max(1, |ref|).
-// Default (BF16 P.V): BF16 output rounding is at most 2^-9 |r|; rounding the
-// softmax weights P to BF16 for the tensor cores adds about 2^-9 of the row's
-// RMS (the error is a weighted average like the output itself); fp32
-// accumulation adds < 1e-5. The bound takes twice / four times that.
+// Default (the production kernels' BF16 P.V): BF16 round to nearest keeps 8
+// significant bits, so it errs by at most 2^-8 relative. The output's own
+// rounding is therefore at most 2^-8 |r| (the rel term; fp32 accumulation
+// before it adds < 1e-5). Rounding each softmax weight P to BF16 for the
+// tensor cores errs by up to 2^-8 per weight: the output moves by up to
+// 2^-8 of the weighted mean of |V| over the row's keys, which for a row
+// dominated by a few keys is not bounded by the output row's RMS. A host
+// emulation of the kernels' arithmetic over 3000 random bf16/bf16 batches
+// shaped like the device-fault table (third session) put the worst element
+// at 1.24 of the bound with abs_rms = 2^-7 (17 batches over: seen on the
+// H200 as MLA_TEST_SEED=1852860488589113285), 0.95 with 1/96, 0.69 with
+// 2^-6; hence 2^-6 of the row's RMS. A missing or extra key moves most
+// elements of its rows by several percent of the RMS and still fails.
 struct Tolerance {
   double rel = 1.0 / 256;
-  double abs_rms = 1.0 / 128;
+  double abs_rms = 1.0 / 64;
   double lse_abs = 1e-3;
 };
 
