@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -184,16 +185,16 @@ TEST_CASE("api: the thread-layout knobs do not change a single bit") {
   CHECK(run_with({{"MLA_VULKAN_MAX_ROWS", "8"}}, "G8xN8xR1") == base);
 }
 
-TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
-  // decode_common.glsl fetch_tile: "run" loads a tile that lies inside one
-  // page as one run of rows (page entry loaded a tile ahead) and falls back
-  // to the per-chunk lookup across pages; the words loaded are the same, so
-  // output, LSE and status must be too. Pages smaller than, equal to and
-  // larger than the key tile, offsets that start tiles mid-page (splits,
-  // sliding window), both KV formats, the FP32 and the (emulated, and native
-  // where present) coopmat decode. (Bad page ids: the whole suite runs with
-  // both fetches on lavapipe, run by default and MLA_VULKAN_FETCH=chunk,
-  // test_device_status.cpp included.)
+namespace {
+// Two contexts per decode mode, one with environment variable `var` = v[0],
+// one with v[1] (restored after each context: a suite may run under either),
+// must give the same bits (output, LSE, status) on problems with pages
+// smaller than, equal to and larger than the key tile, offsets that start
+// tiles mid-page (splits, sliding window) and both KV formats. tiles[f]:
+// a substring DeviceInfo::tiles must have under v[f]. A native coopmat mode
+// the device lacks is skipped.
+void check_same_bits(const char* var, const char* const v[2], const char* const tiles[2],
+                     std::initializer_list<mla::vulkan::Options::CoopMat> modes) {
   using mla::vulkan::Options;
   struct Config {
     int page;
@@ -207,20 +208,19 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
       {4, mla::RowFormat::bf16, mla::MaskKind::none, 2},
       {256, mla::RowFormat::fp8_rope640, mla::MaskKind::causal, 5},
   };
-  // The suite may run under MLA_VULKAN_FETCH=run as a whole: restored after each context.
-  const char* env = std::getenv("MLA_VULKAN_FETCH");
+  const char* env = std::getenv(var);
   const std::string saved = env ? env : "";
-  for (auto mode : {Options::CoopMat::off, Options::CoopMat::emulate, Options::CoopMat::required}) {
+  for (auto mode : modes) {
     std::unique_ptr<mla::vulkan::Context> ctx[2];
     bool skip = false;
     for (int f = 0; f < 2; ++f) {
-      setenv("MLA_VULKAN_FETCH", f == 0 ? "chunk" : "run", 1);
+      setenv(var, v[f], 1);
       Options o;
       o.validation = vk_test::validation_wanted();
       o.coopmat = mode;
       const mla::Status st = mla::vulkan::Context::create(o, &ctx[f]);
-      if (env) setenv("MLA_VULKAN_FETCH", saved.c_str(), 1);
-      else unsetenv("MLA_VULKAN_FETCH");
+      if (env) setenv(var, saved.c_str(), 1);
+      else unsetenv(var);
       if (!st.ok()) {
         REQUIRE_MESSAGE(mode == Options::CoopMat::required, st.to_string());
         MESSAGE("native coopmat not run: " << st.to_string());
@@ -229,8 +229,7 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
       }
     }
     if (skip) continue;
-    CHECK(ctx[0]->device_info().tiles.find("fetch=chunk") != std::string::npos);
-    CHECK(ctx[1]->device_info().tiles.find("fetch=run") != std::string::npos);
+    for (int f = 0; f < 2; ++f) CHECK(ctx[f]->device_info().tiles.find(tiles[f]) != std::string::npos);
     for (const Config& c : configs) {
       ProblemSpec s;
       s.seed = vk_test::run_seed() + 70 + c.page;
@@ -251,4 +250,35 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
       CHECK(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * 4) == 0);
     }
   }
+}
+}  // namespace
+
+TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
+  // decode_common.glsl fetch_tile: "run" loads a tile that lies inside one
+  // page as one run of rows (page entry loaded a tile ahead) and falls back
+  // to the per-chunk lookup across pages; the words loaded are the same, so
+  // output, LSE and status must be too: the FP32 and the (emulated, and
+  // native where present) coopmat decode. (Bad page ids: the whole suite
+  // runs with both fetches on lavapipe, run by default and
+  // MLA_VULKAN_FETCH=chunk, test_device_status.cpp included.)
+  using mla::vulkan::Options;
+  const char* const values[2] = {"chunk", "run"};
+  const char* const tiles[2] = {"fetch=chunk", "fetch=run"};
+  check_same_bits("MLA_VULKAN_FETCH", values, tiles,
+                  {Options::CoopMat::off, Options::CoopMat::emulate, Options::CoopMat::required});
+}
+
+TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
+  // decode_cm.comp MLA_CM_SCAN_FAST: the same tile exponents from fewer
+  // instructions, so the same bits (emulated, and native where present).
+  // (Non-finite and extreme values: lavapipe runs the whole suite on the
+  // emulated coopmat decode with MLA_VULKAN_CM_SCAN=fast.)
+  using mla::vulkan::Options;
+  if (const char* f = std::getenv("MLA_VULKAN_FETCH"); f && *f && std::string(f) != "run") {
+    MESSAGE("not run: the fast scan is built with the run fetch only (MLA_VULKAN_FETCH=" << f << ")");
+    return;
+  }
+  const char* const values[2] = {"tile", "fast"};
+  const char* const tiles[2] = {"fetch=run", "scan=fast"};
+  check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }

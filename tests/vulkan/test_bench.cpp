@@ -221,8 +221,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
 // default list: FP32 and coopmat decode with the three key-tile fetches
 // (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
-// diagnostic without KV loads) and the run fetch with more workgroups per
-// compute unit. A variant whose name ends in "-none" computes on made-up
+// diagnostic without KV loads), the coopmat decode's fast exponent scan
+// (MLA_VULKAN_CM_SCAN=fast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
 // keys: not compared.
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
@@ -233,6 +233,7 @@ std::vector<EnvVariant> env_variants() {
         "fp32-chunk:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=chunk;"
         "cm:MLA_VULKAN_COOPMAT=1;"
         "cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;"
+        "cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;"
         "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
         "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
         "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";

@@ -22,7 +22,7 @@
 #      a single bit" compares both fetches on FP32, emulated and native
 #      coopmat)
 #   5. with what is left: the bench on H=16 FP8 KV, cm / cm-chunk / cm-none /
-#      fp32 (skipped, counted as failed, if the budget is spent)
+#      cm-scanfast / fp32 (skipped, counted as failed, if the budget is spent)
 # Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log).
 # Exit status: the number of failed steps.
 set -u
@@ -76,6 +76,6 @@ step suite-fp32 15 env MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
 # FP8 KV, with what is left.
 PATTERN="$TESTS|^== |device copy|variant "
 step bench-fp8 30 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_BF16=0 \
-  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;fp32:MLA_VULKAN_COOPMAT=0" \
+  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;fp32:MLA_VULKAN_COOPMAT=0" \
   "$TV" -tc='bench: H=16 decode variants*'
 finish

@@ -119,6 +119,49 @@ uvec4 bf16x8_to_f16(uvec4 r, float sc) {
 }
 uvec2 f32x4_to_f16(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 
+#if defined(MLA_CM_SCAN_FAST)
+// MLA_CM_SCAN_FAST (MLA_VULKAN_CM_SCAN=fast, opt-in): the same exponents
+// as the scan below in about half the instructions. Each BF16 exponent
+// field e of a word becomes e + 1 in place, 0xFF (non-finite) wrapping to 0
+// (the carry of 0x7F80 + 0x80 stays inside its half); the maxima are taken
+// on whole masked words (low fields through & 0xFFFF, high fields directly)
+// and the largest field is max(m, 1) - 1 (0 when nothing finite was seen,
+// as below). The content / rope class of a chunk comes from a constant
+// divisor per format instead of a run-time one.
+void scan_fields(uvec4 r, inout uint lo, inout uint hi) {
+  UNROLL for (uint i = 0u; i < 4u; ++i) {
+    const uint t = ((r[i] & 0x7F807F80u) + 0x00800080u) & 0x7F807F80u;
+    lo = max(lo, t & 0xFFFFu);
+    hi = max(hi, t);
+  }
+}
+uint scan_result(uint lo, uint hi) { return max(max(lo >> 7, hi >> 23), 1u) - 1u; }
+
+void publish_tile_exponents(uint nk) {
+  const uint tid = gl_LocalInvocationID.x;
+  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+  uint clo = 0u, chi = 0u, rlo = 0u, rhi = 0u;
+  if (fp8) {  // E4M3 content needs no scaling (|x| <= 448, exact in FP16)
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx < N * MLA_VK_FP8_ROW_UVEC4 && idx % MLA_VK_FP8_ROW_UVEC4 >= MLA_VK_FP8_CONTENT_UVEC4)
+        scan_fields(g_regs[j], rlo, rhi);
+    }
+  } else {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * T;
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
+        else scan_fields(g_regs[j], clo, chi);
+      }
+    }
+  }
+  const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
+  publish_max(scan_result(clo, chi), W_EXPKC);
+  publish_max(scan_result(rlo, rhi), W_EXPKR);
+  publish_max(es, W_EXPSIG);
+}
+#else
 // The exponents of the tile in g_regs (keys [0, nk)) into sWord.
 void publish_tile_exponents(uint nk) {
   const uint tid = gl_LocalInvocationID.x;
@@ -139,6 +182,7 @@ void publish_tile_exponents(uint nk) {
   publish_max(er, W_EXPKR);
   publish_max(es, W_EXPSIG);
 }
+#endif  // MLA_CM_SCAN_FAST
 
 // g_regs -> sK as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k -> sKs.
 void stage_tile_f16(int eKc, int eKr) {

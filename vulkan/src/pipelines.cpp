@@ -89,6 +89,21 @@ const spirv::Module* find_fetch_module(const std::string& name, const std::strin
   return suffix == "_fn" ? find_module(name) : nullptr;
 }
 
+// MLA_VULKAN_CM_SCAN: the coopmat decode's exponent scan of a key tile
+// (decode_cm.comp publish_tile_exponents): "tile" (unset, the default) or
+// "fast" (the *_sx builds: same exponents, about half the instructions;
+// opt-in until timed on a GPU; built with the default run fetch only, the
+// other fetches keep the tile scan). The suffix of the coopmat modules.
+Status cm_suffix_from_env(const std::string& fetch_suffix, std::string* suffix) {
+  const char* v = std::getenv("MLA_VULKAN_CM_SCAN");
+  const std::string e = v ? v : "";
+  *suffix = fetch_suffix;
+  if (e.empty() || e == "tile") return Status::Ok();
+  if (e != "fast") return invalid_argument("MLA_VULKAN_CM_SCAN = '" + e + "': expected tile or fast");
+  if (fetch_suffix.empty()) *suffix = "_sx";
+  return Status::Ok();
+}
+
 // The module of a decode variant; the tuning knobs fall back to the default
 // build where their variant was not built.
 const spirv::Module* decode_module(int g, int n, int rows, int batch, const std::string& fetch, DecodeVariant* v) {
@@ -111,6 +126,7 @@ const spirv::Module* decode_module(int g, int n, int rows, int batch, const std:
 Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, Pipelines* out) {
   const bool emulated = out->kind == DecodeKind::coopmat_emulated;
   const int key_cap = env_int("MLA_VULKAN_COOPMAT_KEYS", 32);
+  MLA_RETURN_IF_ERROR(cm_suffix_from_env(out->fetch_suffix, &out->cm_suffix));
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
   for (int i = 0; i < 3; ++i) {
     const int rg = 1 << i;
@@ -121,7 +137,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
         continue;
       const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
                                std::to_string(n);
-      const spirv::Module* m = find_fetch_module(name, out->fetch_suffix);
+      const spirv::Module* m = find_fetch_module(name, out->cm_suffix);
       if (!m) continue;  // not built (the emulated build has N = 16, 1 and 2 groups)
       DecodeVariant v;
       v.rows = 16 * rg;
@@ -169,6 +185,7 @@ std::string Pipelines::describe() const {
     if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
+  if (kind != DecodeKind::fp32 && cm_suffix == "_sx") s += " scan=fast";
   return s;
 }
 

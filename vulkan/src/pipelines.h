@@ -41,6 +41,9 @@ struct Pipelines {
   // Decode module suffix of MLA_VULKAN_FETCH: "" (run, the default), "_fc"
   // (chunk), "_fn" (none, diagnostic); decode_common.glsl fetch_tile.
   std::string fetch_suffix;
+  // Suffix of the coopmat decode modules: fetch_suffix, or "_sx" for
+  // MLA_VULKAN_CM_SCAN=fast (decode_cm.comp MLA_CM_SCAN_FAST).
+  std::string cm_suffix;
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
   bool capture_statistics = false;
