@@ -282,3 +282,91 @@ TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
   const char* const tiles[2] = {"fetch=run", "scan=fast"};
   check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
+
+namespace {
+// The clock profile is built with the run fetch only: false (and a message) under another.
+bool profile_built() {
+  const char* f = std::getenv("MLA_VULKAN_FETCH");
+  if (!f || !*f || std::string(f) == "run") return true;
+  MESSAGE("not run: the clock profile is built with the run fetch only (MLA_VULKAN_FETCH=" << std::string(f) << ")");
+  return false;
+}
+}  // namespace
+
+TEST_CASE("api: MLA_VULKAN_CM_PROFILE=1 does not change a single bit") {
+  // decode_cm.comp MLA_CM_PROFILE (*_pf modules): shader-clock reads and
+  // shared atomics around the phases of the tile loop; nothing the decode
+  // computes depends on them, so the same bits (emulated, and native where
+  // present; under MLA_VULKAN_CM_SCAN=fast both contexts take the fast scan).
+  if (!profile_built()) return;
+  const char* const values[2] = {"0", "1"};
+  const char* const tiles[2] = {"fetch=run", "profile"};
+  check_same_bits("MLA_VULKAN_CM_PROFILE", values, tiles,
+                  {mla::vulkan::Options::CoopMat::emulate, mla::vulkan::Options::CoopMat::required});
+}
+
+TEST_CASE("api: the coopmat clock profile (MLA_VULKAN_CM_PROFILE=1)") {
+  // What Context::cm_profile reports after a decode (emulated coopmat; on
+  // lavapipe the clock's cycles mean little, the table is printed as the GPU
+  // bench prints it), and the errors around it.
+  using mla::vulkan::Options;
+  if (!profile_built()) return;
+  const char* env = std::getenv("MLA_VULKAN_CM_PROFILE");
+  const std::string saved = env ? env : "";
+  auto create = [&](const char* value, Options::CoopMat mode, std::unique_ptr<mla::vulkan::Context>* ctx) {
+    if (value) setenv("MLA_VULKAN_CM_PROFILE", value, 1);
+    else unsetenv("MLA_VULKAN_CM_PROFILE");
+    Options o;
+    o.validation = vk_test::validation_wanted();
+    o.coopmat = mode;
+    const mla::Status st = mla::vulkan::Context::create(o, ctx);
+    if (env) setenv("MLA_VULKAN_CM_PROFILE", saved.c_str(), 1);
+    else unsetenv("MLA_VULKAN_CM_PROFILE");
+    return st;
+  };
+  std::unique_ptr<mla::vulkan::Context> ctx;
+  {  // the FP32 decode has no profile: a clear error
+    const mla::Status st = create("1", Options::CoopMat::off, &ctx);
+    CHECK(st.code() == mla::StatusCode::invalid_argument);
+    CHECK(st.message().find("MLA_VULKAN_COOPMAT") != std::string::npos);
+    CHECK(create("yes", Options::CoopMat::emulate, &ctx).code() == mla::StatusCode::invalid_argument);
+  }
+  {  // without the variable: no profile to read
+    REQUIRE(create(nullptr, Options::CoopMat::emulate, &ctx).ok());
+    mla::vulkan::CmProfile prof;
+    CHECK(ctx->cm_profile(&prof).code() == mla::StatusCode::invalid_argument);
+    CHECK(ctx->device_info().tiles.find("profile") == std::string::npos);
+  }
+  const mla::Status st = create("1", Options::CoopMat::emulate, &ctx);
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  mla::vulkan::CmProfile prof;
+  CHECK(ctx->cm_profile(&prof).code() == mla::StatusCode::not_available);  // no decode yet
+  ProblemSpec s;
+  s.seed = vk_test::run_seed() + 90;
+  s.num_heads = 16;
+  s.page_size = 32;
+  s.q_lens = {1, 2};
+  s.kv_lens = {100, 50};
+  s.num_splits = 1;
+  const HostProblem p = mla::test::make_problem(s);
+  const vk_test::Result r = vk_test::run_on(*ctx, p);
+  CHECK(r.status == 0);
+  const mla::Status ps = ctx->cm_profile(&prof);
+  REQUIRE_MESSAGE(ps.ok(), ps.to_string());
+  MESSAGE(ctx->device_info().tiles << "\n" << prof.table());
+  CHECK(prof.warps == 4);  // request 0 has 16 rows: one row group
+  CHECK(prof.keys_per_tile == 16);
+  CHECK(prof.tiles == (100 + 15) / 16);
+  CHECK(prof.rows == 16);
+  REQUIRE(prof.cycles.size() == prof.warps);
+  REQUIRE(prof.phases.size() == 13);
+  CHECK(prof.phases.front() == "prologue");
+  CHECK(prof.phases.back() == "epilogue");
+  for (const auto& w : prof.cycles) {
+    REQUIRE(w.size() == prof.phases.size());
+    uint64_t total = 0;
+    for (uint32_t c : w) total += c;
+    CHECK(total > 0);  // the clock moves
+  }
+  CHECK(ctx->validation_messages() == 0);
+}

@@ -223,7 +223,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
 // diagnostic without KV loads), the coopmat decode's fast exponent scan
 // (MLA_VULKAN_CM_SCAN=fast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
-// keys: not compared.
+// keys: not compared. A variant with MLA_VULKAN_CM_PROFILE=1 also prints the
+// clock profile of each timed setting (not in the default list; vulkan/dev/h16_device_check.sh step cm-profile).
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
   std::string spec = env ? env : "";
@@ -302,6 +303,16 @@ TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
                     c.heads, mla::to_string(c.kv), splits ? std::to_string(splits).c_str() : "auto", ms, gbs,
                     100 * gbs / copy_gbs);
         std::fflush(stdout);  // kept if a time limit ends the run
+        // A clock-profile context (MLA_VULKAN_CM_PROFILE=1): workgroup 0's
+        // phases in the last of these decodes (vulkan/README.md, "Clock profile").
+        if (info.tiles.find(" profile") != std::string::npos) {
+          mla::vulkan::CmProfile prof;
+          const mla::Status ps = ctx->cm_profile(&prof);
+          std::printf("variant %-16s H=%3d kv=%-11s splits=%-4s %s\n", v.name.c_str(), c.heads, mla::to_string(c.kv),
+                      splits ? std::to_string(splits).c_str() : "auto",
+                      ps.ok() ? prof.table().c_str() : ps.to_string().c_str());
+          std::fflush(stdout);
+        }
       }
       const auto out = runner.out();
       const bool diagnostic = v.name.size() >= 5 && v.name.compare(v.name.size() - 5, 5, "-none") == 0;

@@ -7,7 +7,7 @@
 # Run from the repository root on the GPU machine:
 #   source .device/enter.sh; bash vulkan/dev/h16_device_check.sh
 # Builds a fresh Vulkan-only release tree (only the binary it runs), then,
-# each step under `timeout` and the whole run under BUDGET = 115 s (a step
+# each step under `timeout` and the whole run under BUDGET = 130 s (a step
 # gets what is left of the budget; the bench comes first):
 #   1. build (tests/vulkan/test_vulkan)
 #   2. the suite's variant bench (tests/vulkan/test_bench.cpp, "bench: H=16
@@ -15,6 +15,11 @@
 #      MLA_VULKAN_BENCH_VARIANTS="name:VAR=v,VAR=v;..."), with the device
 #      copy of the same run; each output against the first of its decode kind
 #      (the chunk fetch must be 0 ULP from the default run fetch)
+#   2b. cm-profile (<= 15 s): the clock profile of the coopmat tile loop
+#      (MLA_VULKAN_CM_PROFILE=1, the *_pf builds; default scan and fast
+#      scan), BF16 H=16, splits 1 and auto: per phase and warp, cycles per
+#      tile of workgroup 0 (vulkan/README.md, "Clock profile of the coopmat
+#      tile loop", says how to read it against the plan's predictions)
 #   3. the driver's pipeline statistics (registers, spills, shared memory) of
 #      the FP32 and coopmat decodes (default fetch: run)
 #   4. the Vulkan suite on the coopmat then the FP32 decode (minus the bench
@@ -29,7 +34,7 @@ set -u
 OUT_DIR=${OUT:-$PWD/h16-check-out}/h16
 mkdir -p "$OUT_DIR"
 BUILD=build-h16-check
-BUDGET=115
+BUDGET=130
 T0=$(date +%s)
 FAILED=0
 SUMMARY=$OUT_DIR/summary.txt
@@ -63,6 +68,12 @@ TV=$BUILD/tests/vulkan/test_vulkan
 PATTERN="$TESTS|^== |device copy|variant "
 step bench-variants 40 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN_BENCH_H16_ONLY=1 \
   MLA_VULKAN_BENCH_FP8=0 "$TV" -tc='bench: H=16 decode variants*'
+
+# Clock profile (the table rows start with two spaces).
+PATTERN="$TESTS|^== |variant |^  "
+step cm-profile 15 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_COPY_MIB=256 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_FP8=0 \
+  MLA_VULKAN_BENCH_VARIANTS="cm-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_PROFILE=1;cm-scanfast-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast,MLA_VULKAN_CM_PROFILE=1" \
+  "$TV" -tc='bench: H=16 decode variants*'
 
 INFO='api: device name and info'
 PATTERN='mla vulkan pipeline.*decode.*(egister|ocal|hared)'

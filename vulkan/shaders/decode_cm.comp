@@ -36,9 +36,13 @@
 // (as cuda/src/nonfinite.cuh).
 //
 // Compile with -DMLA_CM_RG=<1|2|4> -DMLA_N=<16|32>; -DMLA_CM_EMULATE for
-// the scalar test build (cm_api.glsl).
+// the scalar test build (cm_api.glsl); -DMLA_CM_PROFILE for the clock
+// profile (MLA_VULKAN_CM_PROFILE=1, *_pf modules: below, "Clock profile").
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef MLA_CM_PROFILE
+#extension GL_ARB_shader_clock : require
+#endif
 #ifndef MLA_CM_EMULATE
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_NV_cooperative_matrix : require
@@ -73,7 +77,17 @@ layout(local_size_x = T) in;
 shared uvec4 sK[N * KP];              // key tile as scaled FP16 [key][73]; Q staging; epilogue scratch
 shared uvec4 sS[RG * 4 * 16 * SP];    // S partials [rg][c][row][N + 4 floats]; P and the rescale over c = 0, 1
 shared float sKs[N];                  // sigma_k per key (1 for BF16)
+#if defined(MLA_CM_PROFILE) && !defined(MLA_CM_EMULATE)
+// The native profile build keeps its slots in these words (below, "Clock
+// profile": no shared memory of its own, CM16xN32 has 160 B left of 48 KiB).
+shared uint sRowTmpBits[G * 8];
+#define ROWTMP_STORE(i, v) sRowTmpBits[i] = floatBitsToUint(v)
+#define ROWTMP_LOAD(i) uintBitsToFloat(sRowTmpBits[i])
+#else
 shared float sRowTmp[G * 8];          // per softmax invocation: l at the end (and the emulated row max)
+#define ROWTMP_STORE(i, v) sRowTmp[i] = (v)
+#define ROWTMP_LOAD(i) sRowTmp[i]
+#endif
 shared uint sQe[G];                   // largest finite exponent field of each Q row
 shared float sRowL[G];
 shared uint sWord[8];
@@ -84,6 +98,54 @@ shared uint sWord[8];
 #define W_BAD 4u     // keys of this tile whose V had a non-finite value (bit n)
 
 #include "cm_api.glsl"
+
+// ---- Clock profile (MLA_CM_PROFILE; diagnostic, never in the default build) ----
+// Workgroup 0 of the dispatch (item 0) reads the subgroup clock
+// (clock2x32ARB: OpReadClockKHR at subgroup scope, VK_KHR_shader_clock
+// shaderSubgroupClock) at the end of each phase; lane 0 of each subgroup of
+// 32 adds the cycles since the previous mark to its shared slot with an
+// atomic whose result is not used (the warp does not wait for it). The
+// slots: the native build's are the first words of sRowTmpBits, which
+// nothing else uses before the epilogue (row8_max is shuffles there); the
+// emulated build's row8_max uses sRowTmp in the loop, so it has sProf. After
+// the loop lane 0 copies its slots to the profile binding (layout in
+// shader_interface.h, MLA_VK_PROF_*) and a barrier frees the words; the
+// epilogue's cycles are counted in a register. The marks telescope: the
+// phases of a subgroup sum to its time from the start of main to the end.
+// Nothing the decode computes depends on the clock, so the results are
+// those of the build without the profile.
+#ifdef MLA_CM_PROFILE
+layout(std430, set = 0, binding = MLA_VK_BIND_PROFILE) writeonly buffer Profile { uint prof_out[]; };
+#ifdef MLA_CM_EMULATE
+shared uint sProf[(T / 32) * MLA_VK_PROF_PHASES];
+#define PROF_SLOT(i) sProf[i]
+#else
+#if (T / 32) * MLA_VK_PROF_PHASES > G * 8
+#error "the profile slots do not fit in sRowTmpBits"
+#endif
+#define PROF_SLOT(i) sRowTmpBits[i]
+#endif
+bool g_prof = false;   // this workgroup is the profiled one (uniform)
+uint g_prof_slot = 0u; // first slot of this invocation's subgroup of 32
+uint g_prof_t = 0u;    // clock at the previous mark (low 32 bits: deltas wrap correctly)
+uint g_prof_sink = 0u; // keeps the wait phase's register fold alive (written to the header)
+uint prof_clock() { return clock2x32ARB().x; }
+void prof_mark(uint phase) {
+  const uint now = prof_clock();
+  if (g_prof && g_lane == 0u) atomicAdd(PROF_SLOT(g_prof_slot + phase), now - g_prof_t);
+  g_prof_t = now;
+}
+// The first use of every register of the fetched tile: the warp waits here
+// for the loads issued by fetch_tile (in-order issue).
+void prof_wait_fetch() {
+  uint f = floatBitsToUint(g_reg_sk);
+  UNROLL for (uint j = 0u; j < LD; ++j) f |= g_regs[j].x;
+  g_prof_sink ^= f;
+}
+#define PROF_MARK(phase) prof_mark(phase)
+#else
+#define PROF_MARK(phase)
+#endif
 
 // First uvec4 of S partial c of row group rg ([16 rows][SP uvec4]).
 uint s_base(uint rg, uint c) { return (rg * 4u + c) * 16u * SP; }
@@ -271,6 +333,11 @@ void main() {
 #endif
   g_lane = lane;
   const uint inv = sg * 32u + lane;  // the role of this invocation (tid on a 32-wide subgroup)
+#ifdef MLA_CM_PROFILE
+  g_prof_t = prof_clock();
+  g_prof = folded_workgroup_id() == 0u;
+  g_prof_slot = sg * MLA_VK_PROF_PHASES;
+#endif
   DecodeItem it;
   if (!begin_item(G, it)) return;
   const int H = pc.num_heads;
@@ -281,6 +348,9 @@ void main() {
   load_fp8_table();
   if (inv < 8u) sWord[inv] = 0u;
   for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
+#ifdef MLA_CM_PROFILE
+  for (uint i = inv; i < uint(T / 32 * MLA_VK_PROF_PHASES); i += T) PROF_SLOT(i) = 0u;
+#endif
   WG_SYNC();
 
   // Matrix roles: row group rg, quarter cq (of the dims in S, of the columns in P.V).
@@ -318,6 +388,7 @@ void main() {
   UNROLL for (uint cb = 0u; cb < 8u; ++cb) CM_ZERO(o[cb]);
   float m_run = MLA_NEG_INF;  // running max of row g (log2 domain)
   float l_run = 0.0;          // running sum of this invocation's keys of row g
+  PROF_MARK(MLA_VK_PROF_PROLOGUE);
 
   for (uint k0 = p_begin; k0 < p_end; k0 += N) {
     const uint nk = min(uint(N), p_end - k0);
@@ -328,8 +399,11 @@ void main() {
       sWord[W_FLAG] = 0u;
       sWord[W_BAD] = 0u;
     }
+    PROF_MARK(MLA_VK_PROF_STAGE);
     if (k0 + N < p_end) fetch_tile(k0 + N, min(uint(N), p_end - k0 - N));
+    PROF_MARK(MLA_VK_PROF_FETCH);
     WG_SYNC();
+    PROF_MARK(MLA_VK_PROF_BAR1);
     if (inv == 0u) {  // everyone has read them; the next tile's are published after the next barrier
       sWord[W_EXPKC] = 0u;
       sWord[W_EXPKR] = 0u;
@@ -359,11 +433,13 @@ void main() {
         CM_STORE_C(acc, sS, s_base(rg, cq) + 4u * kb, SP);
       }
     }
+    PROF_MARK(MLA_VK_PROF_S);
     WG_SYNC();
     if (sWord[W_FLAG] != 0u) {
       sanitize_v(inv);
       WG_SYNC();
     }
+    PROF_MARK(MLA_VK_PROF_BAR2);
 
     // Softmax of row g, keys n = kg * KPT + j.
     {
@@ -403,7 +479,9 @@ void main() {
       }
       if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(corr));
     }
+    PROF_MARK(MLA_VK_PROF_SOFTMAX);
     WG_SYNC();
+    PROF_MARK(MLA_VK_PROF_BAR3);
 
     // O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128).
     if (rg_active) {
@@ -426,16 +504,32 @@ void main() {
         o[cb] = x;
       }
     }
+    PROF_MARK(MLA_VK_PROF_PV);
+#ifdef MLA_CM_PROFILE
+    if (k0 + N < p_end) prof_wait_fetch();
+    PROF_MARK(MLA_VK_PROF_WAIT);
+#endif
     if (k0 + N < p_end) publish_tile_exponents(min(uint(N), p_end - k0 - N));
+    PROF_MARK(MLA_VK_PROF_SCAN);
     WG_SYNC();
+    PROF_MARK(MLA_VK_PROF_BAR4);
   }
+#ifdef MLA_CM_PROFILE
+  // Each subgroup's lane 0 reads back the slots only it added to (program
+  // order), then the barrier lets the epilogue reuse their words.
+  if (g_prof && lane == 0u) {
+    UNROLL for (uint ph = 0u; ph < MLA_VK_PROF_EPILOGUE; ++ph)
+      prof_out[MLA_VK_PROF_HEADER + g_prof_slot + ph] = PROF_SLOT(g_prof_slot + ph);
+  }
+  WG_SYNC();
+#endif
 
   // Row sums: l of row g is the sum of its 8 invocations' sums, in order.
-  sRowTmp[inv] = l_run;
+  ROWTMP_STORE(inv, l_run);
   WG_SYNC();
   if (kg == 0u) {
     float l = 0.0;
-    UNROLL for (uint k = 0u; k < 8u; ++k) l += sRowTmp[g * 8u + k];
+    UNROLL for (uint k = 0u; k < 8u; ++k) l += ROWTMP_LOAD(g * 8u + k);
     sRowL[g] = l;
   }
   WG_SYNC();
@@ -458,4 +552,17 @@ void main() {
     group_sync();
   }
   if (kg == 0u && row_active) store_lse(uint(g_q_begin * H + row), m_run, sRowL[g], it.nsplit, it.split);
+#ifdef MLA_CM_PROFILE
+  if (g_prof) {
+    if (lane == 0u) prof_out[MLA_VK_PROF_HEADER + g_prof_slot + MLA_VK_PROF_EPILOGUE] = prof_clock() - g_prof_t;
+    if (inv == 0u) {
+      prof_out[MLA_VK_PROF_W_WARPS] = uint(T / 32);
+      prof_out[MLA_VK_PROF_W_TILES] = (p_end - p_begin + uint(N) - 1u) / uint(N);
+      prof_out[MLA_VK_PROF_W_KEYS] = uint(N);
+      prof_out[MLA_VK_PROF_W_ROWS] = uint(row_end - row0);
+      prof_out[MLA_VK_PROF_W_SINK] = g_prof_sink;
+      prof_out[MLA_VK_PROF_W_MAGIC] = MLA_VK_PROF_MAGIC;
+    }
+  }
+#endif
 }

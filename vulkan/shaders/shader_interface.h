@@ -29,6 +29,9 @@
 #define MLA_VK_BIND_PART_OUT 12   /* workspace: split partial outputs (fp32) */
 #define MLA_VK_BIND_FP8_TABLE 13  /* float [256]: the e4m3 values, owned by the context */
 #define MLA_VK_NUM_BINDINGS 14
+/* Only in contexts with the coopmat clock profile (MLA_VULKAN_CM_PROFILE=1):
+ * uint [MLA_VK_PROF_WORDS], the context's host-visible profile buffer. */
+#define MLA_VK_BIND_PROFILE 14
 
 /* ---- Decode tiling ----
  * A workgroup owns G query rows (row r = i * H + h of one request) and walks
@@ -80,6 +83,41 @@
 #define MLA_VK_CM_SMEM_BYTES(RG, N)                                                   \
   (16 * ((N) * MLA_VK_CM_KPITCH + (RG) * 4 * 16 * MLA_VK_CM_SPITCH(N)) +              \
    4 * ((N) + 256 + (RG) * 16 * 8 + 2 * (RG) * 16 + 8))
+/* ...plus, in the emulated clock-profile builds (MLA_CM_EMULATE and
+ * MLA_CM_PROFILE), sProf: a uint per subgroup and phase (MLA_VK_PROF_PHASES,
+ * below); the native ones keep those in the words of sRowTmp (same size). */
+#define MLA_VK_CM_PROF_SMEM_BYTES(RG) (4 * (RG) * 4 * MLA_VK_PROF_PHASES)
+
+/* ---- Clock profile of the coopmat decode (decode_cm.comp MLA_CM_PROFILE) ----
+ * Workgroup 0 of the dispatch writes, as 32-bit words: a header, then per
+ * subgroup of 32 (warp) w < MLA_VK_PROF_W_WARPS the cycles (subgroup clock,
+ * sums mod 2^32) of each phase p at MLA_VK_PROF_HEADER + w * PHASES + p.
+ * The phases in program order of a tile (the loop ones are summed over the
+ * tiles); they telescope: their sum is the warp's time in main. */
+#define MLA_VK_PROF_PROLOGUE 0  /* main's start (plan lookup, Q staging, first fetch and scan) to the loop */
+#define MLA_VK_PROF_STAGE 1     /* tile: BF16 / E4M3 -> scaled FP16 into sK (the fetched registers, already waited for) */
+#define MLA_VK_PROF_FETCH 2     /* tile: issue of the next tile's loads (fetch_tile) */
+#define MLA_VK_PROF_BAR1 3      /* tile: barrier 1 (sK staged) */
+#define MLA_VK_PROF_S 4         /* tile: S = Q.K (HMMA), scale, non-finite check, store of the partials */
+#define MLA_VK_PROF_BAR2 5      /* tile: barrier 2, W_FLAG read (and the rare sanitize + its barrier) */
+#define MLA_VK_PROF_SOFTMAX 6   /* tile: softmax on 8 lanes a row, P / rescale stores */
+#define MLA_VK_PROF_BAR3 7      /* tile: barrier 3 */
+#define MLA_VK_PROF_PV 8        /* tile: O rescale + P.V (HMMA) */
+#define MLA_VK_PROF_WAIT 9      /* tile: first use of the next tile's registers (waits for its loads) */
+#define MLA_VK_PROF_SCAN 10     /* tile: exponent scan of the next tile, subgroupMax, shared atomics */
+#define MLA_VK_PROF_BAR4 11     /* tile: barrier 4 */
+#define MLA_VK_PROF_EPILOGUE 12 /* after the loop: row sums, O / l, output and LSE stores */
+#define MLA_VK_PROF_PHASES 13
+#define MLA_VK_PROF_W_MAGIC 0   /* MLA_VK_PROF_MAGIC once written (0: workgroup 0 had no work) */
+#define MLA_VK_PROF_W_WARPS 1   /* subgroups of 32 of the workgroup */
+#define MLA_VK_PROF_W_TILES 2   /* key tiles of its partition */
+#define MLA_VK_PROF_W_KEYS 3    /* keys per tile (N) */
+#define MLA_VK_PROF_W_ROWS 4    /* live query rows of its item */
+#define MLA_VK_PROF_W_SINK 5    /* the wait phase's register fold (meaningless; keeps it alive) */
+#define MLA_VK_PROF_HEADER 8
+#define MLA_VK_PROF_MAGIC 0x50524F46u /* "PROF" */
+#define MLA_VK_PROF_MAX_WARPS 16  /* 4 row groups x 4 subgroups */
+#define MLA_VK_PROF_WORDS (MLA_VK_PROF_HEADER + MLA_VK_PROF_MAX_WARPS * MLA_VK_PROF_PHASES)
 
 /* ---- Other passes ---- */
 #define MLA_VK_PAGES_THREADS 128    /* page-id check: one page-table entry per thread */

@@ -8,6 +8,7 @@
 #include "context_impl.h"
 #include "mla/numeric.h"
 #include "pipeline_stats.h"
+#include "shader_interface.h"
 #include "spirv_caps.h"
 #include "vk_check.h"
 #include "vk_struct.h"
@@ -21,6 +22,7 @@ Context::Impl::~Impl() {
     vkDeviceWaitIdle(device);  // nothing of ours may still run; the result does not change what we free
     dummy.reset();
     fp8_table.reset();
+    profile.reset();
     if (timestamps) vkDestroyQueryPool(device, timestamps, nullptr);
     if (fence) vkDestroyFence(device, fence, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
@@ -82,6 +84,37 @@ Status choose_robustness(const Options& options, Context::Impl* c) {
   return Status::Ok();
 }
 
+// MLA_VULKAN_CM_PROFILE: 1 / on = the coopmat decode's clock-profile build
+// (diagnostic); unset / 0 / off = none. Checks what it needs up front.
+Status choose_profile(Context::Impl* c, vulkan_impl::DecodeKind kind) {
+  const char* v = std::getenv("MLA_VULKAN_CM_PROFILE");
+  const std::string e = v ? v : "";
+  if (e.empty() || e == "0" || e == "off") return Status::Ok();
+  if (e != "1" && e != "on") return invalid_argument("MLA_VULKAN_CM_PROFILE = '" + e + "': expected 0 or 1");
+  const std::string device = "device \"" + std::string(c->phys.props.deviceName) + "\"";
+  if (kind == vulkan_impl::DecodeKind::fp32)
+    return invalid_argument("MLA_VULKAN_CM_PROFILE=1 profiles the cooperative-matrix decode, but this context "
+                            "runs the FP32 one: set MLA_VULKAN_COOPMAT=1 (or emulate)");
+  if (!c->phys.has_extension(VK_KHR_SHADER_CLOCK_EXTENSION_NAME))
+    return Status(StatusCode::not_available, "MLA_VULKAN_CM_PROFILE=1 needs device extension " +
+                                                 std::string(VK_KHR_SHADER_CLOCK_EXTENSION_NAME) + ", which " +
+                                                 device + " lacks");
+  auto f2 = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  auto clk = vk_struct<VkPhysicalDeviceShaderClockFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR);
+  f2.pNext = &clk;
+  vkGetPhysicalDeviceFeatures2(c->phys.handle, &f2);
+  if (!clk.shaderSubgroupClock)
+    return Status(StatusCode::not_available, "MLA_VULKAN_CM_PROFILE=1 needs feature shaderSubgroupClock of " +
+                                                 std::string(VK_KHR_SHADER_CLOCK_EXTENSION_NAME) + ", which " +
+                                                 device + " does not support");
+  if (c->phys.max_push_descriptors < MLA_VK_NUM_BINDINGS + 1)
+    return Status(StatusCode::not_available, "MLA_VULKAN_CM_PROFILE=1 needs " + std::to_string(MLA_VK_NUM_BINDINGS + 1) +
+                                                 " push descriptors, " + device + " has maxPushDescriptors = " +
+                                                 std::to_string(c->phys.max_push_descriptors));
+  c->pipelines.profile = true;
+  return Status::Ok();
+}
+
 Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
   const float priority = 1.f;
   auto qi = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
@@ -113,6 +146,14 @@ Status create_device(Context::Impl* c, vulkan_impl::DecodeKind kind) {
     f_mm.pNext = &f_16;
     f_16.pNext = &f_sg;
     di.pNext = &f_cm;
+  }
+  // The clock profile: VK_KHR_shader_clock, shaderSubgroupClock (choose_profile checked them).
+  auto f_clk = vk_struct<VkPhysicalDeviceShaderClockFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR);
+  if (c->pipelines.profile) {
+    extensions.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+    f_clk.shaderSubgroupClock = VK_TRUE;
+    f_clk.pNext = const_cast<void*>(di.pNext);
+    di.pNext = &f_clk;
   }
   // MLA_VULKAN_PIPELINE_STATS: the driver's statistics of every pipeline
   // (pipeline_stats.h), where the device has the extension.
@@ -160,6 +201,12 @@ Status create_submission_objects(Context::Impl* c) {
   MLA_RETURN_IF_ERROR(vulkan_impl::Buffer::create(c->device, c->memory_props, 256 * sizeof(float),
                                                   VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true, &c->fp8_table));
   std::memcpy(c->fp8_table.mapped(), fp8_e4m3_table(), 256 * sizeof(float));
+  if (c->pipelines.profile) {
+    MLA_RETURN_IF_ERROR(vulkan_impl::Buffer::create(c->device, c->memory_props, MLA_VK_PROF_WORDS * 4,
+                                                    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                                    true, &c->profile));
+    std::memset(c->profile.mapped(), 0, MLA_VK_PROF_WORDS * 4);
+  }
   return Status::Ok();
 }
 
@@ -180,6 +227,7 @@ Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
   vulkan_impl::DecodeKind kind = vulkan_impl::DecodeKind::fp32;
   MLA_RETURN_IF_ERROR(choose_decode(options, *impl, &kind));
   MLA_RETURN_IF_ERROR(choose_robustness(options, impl.get()));
+  MLA_RETURN_IF_ERROR(choose_profile(impl.get(), kind));
   MLA_RETURN_IF_ERROR(create_device(impl.get(), kind));
   MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, kind, &impl->pipelines));
   MLA_RETURN_IF_ERROR(create_submission_objects(impl.get()));

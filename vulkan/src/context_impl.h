@@ -32,6 +32,9 @@ struct Context::Impl {
   VkQueryPool timestamps = VK_NULL_HANDLE;      // 2 queries; null without timestamp support
   vulkan_impl::Buffer dummy;                    // bound where a problem has no buffer
   vulkan_impl::Buffer fp8_table;                // float [256], mla::fp8_e4m3_table()
+  // MLA_VULKAN_CM_PROFILE=1 only (pipelines.profile): uint [MLA_VK_PROF_WORDS],
+  // host-visible, bound at MLA_VK_BIND_PROFILE, cleared before each decode.
+  vulkan_impl::Buffer profile;
 
   ~Impl();
 };

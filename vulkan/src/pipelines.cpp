@@ -104,6 +104,16 @@ Status cm_suffix_from_env(const std::string& fetch_suffix, std::string* suffix) 
   return Status::Ok();
 }
 
+// The clock-profile build of the coopmat suffix (MLA_VULKAN_CM_PROFILE=1):
+// "_pf" / "_sx_pf", built with the default run fetch only.
+Status cm_profile_suffix(const std::string& fetch_suffix, std::string* suffix) {
+  if (!fetch_suffix.empty())
+    return invalid_argument(std::string("MLA_VULKAN_CM_PROFILE=1 is built with the default run fetch only, not with "
+                                        "MLA_VULKAN_FETCH=") + fetch_name(fetch_suffix));
+  *suffix += "_pf";
+  return Status::Ok();
+}
+
 // The module of a decode variant; the tuning knobs fall back to the default
 // build where their variant was not built.
 const spirv::Module* decode_module(int g, int n, int rows, int batch, const std::string& fetch, DecodeVariant* v) {
@@ -127,14 +137,15 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
   const bool emulated = out->kind == DecodeKind::coopmat_emulated;
   const int key_cap = env_int("MLA_VULKAN_COOPMAT_KEYS", 32);
   MLA_RETURN_IF_ERROR(cm_suffix_from_env(out->fetch_suffix, &out->cm_suffix));
+  if (out->profile) MLA_RETURN_IF_ERROR(cm_profile_suffix(out->fetch_suffix, &out->cm_suffix));
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
   for (int i = 0; i < 3; ++i) {
     const int rg = 1 << i;
     const uint32_t threads = MLA_VK_CM_THREADS(rg);
     if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) continue;
     for (int n : {32, 16}) {
-      if (n > std::max(16, key_cap) || uint32_t(MLA_VK_CM_SMEM_BYTES(rg, n)) > limits.maxComputeSharedMemorySize)
-        continue;
+      const uint32_t smem = MLA_VK_CM_SMEM_BYTES(rg, n) + (out->profile && emulated ? MLA_VK_CM_PROF_SMEM_BYTES(rg) : 0);
+      if (n > std::max(16, key_cap) || smem > limits.maxComputeSharedMemorySize) continue;
       const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
                                std::to_string(n);
       const spirv::Module* m = find_fetch_module(name, out->cm_suffix);
@@ -185,15 +196,19 @@ std::string Pipelines::describe() const {
     if (v.rows) s += (s.empty() ? "CM" : " CM") + std::to_string(v.rows) + "xN" + std::to_string(v.keys);
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
-  if (kind != DecodeKind::fp32 && cm_suffix == "_sx") s += " scan=fast";
+  if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_sx") == 0) s += " scan=fast";
+  if (kind != DecodeKind::fp32 && profile) s += " profile";
   return s;
 }
 
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out) {
   out->kind = kind;
   MLA_RETURN_IF_ERROR(fetch_from_env(&out->fetch_suffix));
-  VkDescriptorSetLayoutBinding bindings[MLA_VK_NUM_BINDINGS];
-  for (uint32_t i = 0; i < MLA_VK_NUM_BINDINGS; ++i) {
+  // The clock profile adds its binding (the last one) to the one layout.
+  const uint32_t binding_count = MLA_VK_NUM_BINDINGS + (out->profile ? 1 : 0);
+  static_assert(MLA_VK_BIND_PROFILE == MLA_VK_NUM_BINDINGS, "the profile binding follows the others");
+  VkDescriptorSetLayoutBinding bindings[MLA_VK_NUM_BINDINGS + 1];
+  for (uint32_t i = 0; i < binding_count; ++i) {
     bindings[i] = VkDescriptorSetLayoutBinding{};
     bindings[i].binding = i;
     bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
@@ -202,7 +217,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
   }
   auto si = vk_struct<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
   si.flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR;
-  si.bindingCount = MLA_VK_NUM_BINDINGS;
+  si.bindingCount = binding_count;
   si.pBindings = bindings;
   MLA_VK_CHECK(vkCreateDescriptorSetLayout(device, &si, nullptr, &out->set_layout));
 

@@ -197,13 +197,17 @@ Status record_passes(Impl& c, VkCommandBuffer cmd, const ProblemDesc& d, const D
   infos[MLA_VK_BIND_PART_LSE].offset += w.part_lse_offset;
   infos[MLA_VK_BIND_PART_OUT].offset += w.part_out_offset;
 
-  VkWriteDescriptorSet writes[MLA_VK_NUM_BINDINGS];
-  for (uint32_t i = 0; i < MLA_VK_NUM_BINDINGS; ++i) {
+  // The clock profile (MLA_VULKAN_CM_PROFILE=1): the context's buffer at the extra binding.
+  const bool profile = c.pipelines.profile;
+  const uint32_t binding_count = MLA_VK_NUM_BINDINGS + (profile ? 1 : 0);
+  VkDescriptorBufferInfo profile_info{c.profile.handle(), 0, c.profile.size()};
+  VkWriteDescriptorSet writes[MLA_VK_NUM_BINDINGS + 1];
+  for (uint32_t i = 0; i < binding_count; ++i) {
     writes[i] = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
     writes[i].dstBinding = i;
     writes[i].descriptorCount = 1;
     writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
+    writes[i].pBufferInfo = i == MLA_VK_BIND_PROFILE ? &profile_info : &infos[i];
   }
   const PushConstants push = make_push(d, w);
   const Pipelines& p = c.pipelines;
@@ -218,9 +222,10 @@ Status record_passes(Impl& c, VkCommandBuffer cmd, const ProblemDesc& d, const D
     vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps, 0);
   }
   vkCmdFillBuffer(cmd, bufs.status.buffer, bufs.status.offset, (B + 1) * 4, 0);
+  if (profile) vkCmdFillBuffer(cmd, c.profile.handle(), 0, c.profile.size(), 0);  // no profile until workgroup 0 writes one
   barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, kCompute, kShaderRW);
 
-  c.push_descriptor_set(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, MLA_VK_NUM_BINDINGS, writes);
+  c.push_descriptor_set(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, binding_count, writes);
   vkCmdPushConstants(cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(push), &push);
 
   const int64_t entries = int64_t(d.batch) * d.max_pages;
@@ -244,6 +249,8 @@ Status record_passes(Impl& c, VkCommandBuffer cmd, const ProblemDesc& d, const D
     vkCmdDispatchIndirect(cmd, bufs.workspace.buffer, bufs.workspace.offset + 4 * MLA_VK_META_COMBINE_ARGS);
   }
   if (timestamps) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps, 1);
+  // The profile is read by the host (Context::cm_profile) once the caller has waited.
+  if (profile) barrier(cmd, kCompute, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   return Status::Ok();
 }
 

@@ -33,11 +33,17 @@ std::vector<uint32_t> capabilities(const spirv::Module& m) {
 
 bool is_coopmat_module(const char* name) { return std::strncmp(name, "decode_cm_", 10) == 0; }
 
+bool is_profile_module(const char* name) {
+  const size_t n = std::strlen(name);
+  return n >= 3 && std::strcmp(name + n - 3, "_pf") == 0;
+}
+
 std::string missing_spirv_capability(VkPhysicalDevice pd) {
   VkPhysicalDeviceFeatures f{};
   vkGetPhysicalDeviceFeatures(pd, &f);
   for (const auto& m : spirv::kModules) {
     if (is_coopmat_module(m.name)) continue;  // optional: checked by coopmat_missing()
+    if (is_profile_module(m.name)) continue;  // optional: checked when MLA_VULKAN_CM_PROFILE asks for it
     for (uint32_t c : capabilities(m)) {
       const std::string where = std::string(" (SPIR-V capability ") + std::to_string(c) + " of shader " + m.name + ")";
       switch (c) {
@@ -64,7 +70,7 @@ VkPhysicalDeviceFeatures spirv_required_features() {
   VkPhysicalDeviceFeatures f{};
   for (const auto& m : spirv::kModules)
     for (uint32_t c : capabilities(m)) {
-      if (is_coopmat_module(m.name)) break;
+      if (is_coopmat_module(m.name) || is_profile_module(m.name)) break;
       if (c == kCapFloat64) f.shaderFloat64 = VK_TRUE;
       if (c == kCapInt64) f.shaderInt64 = VK_TRUE;
       if (c == kCapInt16) f.shaderInt16 = VK_TRUE;

@@ -13,6 +13,9 @@ namespace mla::vulkan_impl {
 // capabilities (CooperativeMatrixNV, Float16, VulkanMemoryModel, subgroup
 // operations) are checked by coopmat_missing() (physical.h) instead.
 bool is_coopmat_module(const char* name);
+// The clock-profile modules (*_pf): optional, their ShaderClockKHR
+// capability is checked and enabled only when MLA_VULKAN_CM_PROFILE=1 (context.cpp).
+bool is_profile_module(const char* name);
 
 // "" when the device supports every capability of every embedded module
 // (but the optional cooperative-matrix ones), else the first one missing

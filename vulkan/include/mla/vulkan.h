@@ -25,6 +25,13 @@
 // device lacks), auto = when the device supports it, emulate = the same
 // algorithm with scalar stand-ins for the matrix operations (tests, any device).
 //
+// Diagnostic: MLA_VULKAN_CM_PROFILE=1 (with a cooperative-matrix decode,
+// MLA_VULKAN_COOPMAT=1 or emulate, and the default fetch) builds the
+// coopmat pipelines from their clock-profile modules (same results), which
+// time each phase of the tile loop of workgroup 0 with the shader clock;
+// Context::cm_profile reads the last decode's. create() fails, naming what
+// is missing, when the device lacks VK_KHR_shader_clock / shaderSubgroupClock.
+//
 // A Context is not thread-safe: use one per thread or serialise the calls.
 #pragma once
 
@@ -33,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mla/status.h"
 #include "mla/types.h"
@@ -87,6 +95,23 @@ struct DeviceInfo {
   std::string coopmat_missing;
   // Whether the device was created with robustBufferAccess (Options).
   bool robust_buffer_access = false;
+};
+
+// The clock profile of one cooperative-matrix decode (MLA_VULKAN_CM_PROFILE=1):
+// workgroup 0 of the dispatch (request 0, its first row group, partition 0),
+// cycles of the subgroup clock per phase and per warp (subgroup of 32
+// invocations), the loop phases summed over its tiles (sums mod 2^32).
+// vulkan/README.md, "Clock profile of the coopmat tile loop", says how to read it.
+struct CmProfile {
+  uint32_t warps = 0;          // subgroups of 32 of the workgroup (4 per row group)
+  uint32_t tiles = 0;          // key tiles of its partition
+  uint32_t keys_per_tile = 0;  // N
+  uint32_t rows = 0;           // live query rows of the workgroup
+  std::vector<std::string> phases;            // names, in program order (prologue, 11 tile phases, epilogue)
+  std::vector<std::vector<uint32_t>> cycles;  // [warp][phase]
+  // The table: per phase, cycles per tile of each warp (prologue / epilogue:
+  // once), their mean, and the sum over the tile phases.
+  std::string table() const;
 };
 
 // A range of a caller's buffer. `size` is the number of bytes usable from
@@ -167,6 +192,13 @@ class Context {
   // device-local buffers; gb_per_s = (bytes read + bytes written) / median
   // time of `reps` copies (after one warm-up), from timestamp queries.
   Status copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s);
+
+  // The clock profile written by the last decode that ran to completion on
+  // this context (the caller has waited for it: host_decode does, a
+  // record_decode caller waits for its submission). Fails unless the context
+  // was created with MLA_VULKAN_CM_PROFILE=1, or when workgroup 0 had no
+  // work (no decode since creation, or request 0 faulty / empty).
+  Status cm_profile(CmProfile* out) const;
 
   std::string device_name() const;
   DeviceInfo device_info() const;
