@@ -4,8 +4,9 @@
 # default: the cuda suite (worst error / tolerance per pair), the reliability
 # tables it touches, racecheck / synccheck of the sanitizer subset (the first
 # 10 racecheck reports with their source lines: the library has -lineinfo),
-# a racecheck probe of a barrier.arrive -> barrier.sync hand-off (the form the
-# kernel used up to 50157da), and `mla bench --sweep fp8` (graph) against the
+# racecheck_probe.cu's modes 8 / 10 (a hand-off with barrier.sync on both
+# sides / with barrier.arrive on one side, the form the kernel used up to
+# 50157da), and `mla bench --sweep fp8` (graph) against the
 # BF16 baselines. ~170 s on an H200. Run from the repository root after
 # `source .device/enter.sh`; full sanitizer logs go to $OUT
 # (fp8-racecheck.log, fp8-synccheck.log).
@@ -32,12 +33,12 @@ for tool in racecheck synccheck; do
   grep -E "hazard detected|Race reported|Barrier error|divergent|Thread \(.*\) at |access at " "$O/fp8-$tool.log" |
     sed -E 's/^=+ *//; s/\([^()]*DecodeParams.*$//' | head -n 60
 done
-echo "-- racecheck probe: barrier.arrive -> barrier.sync hand-off (cuda/src/sm90/dev/fp8_arrive_probe.cu)"
-if timeout 60 nvcc -O2 -lineinfo -gencode=arch=compute_90a,code=sm_90a cuda/src/sm90/dev/fp8_arrive_probe.cu \
-    -o "$B/fp8_arrive_probe" > "$O/fp8-probe.log" 2>&1; then
-  for mode in 0 1; do
-    "$B/fp8_arrive_probe" $mode
-    timeout 20 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 "$B/fp8_arrive_probe" $mode \
+echo "-- racecheck probe: modes 8 (sync on both sides) and 10 (barrier.arrive on one side), racecheck_probe.cu"
+if timeout 60 nvcc -O2 -lineinfo -gencode=arch=compute_90a,code=sm_90a cuda/src/sm90/dev/racecheck_probe.cu \
+    -o "$B/racecheck_probe" > "$O/fp8-probe.log" 2>&1; then
+  for mode in 8 10; do
+    "$B/racecheck_probe" $mode
+    timeout 20 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 "$B/racecheck_probe" $mode \
       2>&1 | grep -E "SUMMARY|hazard detected|Thread \(.*\) at " | sed -E 's/^=+ *//' | head -n 9
   done
 else
