@@ -8,7 +8,16 @@
 #   4. Vulkan suite on the GPU's driver (bench cases excluded)
 #   5. compute-sanitizer on the sanitizer subset (memcheck, racecheck, synccheck)
 #   6. mla bench --sweep issue5 (graph) -> $OUT/bench.jsonl
-#   7. extra scripts given as arguments (each: "NAME:LIMIT:COMMAND")
+#   7. extra scripts given as arguments (each: "NAME:LIMIT:COMMAND"), e.g.
+#      "gpu-sanitize:90:OUT=\$OUT/session/gs bash tests/reliability/gpu_sanitize.sh build-session"
+#        (memcheck / racecheck / synccheck of the reliability tables),
+#      "fp8:180:bash tools/device/fp8_route_check.sh build-session",
+#      "h16:140:bash vulkan/dev/h16_device_check.sh",
+#      "ncu:60:ncu --clock-control none --section SpeedOfLight -k 'regex:page_check|planner|decode|combine'
+#        --launch-count 8 build-session/tools/mla bench --sweep issue5 --only b128_kv4096_h16_q1_p64
+#        --mode eager --min-runs 1 --max-runs 1 --warmup 1 --check-gflop 0"
+#        (each kernel's duration, which graph timings cannot give; MLA_PLANNER=legacy in front
+#        times the old planner / combine)
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
 # Logs: one archive $OUT/session-logs.tgz and $OUT/session-summary.txt.
 set -u
