@@ -23,7 +23,6 @@
 #include "sm90_items.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
-#include "sm90_wgmma_fp8_ops.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
