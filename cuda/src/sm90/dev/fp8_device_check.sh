@@ -17,7 +17,7 @@ LOG=${OUT:-$PWD/fp8dev-out}/fp8dev
 mkdir -p "$LOG"
 export PATH=/usr/local/cuda/bin:$PATH
 T0=$(date +%s)
-BUDGET=235
+BUDGET=${FP8_BUDGET:-235}  # FP8_BUDGET / FP8_SUITE_LIMIT: longer runs when the call has room
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
 step() {  # step NAME LIMIT CMD...
@@ -56,7 +56,8 @@ step build-prof 115 ninja -C $P tools/mla &
 step build 115 ninja -C $B tests/cuda/test_cuda tests/reliability/test_reliability_cuda tools/mla
 wait
 
-step fp8-cuda-suite 60 env MLA_SM90_FP8=1 $B/tests/cuda/test_cuda
+step fp8-cuda-suite "${FP8_SUITE_LIMIT:-60}" env MLA_SM90_FP8=1 $B/tests/cuda/test_cuda --duration=true
+grep -E "^[0-9.]+ s: " "$LOG/fp8-cuda-suite.log" | sort -rn | head -n 8 | sed 's/^/   | /' | tee -a "$LOG/summary.txt"
 # Which format pairs failed, and how badly (one line per failure).
 grep -B14 "worst err/tol" "$LOG/fp8-cuda-suite.log" | grep -oE "q=[a-z0-9_]+ kv=[a-z0-9_]+|worst err/tol [0-9.]+" |
   paste - - | sort | tee "$LOG/suite-failures.txt" | awk '{print $1, $2}' | uniq -c | sed 's/^/   | /' |
