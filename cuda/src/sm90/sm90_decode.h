@@ -20,8 +20,8 @@ namespace mla::cuda_impl {
 bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream);
 
 // The fp8_rope640-KV kernel alone (sm90_decode_fp8.cu): false without
-// launching for other pairs, or while the environment variable MLA_SM90_FP8
-// does not enable it (default: see kFp8RouteDefault there).
+// launching for other pairs, or when the environment variable MLA_SM90_FP8=0
+// turns it off (default on: kFp8RouteDefault there).
 bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream);
 
 }  // namespace mla::cuda_impl
