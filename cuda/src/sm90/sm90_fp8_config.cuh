@@ -105,6 +105,18 @@ constexpr uint32_t kBarVReady = 4;    // WG 2 wrote the FP16 content (and sigma_
 constexpr uint32_t kBarTileFree = 5;  // both P.V of the previous tile finished: WG 2 may overwrite
                                       // the FP16 content / sigma_k copy, WG 1 P / rescale factors
 
+// Who converts a tile's FP8 content to the FP16 copy: both consumer
+// warpgroups, 32 key rows each (1, the default; sm90_fp8_tile.cuh
+// convert_tile_share), or the helper warpgroup alone (0, the form measured
+// up to the fourth session). The conversion lies on the serial chain
+// TileFree -> conversion -> S -> softmax -> P.V of every tile, and the softmax
+// WG waited through it. -DMLA_SM90_FP8_SPLIT_CONVERT=0 builds the old form
+// for comparison.
+#ifndef MLA_SM90_FP8_SPLIT_CONVERT
+#define MLA_SM90_FP8_SPLIT_CONVERT 1
+#endif
+constexpr bool kFp8SplitConversion = MLA_SM90_FP8_SPLIT_CONVERT != 0;
+
 // MLA_SM90_FP8_PROFILE: per-phase cycle sums of one warpgroup's tile loop
 // (slots 8 wg .. 8 wg + 6 of the shared array at `smem`, slot 8 wg + 7
 // counts tiles), recorded by its thread 0; CTA (0, 0) copies them to

@@ -1,5 +1,6 @@
 // sm90_fp8_helper_wg.cuh - warpgroup 2 of the fp8-KV kernel: converts each
-// tile's E4M3 content to FP16 (once for all 64 rows of the M tile), then the
+// tile's E4M3 content to FP16 (once for all 64 rows of the M tile; with
+// kFp8SplitConversion only key rows 32..63, WG 1 the others), then the
 // second half of O (value columns 256..511).
 //
 // Per tile: (t > 0) TileFree: both warpgroups' P.V of the previous tile are
@@ -61,16 +62,21 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       prof.mark(0);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       prof.mark(1);
-      const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
-      // The per-key factors beside the FP16 copy, so that WG 1 can give the
-      // stage back right after S. A key with a NaN code gets a NaN logit
-      // factor (S ran on the FP16 copy, whose conversion made it finite).
-      if ((lane & 8) == 0) {
-        const uint32_t row = conversion_row(tid);
-        const float sk = sigma_k[stage * 64 + row];
-        sigma_s[row] = has_nan ? __int_as_float(0x7fc00000) : sk;
+      if constexpr (kFp8SplitConversion) {
+        // Key rows 32..63; WG 1 converts rows 0..31 beside it.
+        convert_tile_share(tile, base + Sm::kV, base + Sm::kSigmaK + stage * 256, sigma_s, tid, 1);
+      } else {
+        const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
+        // The per-key factors beside the FP16 copy, so that WG 1 can give the
+        // stage back right after S. A key with a NaN code gets a NaN logit
+        // factor (S ran on the FP16 copy, whose conversion made it finite).
+        if ((lane & 8) == 0) {
+          const uint32_t row = conversion_row(tid);
+          const float sk = sigma_k[stage * 64 + row];
+          sigma_s[row] = has_nan ? __int_as_float(0x7fc00000) : sk;
+        }
+        fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
       }
-      fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
       prof.mark(2);
       named_sync(kBarVReady, kConsumerThreads);
       if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);

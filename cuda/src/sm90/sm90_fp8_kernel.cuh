@@ -97,7 +97,8 @@ inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
     return;
   }
   static const char* const names[2][7] = {
-      {"pv-wait+tilefree+item", "full", "vready", "S", "softmax", "p+pready", "pv-issue"},
+      {"pv-wait+tilefree+item", "full", kFp8SplitConversion ? "convert+vready" : "vready", "S", "softmax",
+       "p+pready", "pv-issue"},
       {"tilefree+item", "full", "convert", "vready", "pready", "pv", "-"}};
   for (int wg = 0; wg < 2; ++wg) {
     const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;

@@ -243,6 +243,12 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       fence_proxy_async();
       prof.mark(1);
+      // Key rows 0..31 of the FP16 copy (kFp8SplitConversion; WG 2 rows
+      // 32..63): the previous tile's P.V of both warpgroups is done (TileFree
+      // or ItemEnd), and o, the only large live value here, stays put.
+      if constexpr (kFp8SplitConversion)
+        convert_tile_share(tile, base + Sm::kV, base + Sm::kSigmaK + stage * 256,
+                           reinterpret_cast<float*>(__cvta_shared_to_generic(base + Sm::kSigmaS)), tid, 0);
       // S reads WG 2's FP16 copy of the content.
       named_sync(kBarVReady, kConsumerThreads);
       prof.mark(2);

@@ -1,6 +1,7 @@
 // sm90_fp8_tile.cuh - turning the 64 x 512 E4M3 content of an FP8 KV tile
 // into FP16 in shared memory, once per tile, for the FP16 tensor cores
-// (Q.K and P.V). Run by the helper warpgroup. Also the in-place conversion
+// (Q.K and P.V). Run by the helper warpgroup, or by both consumer warpgroups
+// (kFp8SplitConversion). Also the in-place conversion
 // of the Q tile to FP16 (the softmax warpgroup, once per request).
 //
 // E4M3 -> FP16 without a branch, exact for every finite code: the code's
@@ -85,34 +86,26 @@ __device__ __forceinline__ uint32_t store_chunk_as_f16(uint32_t dst, uint32_t ro
   return nan;
 }
 
-// Converts the content of the FP8 tile at `src` (blocks 0-3) into the FP16
-// tile at `dst` (8 blocks of [64 keys][128 B], the layout of the BF16
-// kernel's K tile, so the same descriptors read it). With kFlagNaN, returns
-// whether the thread's key row holds a NaN code (both halves combined; valid
-// in every lane, the row being conversion_row(tid)).
-
-// (The per-chunk body repeats store_chunk_as_f16 on purpose: written with
-// that helper, ptxas spilled 12 bytes in the helper warpgroup at 224
-// registers.)
-template <bool kFlagNaN>
-__device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst, uint32_t tid) {
-  const uint32_t row = conversion_row(tid);
-  const uint32_t half = (tid >> 3) & 1;
+// The shared body of both conversions: FP8 chunks c0 .. c0 + 4 kGroups - 1
+// of key row `row` (16 codes each) into FP16 chunks 2c, 2c + 1 of the same
+// row of `dst`, four 16-byte loads in flight before the first use; returns
+// nan_bytes of all the codes (0 unless kFlagNaN).
+template <uint32_t kGroups, bool kFlagNaN>
+__device__ __forceinline__ uint32_t convert_row_chunks(uint32_t src, uint32_t dst, uint32_t row, uint32_t c0) {
   uint32_t nan_acc = 0;
 #pragma unroll
-  for (uint32_t g = 0; g < 4; ++g) {
+  for (uint32_t g = 0; g < kGroups; ++g) {
     uint32_t w[4][4];
-    // Four 16-byte loads in flight before the first use.
 #pragma unroll
     for (uint32_t i = 0; i < 4; ++i) {
-      const uint32_t c = 16 * half + 4 * g + i;  // FP8 chunk: content columns 16c .. 16c + 15
+      const uint32_t c = c0 + 4 * g + i;  // FP8 chunk: content columns 16c .. 16c + 15
       asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
                    : "=r"(w[i][0]), "=r"(w[i][1]), "=r"(w[i][2]), "=r"(w[i][3])
                    : "r"(src + swizzled_chunk_offset(row, c)));
     }
 #pragma unroll
     for (uint32_t i = 0; i < 4; ++i) {
-      const uint32_t c = 16 * half + 4 * g + i;
+      const uint32_t c = c0 + 4 * g + i;
       uint32_t o[8];
 #pragma unroll
       for (uint32_t k = 0; k < 4; ++k) {
@@ -129,11 +122,68 @@ __device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst,
                    : "memory");
     }
   }
+  return nan_acc;
+}
+
+// Converts the content of the FP8 tile at `src` (blocks 0-3) into the FP16
+// tile at `dst` (8 blocks of [64 keys][128 B], the layout of the BF16
+// kernel's K tile, so the same descriptors read it), the helper warpgroup
+// alone. With kFlagNaN, returns whether the thread's key row holds a NaN
+// code (both halves combined; valid in every lane, the row being
+// conversion_row(tid)).
+template <bool kFlagNaN>
+__device__ __forceinline__ bool convert_content_tile(uint32_t src, uint32_t dst, uint32_t tid) {
+  const uint32_t half = (tid >> 3) & 1;
+  uint32_t nan_acc = convert_row_chunks<4, kFlagNaN>(src, dst, conversion_row(tid), 16 * half);
   if constexpr (kFlagNaN) {
     nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 8);  // the other half of the same row
     return nan_acc != 0;
   }
   return false;
+}
+
+// The split conversion (kFp8SplitConversion): both consumer warpgroups
+// convert a tile, warpgroup `part` (0: the softmax WG, 1: the helper) the key
+// rows 32 part .. 32 part + 31, all 32 chunks of each, so a key's NaN flag
+// and its sigma_k copy belong to one warpgroup. Thread `tid` of the
+// warpgroup takes row 32 part + 8 warp + (lane & 7) and the quarter lane >> 3
+// of its chunks (8 of 32): the 8 lanes of a quarter-warp touch 8 rows of one
+// chunk, 8 distinct 16-byte bank groups under the swizzle, as in
+// convert_content_tile. Half the work a thread of the whole-tile conversion,
+// which sat alone on the serial chain TileFree -> conversion -> S (the softmax
+// WG only waited there).
+__device__ __forceinline__ uint32_t split_conversion_row(uint32_t tid, uint32_t part) {
+  return 32 * part + 8 * (tid >> 5) + (tid & 7);
+}
+
+template <bool kFlagNaN>
+__device__ __forceinline__ bool convert_content_rows(uint32_t src, uint32_t dst, uint32_t tid, uint32_t part) {
+  const uint32_t quarter = (tid >> 3) & 3;
+  uint32_t nan_acc = convert_row_chunks<2, kFlagNaN>(src, dst, split_conversion_row(tid, part), 8 * quarter);
+  if constexpr (kFlagNaN) {
+    // The other quarters of the same row: lanes l ^ 8, l ^ 16, l ^ 24.
+    nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 8);
+    nan_acc |= __shfl_xor_sync(0xffffffffu, nan_acc, 16);
+    return nan_acc != 0;
+  }
+  return false;
+}
+
+// The split conversion's share of one warpgroup, then that warpgroup's rows
+// of the NaN-aware sigma_k copy that softmax_tile_scaled reads after VReady
+// (NaN for a key with a NaN code: its conversion made it finite), then the
+// proxy fence for the wgmma reads of the FP16 copy. Every thread of the
+// warpgroup calls it between TileFree (or the item start) and VReady.
+__device__ __forceinline__ void convert_tile_share(uint32_t tile, uint32_t dst, uint32_t sigma_k_stage,
+                                                   float* sigma_s, uint32_t tid, uint32_t part) {
+  const bool has_nan = convert_content_rows<true>(tile, dst, tid, part);
+  if ((tid & 24) == 0) {  // quarter 0 of each row writes
+    const uint32_t row = split_conversion_row(tid, part);
+    float sk;
+    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(sk) : "r"(sigma_k_stage + 4u * row));
+    sigma_s[row] = has_nan ? __int_as_float(0x7fc00000) : sk;
+  }
+  fence_proxy_async();  // the FP16 copy is read by wgmma (async proxy)
 }
 
 // Multiplies the 4 rope chunks of the thread's half of its Q row (BF16, block
