@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # tools/device/ab_check.sh - one GPU call that checks a kernel change and
-# times it against the form it replaces, both built in the same call:
-#   A = the checkout as it is (the change), B = the same with extra nvcc
-#   defines that select the old form (e.g. -DMLA_SM90_FP8_SPLIT_CONVERT=0).
-#   1. build A and B (cuda only, sm_90a, release), in parallel
-#   2. A: cuda suite, reliability tables, racecheck of the sanitizer subset
-#   3. mla bench --sweep $AB_SWEEP (graph) for A, then B, then A again
+# times it against other forms, all built in the same call:
+#   A = the checkout as it is (the change); each variant in AB_VARIANTS
+#   ("name:nvcc defines;name:defines", e.g. "old:-DMLA_SM90_FP8_SPLIT_CONVERT=0")
+#   is the same with extra defines (the old form, or a measurement build).
+#   1. build A and the variants (cuda only, sm_90a, release), in parallel
+#   2. A (unless AB_TESTS=0): cuda suite, reliability tables, racecheck of
+#      the sanitizer subset
+#   3. mla bench --sweep $AB_SWEEP (graph) for A, each variant, then A again
 #      (the repeat shows the run-to-run noise)
 #   4. ncu (SpeedOfLight: duration, SM frequency, DRAM throughput) of the
-#      kernels of config $AB_NCU_CONFIG, A and B
+#      kernels of config $AB_NCU_CONFIG, A and each variant
 # Usage (repository root on the GPU machine, after `source .device/enter.sh`):
-#   AB_B_ARGS=-DMLA_SM90_FP8_SPLIT_CONVERT=0 AB_SWEEP=fp8 \
+#   AB_VARIANTS="old:-DMLA_SM90_FP8_SPLIT_CONVERT=0" AB_SWEEP=fp8 \
 #   AB_NCU_CONFIG=b128_kv4096_h16_q1_p64_bf16fp8 bash tools/device/ab_check.sh
 # Output: $OUT/ab-summary.txt and $OUT/ab-logs.tgz.
 set -u
@@ -31,31 +33,38 @@ step() {  # step NAME LIMIT CMD...
     sed 's/^/   | /' | head -n 24 | tee -a "$S"
 }
 A=build-ab-a
-B=build-ab-b
+IFS=';' read -r -a VARIANTS <<<"${AB_VARIANTS:?set AB_VARIANTS (name:defines;...)}"
 step setup-a 60 meson setup $A -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release
-step setup-b 60 meson setup $B -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release \
-  -Dtests=false "-Dcuda_args=${AB_B_ARGS:?set AB_B_ARGS}"
-step build-b 200 ninja -C $B tools/mla &
+for v in "${VARIANTS[@]}"; do
+  step "setup-${v%%:*}" 60 meson setup "build-ab-${v%%:*}" -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a \
+    -Dbuildtype=release -Dtests=false "-Dcuda_args=${v#*:}"
+  step "build-${v%%:*}" 200 ninja -C "build-ab-${v%%:*}" tools/mla &
+done
 step build-a 200 ninja -C $A tests/cuda/test_cuda tests/reliability/test_reliability_cuda tools/mla
 wait
-step suite-a 150 $A/tests/cuda/test_cuda
-step reliability-a 60 $A/tests/reliability/test_reliability_cuda
-step racecheck-a 60 compute-sanitizer --error-exitcode 1 --print-limit 10 --tool racecheck --racecheck-report hazard \
-  $A/tests/cuda/test_cuda -tc='*sanitizer subset*'
+if [ "${AB_TESTS:-1}" != 0 ]; then
+  step suite-a 150 $A/tests/cuda/test_cuda
+  step reliability-a 60 $A/tests/reliability/test_reliability_cuda
+  step racecheck-a 60 compute-sanitizer --error-exitcode 1 --print-limit 10 --tool racecheck \
+    --racecheck-report hazard $A/tests/cuda/test_cuda -tc='*sanitizer subset*'
+fi
 BENCH=(bench --sweep "${AB_SWEEP:-fp8}" --mode graph --min-runs 20 --target-ms 40)
 step bench-a 60 $A/tools/mla "${BENCH[@]}" --json "$L/bench-a.jsonl" --commit "${MLA_COMMIT:-unknown}"
-step bench-b 60 $B/tools/mla "${BENCH[@]}" --json "$L/bench-b.jsonl" --commit "${MLA_COMMIT:-unknown}-B"
+for v in "${VARIANTS[@]}"; do
+  step "bench-${v%%:*}" 60 "build-ab-${v%%:*}/tools/mla" "${BENCH[@]}" --json "$L/bench-${v%%:*}.jsonl" \
+    --commit "${MLA_COMMIT:-unknown}-${v%%:*}"
+done
 step bench-a2 60 $A/tools/mla "${BENCH[@]}"
 if [ -n "${AB_NCU_CONFIG:-}" ]; then
   NCU=(ncu --clock-control none --section SpeedOfLight -k 'regex:decode|combine|planner' --launch-count 6)
   MLA1=(bench --sweep "${AB_SWEEP:-fp8}" --only "$AB_NCU_CONFIG" --mode eager --min-runs 1 --max-runs 1 --warmup 1
     --check-gflop 0)
-  for v in a b; do
-    d=$A
-    [ $v = b ] && d=$B
-    timeout 90 "${NCU[@]}" $d/tools/mla "${MLA1[@]}" >"$L/ncu-$v.log" 2>&1
-    echo "== ncu-$v rc=$?" | tee -a "$S"
-    grep -E "^  [a-z_v].*\(|Duration|SM Frequency|DRAM Throughput|Compute \(SM\)" "$L/ncu-$v.log" |
+  for v in a "${VARIANTS[@]}"; do
+    n=${v%%:*}
+    d=build-ab-$n
+    timeout 90 "${NCU[@]}" $d/tools/mla "${MLA1[@]}" >"$L/ncu-$n.log" 2>&1
+    echo "== ncu-$n rc=$?" | tee -a "$S"
+    grep -E "^  [a-z_v].*\(|Duration|SM Frequency|DRAM Throughput|Compute \(SM\)" "$L/ncu-$n.log" |
       sed 's/^/   | /' | head -n 30 | tee -a "$S"
   done
 fi

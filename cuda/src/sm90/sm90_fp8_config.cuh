@@ -117,6 +117,20 @@ constexpr uint32_t kBarTileFree = 5;  // both P.V of the previous tile finished:
 #endif
 constexpr bool kFp8SplitConversion = MLA_SM90_FP8_SPLIT_CONVERT != 0;
 
+// MLA_SM90_FP8_DEV_VARIANT (measurement builds only; the outputs are wrong):
+// bits that each remove one piece of the per-tile chain, keeping every
+// barrier, so the time a bit saves is what that piece costs on the chain.
+//   0 the kernel (default)
+//   bit 0 (1): no conversion: the FP16 copy and sigma_s are left as they are
+//   bit 1 (2): no softmax: P' = S as it comes, no scales, max, exp or WG 1's
+//              O rescale (WG 2 still multiplies its half by the factor 1)
+//   bit 2 (4): no S: the 36 Q.K wgmma are not issued (S = 0)
+// 7 leaves the loads, the P store, P.V and the hand-offs.
+#ifndef MLA_SM90_FP8_DEV_VARIANT
+#define MLA_SM90_FP8_DEV_VARIANT 0
+#endif
+constexpr int kFp8DevVariant = MLA_SM90_FP8_DEV_VARIANT;
+
 // MLA_SM90_FP8_PROFILE: per-phase cycle sums of one warpgroup's tile loop
 // (slots 8 wg .. 8 wg + 6 of the shared array at `smem`, slot 8 wg + 7
 // counts tiles), recorded by its thread 0; CTA (0, 0) copies them to

@@ -62,7 +62,9 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       prof.mark(0);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
       prof.mark(1);
-      if constexpr (kFp8SplitConversion) {
+      if constexpr ((kFp8DevVariant & 1) != 0) {
+        // measurement build: no conversion
+      } else if constexpr (kFp8SplitConversion) {
         // Key rows 32..63; WG 1 converts rows 0..31 beside it.
         convert_tile_share(tile, base + Sm::kV, base + Sm::kSigmaK + stage * 256, sigma_s, tid, 1);
       } else {

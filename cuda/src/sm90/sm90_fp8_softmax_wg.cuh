@@ -246,7 +246,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       // Key rows 0..31 of the FP16 copy (kFp8SplitConversion; WG 2 rows
       // 32..63): the previous tile's P.V of both warpgroups is done (TileFree
       // or ItemEnd), and o, the only large live value here, stays put.
-      if constexpr (kFp8SplitConversion)
+      if constexpr (kFp8SplitConversion && !(kFp8DevVariant & 1))
         convert_tile_share(tile, base + Sm::kV, base + Sm::kSigmaK + stage * 256,
                            reinterpret_cast<float*>(__cvta_shared_to_generic(base + Sm::kSigmaS)), tid, 0);
       // S reads WG 2's FP16 copy of the content.
@@ -254,9 +254,13 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       prof.mark(2);
 
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+      if constexpr ((kFp8DevVariant & 4) != 0) {
+#pragma unroll
+        for (int i = 0; i < 32; ++i) s[i] = 0.f;  // measurement build: no S
+      }
       wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 32; ++kk) {
+      for (uint32_t kk = 0; kk < ((kFp8DevVariant & 4) ? 0u : 32u); ++kk) {
         const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
         wgmma_m64n64k16_f16_ss(s, desc_advance(q_desc, off), desc_advance(vk_desc, off), kk > 0 ? 1u : 0u);
       }
@@ -265,7 +269,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       // accumulator chains of one instruction form only.
       wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk)
+      for (uint32_t kk = 0; kk < ((kFp8DevVariant & 4) ? 0u : 4u); ++kk)
         wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
                            desc_advance(k_desc, kFp8RopeBlock * kColBlockBytes + kk * 32), 1u);
       wgmma_commit();
@@ -281,10 +285,16 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       // The per-key factors come from WG 2's copy beside the FP16 content
       // (the stage may be refilled from here on).
       float alpha[2];  // O's rescale factor (R_old * 2^(m_old - m) / R)
-      softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, r_scale, alpha);
+      if constexpr ((kFp8DevVariant & 2) != 0) {
+        alpha[0] = alpha[1] = 1.f;  // measurement build: no softmax
+      } else {
+        softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaS, rp, r_scale,
+                            alpha);
+      }
       pack_p_f16(s, pa);
 #pragma unroll
-      for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
+      for (int i = 0; i < 128; ++i)
+        if constexpr (!(kFp8DevVariant & 2)) o[i] *= alpha[(i >> 1) & 1];
       prof.mark(4);
 
       // WG 2 read the previous P and rescale factors before TileFree (or
