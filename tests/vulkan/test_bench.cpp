@@ -68,7 +68,9 @@ double device_copy(mla::vulkan::Context& ctx, int reps) {
   return gbs;
 }
 
-// A context built under tuning environment variables (read at pipeline creation).
+// A context built under tuning environment variables (read at pipeline
+// creation). They are the FP32 decode's knobs, so the FP32 decode explicitly
+// (the default is the cooperative-matrix decode where the device has it).
 struct Tuning {
   int key_tile, qk_rows, max_rows;
 };
@@ -77,7 +79,9 @@ std::unique_ptr<mla::vulkan::Context> tuned_context(const Tuning& t) {
       {"MLA_VULKAN_KEY_TILE", t.key_tile}, {"MLA_VULKAN_QK_ROWS", t.qk_rows}, {"MLA_VULKAN_MAX_ROWS", t.max_rows}};
   for (const auto& k : knobs) setenv(k.first, std::to_string(k.second).c_str(), 1);
   std::unique_ptr<mla::vulkan::Context> ctx;
-  const mla::Status st = mla::vulkan::Context::create(&ctx);
+  mla::vulkan::Options o;
+  o.coopmat = mla::vulkan::Options::CoopMat::off;
+  const mla::Status st = mla::vulkan::Context::create(o, &ctx);
   for (const auto& k : knobs) unsetenv(k.first);
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   return ctx;
@@ -221,8 +225,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
 // default list: FP32 and coopmat decode with the three key-tile fetches
 // (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
-// diagnostic without KV loads), the coopmat decode's fast exponent scan
-// (MLA_VULKAN_CM_SCAN=fast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
+// diagnostic without KV loads), the coopmat decode's two exponent scans
+// (MLA_VULKAN_CM_SCAN: "cm" the tile scan, named explicitly since fast is the
+// default; cm-scanfast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
 // keys: not compared. A variant with MLA_VULKAN_CM_PROFILE=1 also prints the
 // clock profile of each timed setting (not in the default list; vulkan/dev/h16_device_check.sh step cm-profile).
 std::vector<EnvVariant> env_variants() {
@@ -232,12 +237,12 @@ std::vector<EnvVariant> env_variants() {
     spec =
         "fp32:MLA_VULKAN_COOPMAT=0;"
         "fp32-chunk:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=chunk;"
-        "cm:MLA_VULKAN_COOPMAT=1;"
+        "cm:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile;"
         "cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;"
         "cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;"
         "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
         "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
-        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
+        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
   std::vector<EnvVariant> out;
   for (const std::string& item : split(spec, ';')) {
     const size_t colon = item.find(':');

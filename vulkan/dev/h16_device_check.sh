@@ -16,9 +16,9 @@
 #      copy of the same run; each output against the first of its decode kind
 #      (the chunk fetch must be 0 ULP from the default run fetch)
 #   2b. cm-profile (<= 15 s): the clock profile of the coopmat tile loop
-#      (MLA_VULKAN_CM_PROFILE=1, the *_pf builds; default scan and fast
-#      scan), BF16 H=16, splits 1 and auto: per phase and warp, cycles per
-#      tile of workgroup 0 (vulkan/README.md, "Clock profile of the coopmat
+#      (MLA_VULKAN_CM_PROFILE=1, the *_pf builds; tile scan, named
+#      explicitly, and fast scan, the default), BF16 H=16, splits 1 and
+#      auto: per phase and warp, cycles per tile of workgroup 0 (vulkan/README.md, "Clock profile of the coopmat
 #      tile loop", says how to read it against the plan's predictions)
 #   3. the driver's pipeline statistics (registers, spills, shared memory) of
 #      the FP32 and coopmat decodes (default fetch: run)
@@ -26,8 +26,11 @@
 #      and the coopmat-only cases; "api: MLA_VULKAN_FETCH=run does not change
 #      a single bit" compares both fetches on FP32, emulated and native
 #      coopmat)
-#   5. with what is left: the bench on H=16 FP8 KV, cm / cm-chunk / cm-none /
-#      cm-scanfast / fp32 (skipped, counted as failed, if the budget is spent)
+#   5. with what is left: the bench on H=16 FP8 KV, cm (tile scan) / cm-chunk /
+#      cm-none / cm-scanfast / fp32 (skipped, counted as failed, if the budget
+#      is spent)
+# The coopmat variants name MLA_VULKAN_CM_SCAN (tile or fast, the default
+# since the H200 timing) so their numbers compare with earlier runs.
 # Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log).
 # Exit status: the number of failed steps.
 set -u
@@ -72,7 +75,7 @@ step bench-variants 40 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=5 MLA_VULKAN
 # Clock profile (the table rows start with two spaces).
 PATTERN="$TESTS|^== |variant |^  "
 step cm-profile 15 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_COPY_MIB=256 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_FP8=0 \
-  MLA_VULKAN_BENCH_VARIANTS="cm-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_PROFILE=1;cm-scanfast-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast,MLA_VULKAN_CM_PROFILE=1" \
+  MLA_VULKAN_BENCH_VARIANTS="cm-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile,MLA_VULKAN_CM_PROFILE=1;cm-scanfast-profile:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast,MLA_VULKAN_CM_PROFILE=1" \
   "$TV" -tc='bench: H=16 decode variants*'
 
 INFO='api: device name and info'
@@ -87,6 +90,6 @@ step suite-fp32 15 env MLA_VULKAN_COOPMAT=0 "$TV" -tce='bench*,coopmat*'
 # FP8 KV, with what is left.
 PATTERN="$TESTS|^== |device copy|variant "
 step bench-fp8 30 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_BF16=0 \
-  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;fp32:MLA_VULKAN_COOPMAT=0" \
+  MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;fp32:MLA_VULKAN_COOPMAT=0" \
   "$TV" -tc='bench: H=16 decode variants*'
 finish

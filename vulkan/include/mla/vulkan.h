@@ -14,16 +14,17 @@
 // warnings and errors (validation_messages()).
 //
 // The shaders read every buffer as 32-bit words (no 8/16-bit storage or
-// arithmetic) and the default (FP32) decode uses no subgroup operations. The device needs Vulkan 1.1 and
+// arithmetic) and the FP32 decode uses no subgroup operations. The device needs Vulkan 1.1 and
 // VK_KHR_push_descriptor; anything missing is reported by name.
 //
-// Optional: a second decode pipeline on tensor cores through
-// VK_NV_cooperative_matrix (FP16 products, fp32 accumulation; see
-// vulkan/README.md), chosen at context creation by Options::coopmat or
-// MLA_VULKAN_COOPMAT: unset / 0 = off (the default until it has been
-// verified on a GPU), 1 = required (Context::create fails naming what the
-// device lacks), auto = when the device supports it, emulate = the same
-// algorithm with scalar stand-ins for the matrix operations (tests, any device).
+// A second decode pipeline on tensor cores through VK_NV_cooperative_matrix
+// (FP16 products, fp32 accumulation; see vulkan/README.md), chosen at context
+// creation by Options::coopmat or MLA_VULKAN_COOPMAT: unset / auto = when the
+// device supports it, else the FP32 decode (the default: the faster of the
+// two where it runs, measured on an H200), 0 / off = the FP32 decode always,
+// 1 = required (Context::create fails naming what the device lacks),
+// emulate = the same algorithm with scalar stand-ins for the matrix
+// operations (tests, any device). DeviceInfo::decode says which one runs.
 //
 // Diagnostic: MLA_VULKAN_CM_PROFILE=1 (with a cooperative-matrix decode,
 // MLA_VULKAN_COOPMAT=1 or emulate, and the default fetch) builds the
@@ -61,7 +62,7 @@ struct Options {
   bool validation = false;
   // The cooperative-matrix (tensor-core) decode.
   enum class CoopMat {
-    from_env,        // MLA_VULKAN_COOPMAT (unset: off)
+    from_env,        // MLA_VULKAN_COOPMAT (unset: when_supported)
     off,             // the FP32 decode
     when_supported,  // cooperative matrices when the device has what they need
     required,        // cooperative matrices; create() fails naming what is missing
