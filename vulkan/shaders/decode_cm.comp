@@ -182,7 +182,8 @@ uvec4 bf16x8_to_f16(uvec4 r, float sc) {
 uvec2 f32x4_to_f16(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 
 #if defined(MLA_CM_SCAN_FAST)
-// MLA_CM_SCAN_FAST (MLA_VULKAN_CM_SCAN=fast, opt-in): the same exponents
+// MLA_CM_SCAN_FAST (the default build since 5b18161; MLA_VULKAN_CM_SCAN=tile
+// selects the scan below): the same exponents
 // as the scan below in about half the instructions. Each BF16 exponent
 // field e of a word becomes e + 1 in place, 0xFF (non-finite) wrapping to 0
 // (the carry of 0x7F80 + 0x80 stays inside its half); the maxima are taken
