@@ -1,9 +1,9 @@
 // CUDA versus Vulkan on the same device and the same inputs (built only when
 // both backends are: MLA_HAVE_VULKAN): the automatic CUDA kernel choice
 // against the Vulkan FP32 decode. The bounds below were stated for that
-// decode, so MLA_VULKAN_COOPMAT unset means 0 here (the Vulkan default is now
-// the cooperative-matrix decode where the device has it: FP16 P, not covered
-// by these bounds); a set MLA_VULKAN_COOPMAT is honoured as before.
+// decode, so MLA_VULKAN_COOPMAT unset means 0 here (the cooperative-matrix
+// decode, FP16 P, is not covered by these bounds); a set MLA_VULKAN_COOPMAT
+// is honoured as before.
 // Differences are measured in BF16 ULPs, values below
 // rms(row) / 16 in ULPs of rms / 16 (the floor, mla::test::ulp_diff), and the
 // distribution is printed per format pair.
@@ -14,9 +14,17 @@
 //    + rms/128. At the floor an ULP is 2^-12 .. 2^-11 of the RMS, so that
 //    tolerance is 16 .. 32 ULPs there and 1 .. 2 ULPs at the row's own size.
 //    Bound: every value within 32 ULPs, 90% within 2 ULPs.
-//  - FP8 KV: P.V runs on P = hi + lo (config.h), so only the output rounding
-//    and fp32 summation order differ. Bound: every value within 2 ULPs, 99%
-//    within 1 ULP.
+//  - FP8 KV: the portable kernel runs P.V on P = hi + lo (config.h), so only
+//    the output rounding and fp32 summation order differ from Vulkan (max 1
+//    ULP measured). The sm_90a fp8-KV route (the default on Hopper since the
+//    fourth session) rounds P' = p sigma_k / R to FP16 (2^-11 relative per
+//    weight, sm90_fp8_softmax_wg.cuh): an output moves by at most 2^-11 of
+//    sum_j p_j |v_j| / sum_j p_j <= 2^-11 max|v|. With this suite's data
+//    (max|v| within ~4 rms of the row) that is <= 2^-9 rms = 8 ULPs at the
+//    floor (an ULP there is 2^-12 rms), reached only if every rounding went
+//    the same way; they do not, so nearly all values stay within 1 ULP.
+//    Bound: every value within 8 ULPs, 99% within 1 ULP (measured on the
+//    H200 with the route on: max 3 ULP, 99.99% within 1).
 #include <doctest/doctest.h>
 
 #ifdef MLA_HAVE_VULKAN
@@ -43,7 +51,7 @@ struct Bound {
   int64_t near_ulp;      // at least `near_share` of the values within this
   double near_share;
 };
-Bound bound_for(RowFormat kv) { return kv == RowFormat::bf16 ? Bound{32, 2, 0.90} : Bound{2, 1, 0.99}; }
+Bound bound_for(RowFormat kv) { return kv == RowFormat::bf16 ? Bound{32, 2, 0.90} : Bound{8, 1, 0.99}; }
 
 int64_t within(const UlpStats& u, int64_t ulp) {  // values within `ulp` (histogram bins 0..3 are exact)
   int64_t n = 0;

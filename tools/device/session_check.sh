@@ -5,8 +5,7 @@
 #   1. build (cuda + vulkan, sm_90a, release)
 #   2. cuda suite (incl. CUDA vs Vulkan, schedule vs host mirror)
 #   3. reliability: CUDA (Hopper, then portable kernels), Vulkan on the GPU's driver
-#   4. Vulkan suite on the GPU's driver (bench cases excluded): the default decode
-#      (cooperative-matrix where the device has it), then the FP32 one
+#   4. Vulkan suite on the GPU's driver (bench cases excluded), default (FP32) decode
 #   5. compute-sanitizer on the sanitizer subset (memcheck, racecheck, synccheck)
 #   6. mla bench --sweep issue5 (graph) -> $OUT/bench.jsonl
 #   7. extra scripts given as arguments (each: "NAME:LIMIT:COMMAND"), e.g.
@@ -45,9 +44,8 @@ step cuda-suite 120 $B/tests/cuda/test_cuda
 step reliability-cuda 60 $B/tests/reliability/test_reliability_cuda
 step reliability-cuda-portable 60 env MLA_CUDA_KERNEL=portable $B/tests/reliability/test_reliability_cuda
 step reliability-vulkan-gpu 90 env MLA_VULKAN_REQUIRE_GPU=1 $B/tests/reliability/test_reliability_vulkan
-step reliability-vulkan-gpu-fp32 90 env MLA_VULKAN_REQUIRE_GPU=1 MLA_VULKAN_COOPMAT=0 $B/tests/reliability/test_reliability_vulkan
+step reliability-vulkan-gpu-coopmat 90 env MLA_VULKAN_REQUIRE_GPU=1 MLA_VULKAN_COOPMAT=auto $B/tests/reliability/test_reliability_vulkan
 step vulkan-suite 60 $B/tests/vulkan/test_vulkan -tce='bench*'
-step vulkan-suite-fp32 60 env MLA_VULKAN_COOPMAT=0 $B/tests/vulkan/test_vulkan -tce='bench*'
 san=(compute-sanitizer --error-exitcode 1 --print-limit 10)
 step memcheck 60 "${san[@]}" --tool memcheck $B/tests/cuda/test_cuda -tc='*sanitizer subset*,*faults*,*C API*'
 step racecheck 60 "${san[@]}" --tool racecheck --racecheck-report hazard $B/tests/cuda/test_cuda -tc='*sanitizer subset*'

@@ -105,6 +105,19 @@ constexpr uint32_t kBarVReady = 4;    // WG 2 wrote the FP16 content (and sigma_
 constexpr uint32_t kBarTileFree = 5;  // both P.V of the previous tile finished: WG 2 may overwrite
                                       // the FP16 content / sigma_k copy, WG 1 P / rescale factors
 
+// Arrivals that release a KV stage: every consumer thread, not lane 0 of
+// each warp as in the BF16 kernel. Here the consumers read the stage with
+// ordinary loads (the conversion), and racecheck (H200, fourth session,
+// reliability fault table, where the producer refills stages with cp.async)
+// reported the refill as a WAR hazard against a conversion read of a lane that
+// had not arrived itself, although a 256-thread barrier.sync (VReady) orders
+// that read before its warp's lane-0 arrive: the tool releases a thread's
+// accesses at that thread's own arrive only.
+constexpr uint32_t kFp8EmptyArrivals = kConsumerThreads;
+// The same for the Q buffer, which the softmax warpgroup converts in place
+// with ordinary loads and stores: every thread of it releases Q.
+constexpr uint32_t kFp8QEmptyArrivals = kWarpgroupThreads;
+
 // Who converts a tile's FP8 content to the FP16 copy: both consumer
 // warpgroups, 32 key rows each (1, the default; sm90_fp8_tile.cuh
 // convert_tile_share), or the helper warpgroup alone (0, the form measured

@@ -81,7 +81,7 @@ __device__ __forceinline__ void fp8_helper_wg_loop(const DecodeParams& p, uint32
       }
       prof.mark(2);
       named_sync(kBarVReady, kConsumerThreads);
-      if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
+      mbar_arrive(base + Sm::kBarEmpty + 8 * stage);  // every thread (kFp8EmptyArrivals)
       prof.mark(3);
 
       named_sync(kBarPReady, kConsumerThreads);

@@ -45,10 +45,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (threadIdx.x == 0) {
     for (uint32_t s = 0; s < kStages; ++s) {
       mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
-      mbar_init(base + Sm::kBarEmpty + 8 * s, kEmptyArrivals);
+      mbar_init(base + Sm::kBarEmpty + 8 * s, kFp8EmptyArrivals);
     }
     mbar_init(base + Sm::kBarQFull, kQFullArrivals);
-    mbar_init(base + Sm::kBarQEmpty, kQEmptyArrivals);
+    mbar_init(base + Sm::kBarQEmpty, kFp8QEmptyArrivals);
 #if MLA_SM90_FP8_PROFILE
     for (uint32_t i = 0; i < kFp8ProfSlots; ++i) reinterpret_cast<unsigned long long*>(smem_base + Sm::kProf)[i] = 0;
 #endif

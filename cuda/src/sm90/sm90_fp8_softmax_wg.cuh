@@ -196,7 +196,6 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
                                                     float* inv_sum_smem, int32_t m_tile) {
   using Sm = Fp8Smem<kQFp8>;
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
-  const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
   const uint64_t q_desc = make_sw128_desc(base + Sm::kQ, 16, 1024);
   const uint64_t vk_desc = make_sw128_desc(base + Sm::kV, 16, 1024);             // FP16 content, K-major
@@ -277,8 +276,9 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       pin_regs(s);
       pin_regs(o);
       // S was this warpgroup's last read of the stage.
-      if (lane == 0) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
-      if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
+      mbar_arrive(base + Sm::kBarEmpty + 8 * stage);  // every thread (kFp8EmptyArrivals)
+      // Every thread (kFp8QEmptyArrivals): all of them read and rewrote Q in place.
+      if (t == v.n_tiles - 1 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
       prof.mark(3);
 
