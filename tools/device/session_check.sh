@@ -45,7 +45,10 @@ step reliability-cuda 60 $B/tests/reliability/test_reliability_cuda
 step reliability-cuda-portable 60 env MLA_CUDA_KERNEL=portable $B/tests/reliability/test_reliability_cuda
 step reliability-vulkan-gpu 90 env MLA_VULKAN_REQUIRE_GPU=1 $B/tests/reliability/test_reliability_vulkan
 step reliability-vulkan-gpu-coopmat 90 env MLA_VULKAN_REQUIRE_GPU=1 MLA_VULKAN_COOPMAT=auto $B/tests/reliability/test_reliability_vulkan
-step vulkan-suite 60 $B/tests/vulkan/test_vulkan -tce='bench*'
+# Line-buffered with durations: twice in the fourth session this step ran past
+# its limit inside session_check (once with an empty log) while the same
+# suite alone passed in 20 s; the log then shows where it stopped.
+step vulkan-suite 60 stdbuf -oL -eL $B/tests/vulkan/test_vulkan -tce='bench*' --duration=true
 san=(compute-sanitizer --error-exitcode 1 --print-limit 10)
 step memcheck 60 "${san[@]}" --tool memcheck $B/tests/cuda/test_cuda -tc='*sanitizer subset*,*faults*,*C API*'
 step racecheck 60 "${san[@]}" --tool racecheck --racecheck-report hazard $B/tests/cuda/test_cuda -tc='*sanitizer subset*'
