@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/device/fp8_route_check.sh BUILD_DIR - the quick GPU check of the
-# sm_90a fp8-KV route (MLA_SM90_FP8=1) that decides whether it may become the
-# default: the cuda suite (worst error / tolerance per pair), the reliability
+# sm_90a fp8-KV route (MLA_SM90_FP8=1; the default since the fourth session,
+# set here explicitly so the script checks the route whatever the default):
+# the cuda suite (worst error / tolerance per pair), the reliability
 # tables it touches, racecheck / synccheck of the sanitizer subset (the first
 # 10 racecheck reports with their source lines: the library has -lineinfo),
 # racecheck_probe.cu's modes 8 / 10 (a hand-off with barrier.sync on both
