@@ -20,18 +20,18 @@ O=${OUT:-$PWD/ab-out}
 L=$O/ab
 mkdir -p "$L"
 export PATH=/usr/local/cuda/bin:$PATH
-S=$O/ab-summary.txt
-: >"$S"
+# step NAME LIMIT CMD...: the team's step helper (vulkan/dev/check_step.sh):
+# timeout, log in $OUT_DIR, status and the lines matching $PATTERN in $SUMMARY.
+OUT_DIR=$L
+SUMMARY=$O/ab-summary.txt
+: >"$SUMMARY"
+S=$SUMMARY
+BUDGET=${AB_BUDGET:-560}
 T0=$(date +%s)
-step() {  # step NAME LIMIT CMD...
-  local name=$1 limit=$2
-  shift 2
-  local start=$(date +%s)
-  timeout "$limit" "$@" >"$L/$name.log" 2>&1
-  echo "== $name rc=$? after $(($(date +%s) - start))s (total $(($(date +%s) - T0))s)" | tee -a "$S"
-  grep -E "test cases|SUMMARY|ERROR|FAILED|^b[0-9].* graph " "$L/$name.log" | grep -v "^  " | cut -c1-160 |
-    sed 's/^/   | /' | head -n 24 | tee -a "$S"
-}
+FAILED=0
+PATTERN='test cases|SUMMARY|ERROR|FAILED|^b[0-9].* graph '
+STEP_LINES=24
+source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
 A=build-ab-a
 IFS=';' read -r -a VARIANTS <<<"${AB_VARIANTS:?set AB_VARIANTS (name:defines;...)}"
 step setup-a 60 meson setup $A -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release
@@ -68,5 +68,5 @@ if [ -n "${AB_NCU_CONFIG:-}" ]; then
       sed 's/^/   | /' | head -n 30 | tee -a "$S"
   done
 fi
-echo "== total $(($(date +%s) - T0))s" | tee -a "$S"
+echo "== total $(($(date +%s) - T0))s, failed steps: $FAILED" | tee -a "$S"
 tar czf "$O/ab-logs.tgz" -C "$L" . && rm -rf "$L"
