@@ -242,6 +242,7 @@ struct CheckCase {
   test::ProblemSpec spec;
   bool all_max = false;
   int e_lo = 1, e_hi = 0;
+  bool unsplit = false;  // exact ties at logits near 1e18: whole modes only
   const char* label = "";
 };
 
@@ -268,6 +269,10 @@ std::vector<CheckCase> check_cases(bool quick) {
       c.all_max = k < 2;
       c.e_lo = k == 0 ? 20 : -20;
       c.e_hi = k == 1 ? -20 : 20;
+      // FP8 Q at 2^20 too: logits near 1e18 with exact ties, which a merge
+      // through the float32 LSE reweighs across partitions (the contract's
+      // limit, docs/RELIABILITY.md; test_fp8_stress.cpp runs it unsplit).
+      c.unsplit = k == 0 && qf == RowFormat::fp8_rope640;
       c.label = k == 0 ? "stress +-448 2^20" : k == 1 ? "stress +-448 2^-20" : "stress 1/4 +-448 2^+-20";
       v.push_back(c);
     }
@@ -302,6 +307,7 @@ bool run_checks(bool quick, cudaStream_t stream) {
     dp.out.resize(std::max<size_t>(1, out_count(d)));
     dp.lse.resize(std::max<size_t>(1, lse_count(d)));
     for (const auto& mode : modes) {
+      if (cc.unsplit && mode.split_keys > 0) continue;
       HostSchedule hs = plan_simple(d, hp.q_offsets.data(), hp.kv_lens.data(), mode.split_keys, mode.items_per_part);
       DeviceSchedule ds;
       ds.upload(d, hs);
