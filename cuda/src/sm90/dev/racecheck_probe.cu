@@ -48,8 +48,19 @@
 // writer at Ready, the reader at Free): the form the fp8-KV kernel used up to
 // 50157da, when racecheck reported 10 hazards with that route on (it syncs on
 // both sides since 79c89f3). Not yet run on a GPU.
+// Mode 11 (step 0 of docs/fp8_small_h_design.md, written without a GPU, not
+// yet run): mode 8's PReady / PFree loop (non-aligned barrier.sync of 256 on
+// both sides) with, between the two hand-offs of every round, a round of an
+// mbarrier of 128 arrivals that only warpgroup 1 takes part in, carrying
+// generic shared-memory stores and loads between the warps of warpgroup 1
+// (the small-H kernel's RedBar / PBar: each thread writes a slot, all 128
+// arrive, wait for the phase, read another warp's slots; slots
+// double-buffered by round parity). The question: does racecheck order the
+// 256-thread hand-offs around such a round (docs/cuda_design.md: with a
+// 128-thread barrier.sync there it reported them as RAW hazards)? Pass:
+// 0 hazards under racecheck, 0 errors under synccheck, sum 8128.
 // All modes under both tools, on the GPU machine:
-//   for m in $(seq 0 10); do for t in racecheck synccheck; do
+//   for m in $(seq 0 11); do for t in racecheck synccheck; do
 //     compute-sanitizer --tool $t --error-exitcode 1 ./probe $m; done; done
 #include <cuda_runtime.h>
 
@@ -96,6 +107,51 @@ __global__ void __launch_bounds__(384, 1) probe(int mode, float* result) {
     return;
   }
   if (wg == 0) return;  // the producer's place: never at barrier 1
+  if (mode == 11) {
+    __shared__ float red[2][128];
+    __shared__ __align__(8) unsigned long long red_bar;
+    const unsigned red_addr = static_cast<unsigned>(__cvta_generic_to_shared(&red_bar));
+    if (threadIdx.x == 128) asm volatile("mbarrier.init.shared::cta.b64 [%0], 128;" ::"r"(red_addr) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    sync256<3>(false);  // both consumer warpgroups: the init is seen before the first arrive
+    float s = 0.f;
+    bool red_ok = true;
+    for (int r = 0; r < 8; ++r) {
+      if (wg == 1) {
+        if (r > 0) sync256<2>(false);  // PFree: warpgroup 2 read the previous round's data
+        data[t] = float(t + r);
+        sync256<1>(false);  // PReady
+        // The warpgroup-1-only round: generic stores, 128 arrivals, a wait on
+        // the round's phase, generic loads of another warp's slots.
+        red[r & 1][t] = float(3 * t + r);
+        asm volatile("{\n\t.reg .b64 st;\n\tmbarrier.arrive.shared::cta.b64 st, [%0];\n\t}" ::"r"(red_addr)
+                     : "memory");
+        unsigned done = 0;
+        while (!done)
+          asm volatile(
+              "{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
+              "selp.u32 %0, 1, 0, p;\n\t}"
+              : "=r"(done)
+              : "r"(red_addr), "r"(unsigned(r & 1))
+              : "memory");
+        __syncwarp();
+        const int u = (t + 32) % 128;  // a slot of the next warp
+        red_ok = red_ok && red[r & 1][u] == float(3 * u + r);
+      } else {
+        sync256<1>(false);
+        for (int i = 0; i < 128; ++i) s += data[(t + i) % 128];
+        sync256<2>(false);
+      }
+    }
+    if (wg == 1) sync256<2>(false);
+    // The reads of red[] are checked through the same result: a wrong slot
+    // makes warpgroup 1 publish a poison that warpgroup 2 adds.
+    sync256<3>(false);
+    if (wg == 1 && !red_ok) data[0] = 1e9f;
+    sync256<3>(false);
+    if (wg == 2 && t == 0) *result = s - 7 * 8128.f - 128.f * 28.f + (data[0] > 1e8f ? 1e9f : 0.f);
+    return;
+  }
   if (mode >= 4) {
     const bool aligned = mode <= 6, arrive = mode == 10;
     const int base_mode = arrive ? 5 : aligned ? mode : mode - 3;
@@ -179,9 +235,10 @@ int main(int argc, char** argv) {
                                        "barrier.red.or 4, 128 + barrier.sync 1, 256 (non-aligned)",
                                        "PReady / PFree loop, non-aligned barrier.sync",
                                        "PReady / PFree loop + vote, non-aligned",
-                                       "PReady / PFree loop, barrier.arrive on the side that does not wait"};
+                                       "PReady / PFree loop, barrier.arrive on the side that does not wait",
+                                       "PReady / PFree loop + a 128-arrival mbarrier round of warpgroup 1"};
   std::printf("mode %d (%s): warpgroup 2 read a sum of %.0f (expected 8128)\n", mode,
-              kNames[mode >= 0 && mode <= 10 ? mode : 0], host);
+              kNames[mode >= 0 && mode <= 11 ? mode : 0], host);
   cudaFree(result);
   return host == 8128.f ? 0 : 1;
 }
