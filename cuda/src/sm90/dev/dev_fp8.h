@@ -33,6 +33,11 @@ RowErrors row_errors(const test::HostProblem& p, const uint16_t* out, const std:
 // code's value (NaN codes: +-480, the documented stand-in); prints one line.
 bool check_conversion_on_device();
 
+// One tile of the transposed small-H products (S^T = K.Q^T, O^T = V^T.P^T,
+// wgmma m64n16k16 with the small-H kernel's descriptors) on small integers,
+// compared exactly with the host product; prints one line.
+bool check_small_h_ops_on_device();
+
 // Fresh random fp8_rope640 rows: content codes with magnitude below 0x7F (no
 // NaN), rope BF16 in [-2, 2); and `n` scales in [0.5, 2).
 __global__ void fill_fp8_rows_kernel(uint8_t* rows, size_t n_rows, uint32_t seed);

@@ -647,12 +647,14 @@ int main(int argc, char** argv) {
     fault_ok = run_fault_check(stream, RowFormat::fp8_rope640, RowFormat::fp8_rope640) && fault_ok;
     fault_ok = run_fault_check(stream, RowFormat::bf16, RowFormat::fp8_rope640) && fault_ok;
     rc = checks_ok && fault_ok ? 0 : 1;
+  } else if (cmd == "check-fp8s") {
+    rc = check_small_h_ops_on_device() ? 0 : 1;
   } else if (cmd == "bench") {
     run_bench(stream, argc > 2 ? argv[2] : nullptr);
   } else if (cmd == "bench-fp8") {
     run_bench_fp8(stream, argc > 2 ? argv[2] : nullptr);
   } else {
-    std::fprintf(stderr, "usage: %s check [quick] | bench [json] | bench-fp8 [json]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s check [quick] | check-fp8s | bench [json] | bench-fp8 [json]\n", argv[0]);
     rc = 2;
   }
   DEV_CHECK(cudaStreamDestroy(stream));
