@@ -294,6 +294,7 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   p.partial_out = at<float>(ws, o.partial_out);
   p.partial_lse = at<float>(ws, o.partial_lse);
   p.status = at<uint32_t>(ws, o.status);
+  p.plan_max_q_len = plan.max_q_len;
   MLA_RETURN_IF_ERROR(cuda_impl::launch_decode(p, plan.kernel, *dev, stream, nullptr));
 
   cuda_impl::CombineParams c;

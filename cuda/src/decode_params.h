@@ -109,6 +109,10 @@ struct DecodeParams {
 
   // ---- device status ----
   uint32_t* status;  // OR of MLA_STATUS_* over the batch (atomicOr); per-request bits in requests[b].status
+
+  // ---- plan facts for kernel choice (host side only; at the end so that
+  // the fields above keep their offsets) ----
+  int32_t plan_max_q_len;  // DecodePlan::max_q_len (1..16); 0: unknown (no small-H kernel)
 };
 
 }  // namespace mla::cuda_impl

@@ -7,6 +7,10 @@
 
 #include "sm90_decode.h"
 #include "sm90_fp8_kernel.cuh"
+#include "sm90_fp8s_config.cuh"
+#if MLA_SM90_FP8_SMALLH_BUILD
+#include "sm90_fp8s_kernel.cuh"
+#endif
 
 namespace mla::cuda_impl {
 
@@ -30,10 +34,30 @@ bool fp8_route_enabled() {
   return enabled;
 }
 
+#if MLA_SM90_FP8_SMALLH_BUILD
+// The transposed small-H kernel (docs/fp8_small_h_design.md; sm90_fp8s_*):
+// MLA_SM90_FP8_SMALLH = 1 or 2 turns it on for launches whose M tiles all
+// have <= 16 rows (the two keys of fp8s_applies); unset, empty or 0: off, the
+// default until it has been checked and measured on a GPU.
+int fp8_smallh_mode() {
+  static const int mode = [] {
+    const char* e = std::getenv("MLA_SM90_FP8_SMALLH");
+    if (e == nullptr || *e == '\0') return 0;
+    if (std::strcmp(e, "1") == 0) return 1;
+    if (std::strcmp(e, "2") == 0) return 2;
+    return 0;
+  }();
+  return mode;
+}
+#endif
+
 }  // namespace
 
 bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
   if (!fp8_route_enabled()) return false;
+#if MLA_SM90_FP8_SMALLH_BUILD
+  if (const int mode = fp8_smallh_mode(); mode != 0 && sm90::launch_fp8s(p, mode, stream)) return true;
+#endif
   return sm90::launch_fp8kv(p, stream);
 }
 

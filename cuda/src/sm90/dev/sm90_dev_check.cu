@@ -172,6 +172,9 @@ DecodeParams make_params(const ProblemDesc& d, const HostSchedule& hs, DevicePro
   p.partial_out = ds.partial_out.ptr;
   p.partial_lse = ds.partial_lse.ptr;
   p.status = dp.status.ptr;
+  // The longest request stands in for the library's plan.max_q_len (the
+  // small-H kernel's key, MLA_SM90_FP8_SMALLH=1).
+  for (const auto& r : hs.requests) p.plan_max_q_len = std::max(p.plan_max_q_len, r.q_len);
   return p;
 }
 

@@ -1,0 +1,134 @@
+// sm90_fp8s_kernel.cuh - the transposed small-H sm_90a kernel for an
+// fp8_rope640 KV cache (Q fp8_rope640 or bf16), its launch and its dispatch
+// key (docs/fp8_small_h_design.md). Roles: sm90_fp8s_producer.cuh,
+// sm90_fp8s_attend_wg.cuh, sm90_fp8s_convert_wg.cuh; shared-memory map:
+// sm90_fp8s_config.cuh. Opt-in (MLA_SM90_FP8_SMALLH, sm90_decode_fp8.cu).
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <climits>
+#include <cstring>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_fp8_config.cuh"
+#include "sm90_fp8s_attend_wg.cuh"
+#include "sm90_fp8s_config.cuh"
+#include "sm90_fp8s_convert_wg.cuh"
+#include "sm90_fp8s_producer.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_tma_map.h"
+
+namespace mla::cuda_impl::sm90 {
+
+// Grid (num_parts, 1): every M tile of the launch has at most 16 rows
+// (fp8s_applies). kv_map / box_rows as decode_fp8kv_kernel.
+template <bool kQFp8>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_fp8s_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
+                       int32_t box_rows) {
+#if MLA_SM90_DEVICE
+  using Sm = Fp8sSmem;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;  // swizzle atoms need 1024-byte alignment
+  const uint32_t base = raw + pad;
+
+  if (threadIdx.x == 0) {
+    for (uint32_t s = 0; s < kStages; ++s) {
+      mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
+      mbar_init(base + Sm::kBarEmpty + 8 * s, kFp8EmptyArrivals);
+    }
+    mbar_init(base + Sm::kBarQFull, kQFullArrivals);
+    mbar_init(base + Sm::kBarQEmpty, kFp8QEmptyArrivals);
+    mbar_init(base + Sm::kBarRed, kFp8sWgArrivals);
+    mbar_init(base + Sm::kBarP, kFp8sWgArrivals);
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
+  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  if (role == 0) {
+    regs_release<kFp8ProducerRegs>();
+    fp8s_producer_loop<kQFp8>(p, &kv_map, box_rows, base);
+  } else {
+    regs_claim<kFp8ConsumerRegs>();
+    if (role == 1)
+      fp8s_attend_wg_loop<kQFp8>(p, base);
+    else
+      fp8s_convert_wg_loop(p, base);
+  }
+#else
+  (void)p;
+  (void)kv_map;
+  (void)box_rows;
+#endif
+}
+
+// Whether device `dev` runs this kernel (as fp8kv_device_ready); cached.
+template <bool kQFp8>
+bool fp8s_device_ready(int dev) {
+  static std::atomic<int> state[64];
+  if (dev < 0 || dev >= 64) return false;
+  int s = state[dev].load(std::memory_order_acquire);
+  if (s == 0) {
+    int major = 0, minor = 0;
+    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+              major == 9 && minor == 0;
+    if (ok)
+      ok = cudaFuncSetAttribute(decode_fp8s_kernel<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                int(Fp8sSmem::kDynamicBytes)) == cudaSuccess;
+    if (!ok) (void)cudaGetLastError();
+    s = ok ? 1 : 2;
+    state[dev].store(s, std::memory_order_release);
+  }
+  return s == 1;
+}
+
+// The dispatch key (design, "Contract risk"): mode 1 keys on the caller's
+// plan.max_q_len x H <= 16, which a batch's composition cannot move; mode 2
+// on min(plan.max_q_len, total_q) x H <= 16 (more problems of the test suite
+// take it, but a request's result may then depend on its batch). Either way
+// every valid request has q_len x H <= 16 rows (the planner flags q_len >
+// max_q_len; q_len <= total_q), so one M tile of <= 16 rows, and the grid
+// has one row of CTAs. plan_max_q_len = 0 (a caller that does not set it):
+// never.
+inline bool fp8s_applies(const DecodeParams& p, int mode) {
+  if (p.kv_format != MLA_FORMAT_FP8_ROPE640) return false;
+  if (p.q_format != MLA_FORMAT_FP8_ROPE640 && p.q_format != MLA_FORMAT_BF16) return false;
+  if (p.plan_max_q_len <= 0 || p.num_heads <= 0 || p.max_m_tiles > 1) return false;
+  int64_t q = p.plan_max_q_len;
+  if (mode == 2 && p.total_q < q) q = p.total_q;
+  return q * p.num_heads <= int64_t(kSmallRows);
+}
+
+// Launches the kernel; false (nothing launched) where it does not apply.
+template <bool kQFp8>
+bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess || !fp8s_device_ready<kQFp8>(dev)) return false;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  CUtensorMap map;
+  std::memset(&map, 0, sizeof(map));
+  int32_t box_rows = tma_box_rows(p.page_size);
+  const int64_t pool_rows = int64_t(p.num_pages) * p.page_size;
+  if (box_rows > 0 &&
+      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
+    box_rows = 0;
+  const dim3 grid(unsigned(p.num_parts), 1u);
+  decode_fp8s_kernel<kQFp8><<<grid, kThreads, Fp8sSmem::kDynamicBytes, stream>>>(p, map, box_rows);
+  return true;
+}
+
+inline bool launch_fp8s(const DecodeParams& p, int mode, cudaStream_t stream) {
+  if (!fp8s_applies(p, mode)) return false;
+  if (p.q_format == MLA_FORMAT_FP8_ROPE640) return launch_fp8s_q<true>(p, stream);
+  return launch_fp8s_q<false>(p, stream);
+}
+
+}  // namespace mla::cuda_impl::sm90
