@@ -2,6 +2,8 @@
 // fp8_rope640 (content Q.K on the FP8 tensor cores) or bf16, behind a switch:
 // the environment variable MLA_SM90_FP8 (1: use it, 0: leave these pairs to
 // the portable kernel; unset: kFp8RouteDefault).
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -56,7 +58,16 @@ int fp8_smallh_mode() {
 bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
   if (!fp8_route_enabled()) return false;
 #if MLA_SM90_FP8_SMALLH_BUILD
-  if (const int mode = fp8_smallh_mode(); mode != 0 && sm90::launch_fp8s(p, mode, stream)) return true;
+  if (const int mode = fp8_smallh_mode(); mode != 0 && sm90::launch_fp8s(p, mode, stream)) {
+    // One line per process, so that a GPU check can tell that the opt-in
+    // kernel ran at all (a passing suite alone does not show it: every
+    // problem outside the key still takes the current kernel).
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true))
+      std::fprintf(stderr, "mla: MLA_SM90_FP8_SMALLH=%d: first small-H fp8-KV kernel launch (H %d, max_q_len %d)\n", mode,
+                   p.num_heads, p.plan_max_q_len);
+    return true;
+  }
 #endif
   return sm90::launch_fp8kv(p, stream);
 }
