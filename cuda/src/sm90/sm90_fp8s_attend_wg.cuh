@@ -239,15 +239,19 @@ __device__ __forceinline__ void fp8s_attend_wg_loop(const DecodeParams& p, uint3
       // (BF16, from the FP8 stage) into the same accumulator, a fence between
       // the two input kinds.
       wgmma_fence();
+      if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
 #pragma unroll
-      for (uint32_t kk = 0; kk < 32; ++kk)
-        wgmma_m64n16k16_f16_ss(s, make_sw128_desc(fp8s_k_addr(v16, kk), 16, 1024),
-                               make_sw128_desc(fp8s_q_addr(qc, kk), 16, 1024), kk > 0 ? 1u : 0u);
-      wgmma_fence();
+        for (uint32_t kk = 0; kk < 32; ++kk)
+          wgmma_m64n16k16_f16_ss(s, make_sw128_desc(fp8s_k_addr(v16, kk), 16, 1024),
+                                 make_sw128_desc(fp8s_q_addr(qc, kk), 16, 1024), kk > 0 ? 1u : 0u);
+        wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk)
-        wgmma_m64n16k16_ss(s, make_sw128_desc(tile + kFp8RopeBlock * kColBlockBytes + kk * 32, 16, 1024),
-                           make_sw128_desc(fp8s_q_addr(qc, 32 + kk), 16, 1024), 1u);
+        for (uint32_t kk = 0; kk < 4; ++kk)
+          wgmma_m64n16k16_ss(s, make_sw128_desc(tile + kFp8RopeBlock * kColBlockBytes + kk * 32, 16, 1024),
+                             make_sw128_desc(fp8s_q_addr(qc, 32 + kk), 16, 1024), 1u);
+      } else {
+        for (int x = 0; x < 8; ++x) s[x] = 0.f;
+      }
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(s);
@@ -358,12 +362,14 @@ __device__ __forceinline__ void fp8s_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
       wgmma_fence();
+      if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk)
+        for (uint32_t kk = 0; kk < 4; ++kk)
 #pragma unroll
-        for (uint32_t i = 0; i < 8; ++i)
-          wgmma_m64n16k16_f16_ss_ta(o[i], make_sw128_desc(fp8s_vt_addr(v16, i, kk), kColBlockBytes, 1024),
-                                    make_sw128_desc(fp8s_p_addr(pt, kk), 16, 1024), 1u);
+          for (uint32_t i = 0; i < 8; ++i)
+            wgmma_m64n16k16_f16_ss_ta(o[i], make_sw128_desc(fp8s_vt_addr(v16, i, kk), kColBlockBytes, 1024),
+                                      make_sw128_desc(fp8s_p_addr(pt, kk), 16, 1024), 1u);
+      }
       wgmma_commit();
       wgmma_wait<0>();
 #pragma unroll

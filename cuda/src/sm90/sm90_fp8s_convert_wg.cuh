@@ -42,7 +42,8 @@ __device__ __forceinline__ void fp8s_convert_wg_loop(const DecodeParams& p, uint
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       if (t > 0) named_sync(kBarSmallPoolFree, kConsumerThreads);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kStages) & 1);
-      const bool has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
+      bool has_nan = false;
+      if constexpr ((kFp8DevVariant & 1) == 0) has_nan = convert_content_tile<true>(tile, base + Sm::kV, tid);
       if ((lane & 8) == 0) {
         const uint32_t row = conversion_row(tid);
         const float sk = sigma_k[stage * 64 + row];
