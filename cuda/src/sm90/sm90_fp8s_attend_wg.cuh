@@ -48,7 +48,11 @@ namespace mla::cuda_impl::sm90 {
 // the MMAs sum; kQExpNaN for an fp8 row with a NaN code) to q_exp[row]
 // (int32). Follow with fence_proxy_async and a barrier of both consumer
 // warpgroups (VReady) before wgmma or other warps read the result.
-template <bool kQFp8>
+// kPermute (the register-A kernel, sm90_fp8r_attend_wg.cuh): within every
+// 16 content dims, FP16 chunk 2c holds dims {0, 1, 4, 5, 8, 9, 12, 13} and
+// chunk 2c + 1 dims {2, 3, 6, 7, 10, 11, 14, 15}: the order in which
+// ldmatrix hands a thread the FP8 bytes of a key (fp8r_k_fragments).
+template <bool kQFp8, bool kPermute = false>
 __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, uint32_t tid) {
   const uint32_t row = tid >> 3, part = tid & 7;
   int32_t e;
@@ -68,6 +72,11 @@ __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, ui
         o[2 * k] = e4m3x2_to_f16x2<0x1404u>(w[i][k]);
         o[2 * k + 1] = e4m3x2_to_f16x2<0x3424u>(w[i][k]);
         nan |= nan_bytes(w[i][k]);
+      }
+      if constexpr (kPermute) {  // word j of o: dims 2j, 2j + 1 of the 16
+        const uint32_t o1 = o[1], o3 = o[3], o5 = o[5];
+        o[1] = o[2], o[2] = o[4], o[3] = o[6];
+        o[4] = o1, o[5] = o3, o[6] = o5;  // o[7] stays
       }
       asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(q + qc_chunk_offset(row, 2 * c)), "r"(o[0]),
                    "r"(o[1]), "r"(o[2]), "r"(o[3])
@@ -121,6 +130,20 @@ __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, ui
             : "=r"(h)
             : "f"(__uint_as_float(w[k] & 0xFFFF0000u) * f), "f"(__uint_as_float(w[k] << 16) * f));
         w[k] = h;
+      }
+      if constexpr (kPermute) {
+        // Chunks 2c (even part: dims 0-7 of the 16) and 2c + 1 (the partner
+        // lane, part ^ 1: dims 8-15): even keeps words 0, 2 and takes the
+        // partner's 0, 2; odd takes the partner's 1, 3 and keeps its 1, 3.
+        const bool even = (part & 1) == 0;
+        const uint32_t give0 = even ? w[1] : w[0], give1 = even ? w[3] : w[2];
+        const uint32_t got0 = __shfl_xor_sync(0xffffffffu, give0, 1);
+        const uint32_t got1 = __shfl_xor_sync(0xffffffffu, give1, 1);
+        if (even) {
+          w[1] = w[2], w[2] = got0, w[3] = got1;
+        } else {
+          w[0] = got0, w[2] = w[1], w[1] = got1;  // w[3] stays
+        }
       }
       asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]),
                    "r"(w[3])

@@ -41,10 +41,10 @@ __device__ __forceinline__ void load_q_compact(const DecodeParams& p, int64_t q_
   cp_async_arrive_noinc(full);
 }
 
-template <bool kQFp8>
+// S: the kernel's shared-memory map (Fp8sSmem, Fp8rSmem), kN its stage count.
+template <bool kQFp8, class S = Fp8sSmem, uint32_t kN = kStages>
 __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                                    uint32_t base) {
-  using S = Fp8sSmem;
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
   // Read again per item (an L1 hit) rather than held across the loop (56 registers).
@@ -62,17 +62,17 @@ __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const 
     }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      const uint32_t stage = tile_count % kStages;
-      const uint32_t round = tile_count / kStages;
+      const uint32_t stage = tile_count % kN;
+      const uint32_t round = tile_count / kN;
       load_kv_tile_fp8(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
                        base + S::kKV + stage * kFp8TileBytes, base + S::kSigmaK + stage * 256,
                        base + S::kBarFull + 8 * stage, base + S::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
   }
   // Leave only once the consumers have released the last tiles.
-  for (uint32_t k = 0; k < kStages && k < tile_count; ++k) {
+  for (uint32_t k = 0; k < kN && k < tile_count; ++k) {
     const uint32_t tile = tile_count - 1 - k;
-    mbar_wait(base + S::kBarEmpty + 8 * (tile % kStages), (tile / kStages) & 1);
+    mbar_wait(base + S::kBarEmpty + 8 * (tile % kN), (tile / kN) & 1);
   }
 }
 

@@ -1,0 +1,89 @@
+// sm90_fp8r_config.cuh - the register-A form of the transposed small-H
+// fp8-KV kernel (docs/fp8_small_h_design.md, "Register-A form"): S^T =
+// K.Q^T and O^T = V^T.P^T as wgmma m64n16k16 with the A operand (K, V^T) in
+// registers, converted from the FP8 stage by the warpgroup that multiplies
+// (ldmatrix, then E4M3 -> FP16 in registers). No FP16 copy of the tile in
+// shared memory, no hand-off per tile between the consumer warpgroups: they
+// take alternate tiles (ping-pong) with their own softmax state and merge
+// it per item.
+// Roles (384 threads): WG 0 the producer (fp8s_producer_loop, 4 stages
+// here), WG 1 and WG 2 "attend" (sm90_fp8r_attend_wg.cuh), tiles of even /
+// odd global index.
+#pragma once
+
+#include <cstdint>
+
+#include "sm90_config.cuh"
+#include "sm90_fp8_config.cuh"
+#include "sm90_fp8s_config.cuh"
+
+namespace mla::cuda_impl::sm90 {
+
+constexpr uint32_t kRStages = 4;  // FP8 stages: two held by the attend WGs, two in flight
+
+struct Fp8rSmem {
+  static constexpr uint32_t kQ = 0;                                // compact Q: 9 x 2 KiB (permuted FP16 content)
+  static constexpr uint32_t kKV = kQ + 9 * kQcBlockBytes;          // kRStages FP8 tiles (40 KiB each)
+  static constexpr uint32_t kP = kKV + kRStages * kFp8TileBytes;   // P^T of WG 1, then of WG 2 (2 KiB each)
+  static constexpr uint32_t kMerge = kP + 2 * kQcBlockBytes;       // WG 2's O^T: 16 x 128 threads x 16 B
+  static constexpr uint32_t kMergeRow = kMerge + 16 * 128 * 16;    // WG 2's m and R per row: 16 x 2 floats
+  static constexpr uint32_t kSum = kMergeRow + 16 * 2 * 4;         // [wg][warp][row] partial sums: 2 x 4 x 16
+  static constexpr uint32_t kRed = kSum + 2 * 4 * 16 * 4;          // [wg][parity][warp][row] {m, w}: 2 KiB
+  static constexpr uint32_t kSigmaK = kRed + 2 * 2 * 4 * 16 * 8;   // kRStages x 64 floats (producer)
+  static constexpr uint32_t kQExp = kSigmaK + kRStages * 64 * 4;   // 16 int32: e of each Q row (kQExpNaN)
+  static constexpr uint32_t kBarFull = kQExp + 16 * 4;
+  static constexpr uint32_t kBarEmpty = kBarFull + 8 * kRStages;
+  static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kRStages;
+  static constexpr uint32_t kBarQEmpty = kBarQFull + 8;
+  static constexpr uint32_t kBarRed = kBarQEmpty + 8;  // 2 (one per attend WG), 128 arrivals each
+  static constexpr uint32_t kBarP = kBarRed + 16;      // 2 (one per attend WG), 128 arrivals each
+  static constexpr uint32_t kEnd = kBarP + 16;
+  static constexpr uint32_t kDynamicBytes = kEnd + 1024;  // slack to align the base
+  static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
+  static_assert(kKV % 1024 == 0 && kP % 1024 == 0, "swizzle atoms need 1024-byte alignment");
+};
+
+// Arrivals: a stage is read by one attend warpgroup (every thread arrives:
+// racecheck releases a thread's accesses at its own arrive,
+// docs/cuda_design.md); the Q by both.
+constexpr uint32_t kFp8rEmptyArrivals = kWarpgroupThreads;
+constexpr uint32_t kFp8rQEmptyArrivals = 2 * kWarpgroupThreads;
+
+// Named barriers of the two attend warpgroups (256 threads, barrier.sync on
+// both sides, met in the same order by both: per request QReady, per item
+// MergeReady then MergeFree).
+constexpr uint32_t kBarRQReady = 4;     // WG 1 converted the request's Q (and q_exp)
+constexpr uint32_t kBarRMergeReady = 5; // both wrote their row sums, WG 2 its O^T, m and R
+constexpr uint32_t kBarRMergeFree = 6;  // WG 1 read them
+
+// ---- register operands ----
+// Four 8x8 matrices of 16-bit elements (rows of 16 bytes at the addresses
+// lanes 8j..8j+7 give): lane l receives row l / 4, bytes 4 (l % 4) .. + 3 of
+// each, one register per matrix.
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+// The same transposed: lane l receives 16-bit column l / 4 of rows
+// 2 (l % 4) and 2 (l % 4) + 1 (low, high half).
+__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// D (+)= A.B, A (m64 x k16 FP16) in registers (the mma.m16n8k16 A fragment
+// per warp), B (16 x k16 FP16, K-major) in shared memory.
+__device__ __forceinline__ void wgmma_m64n16k16_f16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b_desc,
+                                                       uint32_t accumulate) {
+  asm volatile(
+      "{\n\t.reg .pred acc;\n\t"
+      "setp.ne.b32 acc, %13, 0;\n\t"
+      "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, acc, 1, 1, 0;\n\t}"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate));
+}
+
+}  // namespace mla::cuda_impl::sm90
