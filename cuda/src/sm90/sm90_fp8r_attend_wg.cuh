@@ -2,12 +2,14 @@
 // small-H fp8-KV kernel (sm90_fp8r_config.cuh). Warpgroup `wg` (0: WG 1,
 // 1: WG 2) takes the tiles of global index = wg mod 2, each start to end:
 //   wait for the stage -> S^T = K.Q^T: K fragments by ldmatrix from the FP8
-//   stage, E4M3 -> FP16 in registers (code x 2^-8, exact; NaN codes flagged
-//   per key), 32 RS wgmma m64n16k16 in 8 batches of 4 k-steps (two register
+//   stage, E4M3 -> FP16 in registers (cvt: the value, exact; a NaN code
+//   gives NaN logits), 32 RS wgmma m64n16k16 in 8 batches of 4 k-steps (two register
 //   buffers), + 4 SS BF16 wgmma over the rope -> softmax over the keys (as
 //   sm90_fp8s_attend_wg.cuh, with this warpgroup's own RedBar / PBar and
 //   buffers) -> P^T to shared memory -> O^T += V^T.P^T: V^T fragments by
-//   ldmatrix.trans from the same stage, 8 m-tiles x 4 k-steps of RS wgmma
+//   ldmatrix.trans from the same stage (code x 2^-8 by the bit trick of
+//   sm90_fp8_tile.cuh: NaN codes become finite, so that a hidden key's V
+//   meets P = 0, never 0 x NaN), 8 m-tiles x 4 k-steps of RS wgmma
 //   (two register buffers) -> release the stage once its last fragment is
 //   in registers.
 // Per item, the two warpgroups merge: both write their row sums, WG 2 its
@@ -39,38 +41,28 @@
 
 namespace mla::cuda_impl::sm90 {
 
+// Two E4M3 codes (bytes 0, 1 and 2, 3 of w) as FP16 pairs, their values
+// exactly (first code in the low half); NaN stays NaN.
+__device__ __forceinline__ void e4m3x4_to_f16x2x2(uint32_t w, uint32_t& lo, uint32_t& hi) {
+  asm("{\n\t.reg .b16 a, b;\n\tmov.b32 {a, b}, %2;\n\t"
+      "cvt.rn.f16x2.e4m3x2 %0, a;\n\tcvt.rn.f16x2.e4m3x2 %1, b;\n\t}"
+      : "=r"(lo), "=r"(hi)
+      : "r"(w));
+}
+
 // K fragments of FP8 32-byte chunk kc (dims 32kc..32kc + 31) for keys 16w..:
-// two k-steps (a[0]: dims 32kc.., a[1]: 32kc + 16..); nan[h] collects
-// nan_bytes of key 16w + g + 8h.
+// two k-steps (a[0]: dims 32kc.., a[1]: 32kc + 16..), E4M3 values by cvt. A
+// NaN code makes its key's logits NaN, as the reference (a hidden key's
+// logit is replaced by -inf, so it cannot reach a row it is hidden from).
 __device__ __forceinline__ void fp8r_k_fragments(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t kc,
-                                                 uint32_t (&a)[2][4], uint32_t (&nan)[2]) {
+                                                 uint32_t (&a)[2][4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
   uint32_t R[4];
   ldsm_x4(tile + swizzled_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
 #pragma unroll
   for (uint32_t s = 0; s < 2; ++s) {
-    a[s][0] = e4m3x2_to_f16x2<0x1404u>(R[2 * s]);
-    a[s][1] = e4m3x2_to_f16x2<0x1404u>(R[2 * s + 1]);
-    a[s][2] = e4m3x2_to_f16x2<0x3424u>(R[2 * s]);
-    a[s][3] = e4m3x2_to_f16x2<0x3424u>(R[2 * s + 1]);
-  }
-  nan[0] |= nan_bytes(R[0]) | nan_bytes(R[2]);
-  nan[1] |= nan_bytes(R[1]) | nan_bytes(R[3]);
-}
-
-// V^T fragments of m-tile i (value dims 64i + 16w..) for k-steps 2kp, 2kp + 1
-// (keys 32kp..32kp + 31).
-__device__ __forceinline__ void fp8r_vt_fragments(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i,
-                                                  uint32_t kp, uint32_t (&a)[2][4]) {
-  const uint32_t j = lane >> 3, r = lane & 7;
-  uint32_t R[4];
-  ldsm_x4_t(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
-#pragma unroll
-  for (uint32_t s = 0; s < 2; ++s) {
-    a[s][0] = e4m3x2_to_f16x2<0x2404u>(R[2 * s]);
-    a[s][1] = e4m3x2_to_f16x2<0x3414u>(R[2 * s]);
-    a[s][2] = e4m3x2_to_f16x2<0x2404u>(R[2 * s + 1]);
-    a[s][3] = e4m3x2_to_f16x2<0x3414u>(R[2 * s + 1]);
+    e4m3x4_to_f16x2x2(R[2 * s], a[s][0], a[s][2]);
+    e4m3x4_to_f16x2x2(R[2 * s + 1], a[s][1], a[s][3]);
   }
 }
 
@@ -78,6 +70,72 @@ template <int N>
 __device__ __forceinline__ void pin_frags(uint32_t (&a)[N][4]) {
 #pragma unroll
   for (int k = 0; k < N; ++k) pin_regs(a[k]);
+}
+
+// V^T fragments of m-tile i (value dims 64i + 16w..) for k-steps 2kp, 2kp + 1
+// (keys 32kp..32kp + 31). kFinite (a tile with a NaN code): code x 2^-8 by
+// the bit trick of sm90_fp8_tile.cuh, NaN codes made finite, so that a key
+// hidden from a row meets P = 0, never 0 x NaN; otherwise the values by cvt
+// (a byte permute puts keys 2t, 2t + 1 of one dim side by side).
+template <bool kFinite>
+__device__ __forceinline__ void fp8r_vt_fragments(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i,
+                                                  uint32_t kp, uint32_t (&a)[2][4]) {
+  const uint32_t j = lane >> 3, r = lane & 7;
+  uint32_t R[4];
+  ldsm_x4_t(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
+#pragma unroll
+  for (uint32_t s = 0; s < 2; ++s) {
+    if constexpr (kFinite) {
+      a[s][0] = e4m3x2_to_f16x2<0x2404u>(R[2 * s]);
+      a[s][1] = e4m3x2_to_f16x2<0x3414u>(R[2 * s]);
+      a[s][2] = e4m3x2_to_f16x2<0x2404u>(R[2 * s + 1]);
+      a[s][3] = e4m3x2_to_f16x2<0x3414u>(R[2 * s + 1]);
+    } else {
+#pragma unroll
+      for (uint32_t h = 0; h < 2; ++h) {
+        uint32_t x;  // bytes 0, 2, 1, 3: (key 2t, key 2t + 1) of dim 2g, then of dim 2g + 1
+        asm("prmt.b32 %0, %1, 0, 0x3120;" : "=r"(x) : "r"(R[2 * s + h]));
+        e4m3x4_to_f16x2x2(x, a[s][2 * h], a[s][2 * h + 1]);
+      }
+    }
+  }
+}
+
+// O^T += V^T.P^T for one tile: per m-tile 4 k-steps, two register buffers;
+// arrives on `empty` (the stage) once its last fragment is in registers.
+template <bool kFinite>
+__device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t pt,
+                                        uint32_t empty) {
+  uint32_t va[2][4][4];
+#pragma unroll
+  for (uint32_t i = 0; i < 8; ++i) {
+    const uint32_t buf = i & 1;
+    if (i >= 2) {
+      wgmma_wait<1>();  // m-tile i - 2 (same buffer) completed
+      pin_frags(va[buf]);
+    }
+#pragma unroll
+    for (uint32_t kp = 0; kp < 2; ++kp) {
+      uint32_t two[2][4];
+      fp8r_vt_fragments<kFinite>(tile, warp, lane, i, kp, two);
+#pragma unroll
+      for (uint32_t x = 0; x < 4; ++x) {
+        va[buf][2 * kp][x] = two[0][x];
+        va[buf][2 * kp + 1][x] = two[1][x];
+      }
+    }
+    if (i == 7) mbar_arrive(empty);  // the stage's last read (every thread)
+    wgmma_fence();
+    if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
+#pragma unroll
+      for (uint32_t kk = 0; kk < 4; ++kk)
+        wgmma_m64n16k16_f16_rs(o[i], va[buf][kk], make_sw128_desc(fp8s_p_addr(pt, kk), 16, 1024), 1u);
+    }
+    wgmma_commit();
+  }
+  wgmma_wait<0>();
+  pin_frags(va[0]);
+  pin_frags(va[1]);
 }
 
 template <bool kQFp8>
@@ -161,7 +219,6 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = 8, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
       uint32_t ka[2][kSteps][4];
-      uint32_t nan[2] = {0u, 0u};
 #pragma unroll
       for (uint32_t b = 0; b < kSBatches; ++b) {
         const uint32_t buf = b & 1;
@@ -172,7 +229,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
         for (uint32_t c = 0; c < kChunks; ++c) {
           uint32_t two[2][4];
-          fp8r_k_fragments(tile, warp, lane, kChunks * b + c, two, nan);
+          fp8r_k_fragments(tile, warp, lane, kChunks * b + c, two);
 #pragma unroll
           for (uint32_t x = 0; x < 4; ++x) {
             ka[buf][2 * c][x] = two[0][x];
@@ -201,13 +258,6 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       if constexpr ((kFp8DevVariant & 4) != 0)
         for (int x = 0; x < 8; ++x) s[x] = 0.f;
       pin_regs(s);
-      // A key with a NaN code: NaN sigma (the conversion made its codes finite).
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        nan[h] |= __shfl_xor_sync(0xffffffffu, nan[h], 1);
-        nan[h] |= __shfl_xor_sync(0xffffffffu, nan[h], 2);
-      }
-
       // ---- softmax over the keys (sm90_fp8s_attend_wg.cuh) ----
       const int32_t k0 = v.tile_base + t * kKeys;
       float sig[2], lsig[2];
@@ -218,9 +268,15 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
                      : "=f"(sk)
                      : "r"(base + Sm::kSigmaK + 4u * (64u * stage + 16u * warp + g + 8u * h))
                      : "memory");
-        sig[h] = nan[h] != 0 ? __int_as_float(0x7fc00000) : sk;
+        sig[h] = sk;
         lsig[h] = fast_log2(fabsf(sig[h]));  // -inf for an unreadable key (sigma 0), NaN for NaN
       }
+      // A NaN code anywhere in a key's content makes its raw S^T NaN (Q
+      // finite or not): such a tile takes the finite V conversion.
+      bool raw_nan = false;
+#pragma unroll
+      for (int x = 0; x < 8; ++x) raw_nan = raw_nan || isnan(s[x]);
+      raw_nan = __any_sync(0xffffffffu, raw_nan);
       bool all_visible = true;
 #pragma unroll
       for (int ri = 0; ri < 4; ++ri) all_visible = all_visible && lo[ri] <= k0 && hi[ri] >= k0 + kKeys;
@@ -247,6 +303,8 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // arrives on this warpgroup's RedBar (double-buffered by parity: PBar
       // stands between two rounds).
       const uint32_t red = base + Sm::kRed + wg * (2 * 4 * 16 * 8) + par * (4 * 16 * 8);
+      const uint32_t nan_flags = base + Sm::kTileNan + (wg * 2 + par) * 16;
+      if (lane == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flags + 4 * warp), "r"(uint32_t(raw_nan)) : "memory");
       if (g == 0) {
 #pragma unroll
         for (int ri = 0; ri < 4; ++ri) {
@@ -258,6 +316,17 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       }
       mbar_arrive(red_bar);
       mbar_wait(red_bar, par);
+      bool tile_nan;
+      {
+        uint32_t f0, f1, f2, f3;
+        asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(f0), "=r"(f1), "=r"(f2), "=r"(f3)
+                     : "r"(nan_flags)
+                     : "memory");
+        tile_nan = (f0 | f1 | f2 | f3) != 0;
+      }
+      // V is the E4M3 value, or code x 2^-8 in a NaN tile: P' x 2^8 there.
+      const float p_unit = tile_nan ? 256.f : 1.f;
       float shift[4], inv[4], alpha[4], resc[4];
 #pragma unroll
       for (int ri = 0; ri < 4; ++ri) {
@@ -287,7 +356,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         const float pr = fast_exp2(s[x] - shift[ri]);
         part[ri] += pr;
         s[x] = pr != 0.f ? pr * sig[h] : 0.f;  // 0 x NaN must not reach O^T
-        s[x] *= inv[ri];
+        s[x] *= inv[ri] * p_unit;
       }
 #pragma unroll
       for (int ri = 0; ri < 4; ++ri) sum[ri] = sum[ri] * alpha[ri] + part[ri];
@@ -304,39 +373,13 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       mbar_arrive(p_bar);
       mbar_wait(p_bar, par);
 
-      // ---- O^T += V^T.P^T: per m-tile 4 k-steps, two register buffers ----
+      // ---- O^T += V^T.P^T ----
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
-      uint32_t va[2][4][4];
-#pragma unroll
-      for (uint32_t i = 0; i < 8; ++i) {
-        const uint32_t buf = i & 1;
-        if (i >= 2) {
-          wgmma_wait<1>();  // m-tile i - 2 (same buffer) completed
-          pin_frags(va[buf]);
-        }
-#pragma unroll
-        for (uint32_t kp = 0; kp < 2; ++kp) {
-          uint32_t two[2][4];
-          fp8r_vt_fragments(tile, warp, lane, i, kp, two);
-#pragma unroll
-          for (uint32_t x = 0; x < 4; ++x) {
-            va[buf][2 * kp][x] = two[0][x];
-            va[buf][2 * kp + 1][x] = two[1][x];
-          }
-        }
-        if (i == 7) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);  // the stage's last read (every thread)
-        wgmma_fence();
-        if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
-#pragma unroll
-          for (uint32_t kk = 0; kk < 4; ++kk)
-            wgmma_m64n16k16_f16_rs(o[i], va[buf][kk], make_sw128_desc(fp8s_p_addr(pt, kk), 16, 1024), 1u);
-        }
-        wgmma_commit();
-      }
-      wgmma_wait<0>();
-      pin_frags(va[0]);
-      pin_frags(va[1]);
+      if (tile_nan)
+        fp8r_pv<true>(o, tile, warp, lane, pt, base + Sm::kBarEmpty + 8 * stage);
+      else
+        fp8r_pv<false>(o, tile, warp, lane, pt, base + Sm::kBarEmpty + 8 * stage);
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
     }
@@ -379,7 +422,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       named_sync(kBarRMergeFree, kConsumerThreads);
       continue;
     }
-    // WG 1: out = (o1 R1 a1 + o2 R2 a2) 2^8 / (l1 a1 + l2 a2), a_k = 2^(m_k - m).
+    // WG 1: out = (o1 R1 a1 + o2 R2 a2) / (l1 a1 + l2 a2), a_k = 2^(m_k - m).
     float c1[4], c2[4], inv_sum[4], lse[4];
 #pragma unroll
     for (int ri = 0; ri < 4; ++ri) {
@@ -401,7 +444,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       const float a1 = mm == -INFINITY ? 1.f : fast_exp2(m[ri] - mm);
       const float a2 = mm == -INFINITY ? 1.f : fast_exp2(m2 - mm);
       const float l = l1 * a1 + l2 * a2;
-      const float f = l == 0.f ? 0.f : 256.f / l;  // V = code x 2^-8; NaN l: NaN row
+      const float f = l == 0.f ? 0.f : 1.f / l;  // NaN l: NaN row
       c1[ri] = r_scale[ri] * a1 * f;
       c2[ri] = r2 * a2 * f;
       inv_sum[ri] = f;

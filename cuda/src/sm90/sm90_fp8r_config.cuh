@@ -31,7 +31,8 @@ struct Fp8rSmem {
   static constexpr uint32_t kRed = kSum + 2 * 4 * 16 * 4;          // [wg][parity][warp][row] {m, w}: 2 KiB
   static constexpr uint32_t kSigmaK = kRed + 2 * 2 * 4 * 16 * 8;   // kRStages x 64 floats (producer)
   static constexpr uint32_t kQExp = kSigmaK + kRStages * 64 * 4;   // 16 int32: e of each Q row (kQExpNaN)
-  static constexpr uint32_t kBarFull = kQExp + 16 * 4;
+  static constexpr uint32_t kTileNan = kQExp + 16 * 4;            // [wg][parity][warp] u32: raw S^T had a NaN
+  static constexpr uint32_t kBarFull = kTileNan + 2 * 2 * 4 * 4;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kRStages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kRStages;
   static constexpr uint32_t kBarQEmpty = kBarQFull + 8;

@@ -51,7 +51,9 @@ namespace mla::cuda_impl::sm90 {
 // kPermute (the register-A kernel, sm90_fp8r_attend_wg.cuh): within every
 // 16 content dims, FP16 chunk 2c holds dims {0, 1, 4, 5, 8, 9, 12, 13} and
 // chunk 2c + 1 dims {2, 3, 6, 7, 10, 11, 14, 15}: the order in which
-// ldmatrix hands a thread the FP8 bytes of a key (fp8r_k_fragments).
+// ldmatrix hands a thread the FP8 bytes of a key (fp8r_k_fragments); and
+// that kernel's K content is the E4M3 value itself (cvt), not code x 2^-8,
+// so e (and the rope's factor 2^-e) is 8 lower.
 template <bool kQFp8, bool kPermute = false>
 __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, uint32_t tid) {
   const uint32_t row = tid >> 3, part = tid & 7;
@@ -88,7 +90,7 @@ __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, ui
     nan |= __shfl_xor_sync(0xffffffffu, nan, 1);
     nan |= __shfl_xor_sync(0xffffffffu, nan, 2);
     nan |= __shfl_xor_sync(0xffffffffu, nan, 4);
-    e = 16;  // content code x 2^-8 against Q = code x sigma_q: rope scaled by 2^-16
+    e = kPermute ? 8 : 16;  // content code x 2^-8 against Q = code x sigma_q (K x 2^-8 too, unless kPermute)
     const float f = __int_as_float((127 - e) << 23);
     const uint32_t addr = q + qc_chunk_offset(row, 64 + part);
     uint32_t r[4];
@@ -149,7 +151,7 @@ __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, ui
                    "r"(w[3])
                    : "memory");
     }
-    e = eq + 8;
+    e = kPermute ? eq : eq + 8;
     const float fr = __int_as_float((127 - e) << 23);  // rope: 2^-(eq + 8)
     const uint32_t addr = q + qc_chunk_offset(row, 64 + part);
     uint32_t r[4];
