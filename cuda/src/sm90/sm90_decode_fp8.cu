@@ -37,14 +37,24 @@ bool fp8_route_enabled() {
 }
 
 #if MLA_SM90_FP8_SMALLH_BUILD
-// The transposed small-H kernel (docs/fp8_small_h_design.md; sm90_fp8s_*):
-// MLA_SM90_FP8_SMALLH = 1 or 2 turns it on for launches whose M tiles all
-// have <= 16 rows (the two keys of fp8s_applies); unset, empty or 0: off, the
-// default until it has been checked and measured on a GPU.
+// The transposed small-H kernel (docs/fp8_small_h_design.md; sm90_fp8r_* in
+// its register-A form): on by default for launches whose M tiles all have
+// <= 16 rows by the caller's plan (key 1 of fp8s_applies: plan.max_q_len x H
+// <= 16, which a batch's composition cannot move). MLA_SM90_FP8_SMALLH = 0
+// turns it off, 2 keys it on the batch (wider test coverage, not
+// batch-invariant), 1 or unset / empty: the default.
+constexpr int kFp8SmallHDefault = 1;
+bool fp8_smallh_env_set() {
+  static const bool set = [] {
+    const char* e = std::getenv("MLA_SM90_FP8_SMALLH");
+    return e != nullptr && *e != '\0';
+  }();
+  return set;
+}
 int fp8_smallh_mode() {
   static const int mode = [] {
     const char* e = std::getenv("MLA_SM90_FP8_SMALLH");
-    if (e == nullptr || *e == '\0') return 0;
+    if (e == nullptr || *e == '\0') return kFp8SmallHDefault;
     if (std::strcmp(e, "1") == 0) return 1;
     if (std::strcmp(e, "2") == 0) return 2;
     return 0;
@@ -59,11 +69,11 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
   if (!fp8_route_enabled()) return false;
 #if MLA_SM90_FP8_SMALLH_BUILD
   if (const int mode = fp8_smallh_mode(); mode != 0 && sm90::launch_fp8s(p, mode, stream)) {
-    // One line per process, so that a GPU check can tell that the opt-in
-    // kernel ran at all (a passing suite alone does not show it: every
-    // problem outside the key still takes the current kernel).
+    // One line per process when the variable is set, so that a GPU check can
+    // tell that the small-H kernel ran at all (a passing suite alone does not
+    // show it: every problem outside the key takes the M = 64 kernel).
     static std::atomic<bool> told{false};
-    if (!told.exchange(true))
+    if (fp8_smallh_env_set() && !told.exchange(true))
       std::fprintf(stderr, "mla: MLA_SM90_FP8_SMALLH=%d: first small-H fp8-KV kernel launch (H %d, max_q_len %d)\n", mode,
                    p.num_heads, p.plan_max_q_len);
     return true;
