@@ -22,3 +22,26 @@ step() {
   [ "$rc" -ne 0 ] && FAILED=$((FAILED + 1))
   return $rc
 }
+
+# step_init NAME BUDGET_S: the usual setting for step: OUT_DIR = $OUT/NAME
+# (./NAME-out/NAME without $OUT), an empty SUMMARY there, BUDGET, T0 = now,
+# FAILED = 0.
+step_init() {
+  OUT_DIR=${OUT:-$PWD/$1-out}/$1
+  mkdir -p "$OUT_DIR"
+  BUDGET=$2
+  T0=$(date +%s)
+  FAILED=0
+  SUMMARY=$OUT_DIR/summary.txt
+  : > "$SUMMARY"
+}
+
+# step_finish NAME: appends the total to SUMMARY, leaves $OUT_DIR/../NAME-summary.txt
+# and every log in $OUT_DIR/../NAME-logs.tgz (the device tool brings back at
+# most 8 files), removes OUT_DIR, exits with FAILED.
+step_finish() {
+  echo "== total $(($(date +%s) - T0))s, failed steps: $FAILED" | tee -a "$SUMMARY"
+  cp "$SUMMARY" "$OUT_DIR/../$1-summary.txt"
+  tar czf "$OUT_DIR/../$1-logs.tgz" -C "$OUT_DIR" . && rm -rf "$OUT_DIR"
+  exit "$FAILED"
+}

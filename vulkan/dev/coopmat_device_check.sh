@@ -20,21 +20,14 @@
 # $OUT/coopmat/bench.jsonl, a summary in $OUT/coopmat/summary.txt. Exit
 # status: the number of failed steps.
 set -u
-OUT_DIR=${OUT:-$PWD/coopmat-check-out}/coopmat
-mkdir -p "$OUT_DIR"
+# step NAME LIMIT_S CMD..., step_init (check_step.sh)
+source "$(dirname "$0")/check_step.sh"
+step_init coopmat 175
 BUILD=build-coopmat-check
-BUDGET=175
-T0=$(date +%s)
-FAILED=0
-SUMMARY=$OUT_DIR/summary.txt
-: > "$SUMMARY"
 
 # Lines of a log that go into the summary.
 TESTS='vulkan device|cooperative-matrix decode|decode coopmat|not run|test cases|assertions|ERROR|FATAL'
 PATTERN=$TESTS
-
-# step NAME LIMIT_S CMD... (check_step.sh)
-source "$(dirname "$0")/check_step.sh"
 
 bench() {  # bench NAME ENV... : mla bench --sweep issue3 with those variables
   local name=$1

@@ -34,35 +34,21 @@
 # Output: $OUT/h16-summary.txt and $OUT/h16-logs.tgz (every log).
 # Exit status: the number of failed steps.
 set -u
-OUT_DIR=${OUT:-$PWD/h16-check-out}/h16
-mkdir -p "$OUT_DIR"
+# step NAME LIMIT_S CMD..., step_init, step_finish (check_step.sh)
+source "$(dirname "$0")/check_step.sh"
+step_init h16 130
 BUILD=build-h16-check
-BUDGET=130
-T0=$(date +%s)
-FAILED=0
-SUMMARY=$OUT_DIR/summary.txt
-: > "$SUMMARY"
 
 TESTS='vulkan device|not run|test cases|assertions|ERROR|FATAL'
 PATTERN=$TESTS
 
 STEP_LINES=80
-# step NAME LIMIT_S CMD... (check_step.sh)
-source "$(dirname "$0")/check_step.sh"
-
-finish() {
-  echo "== total $(($(date +%s) - T0))s, failed steps: $FAILED" | tee -a "$SUMMARY"
-  # The device tool brings back at most 8 files: the summary and one archive.
-  cp "$SUMMARY" "$OUT_DIR/../h16-summary.txt"
-  tar czf "$OUT_DIR/../h16-logs.tgz" -C "$OUT_DIR" . && rm -rf "$OUT_DIR"
-  exit "$FAILED"
-}
 
 rm -rf "$BUILD"
 step build 60 bash -c "meson setup $BUILD -Dcuda=disabled -Dbuildtype=release && ninja -C $BUILD tests/vulkan/test_vulkan" || {
   tail -n 40 "$OUT_DIR/build.log"
   FAILED=$((FAILED + 1))
-  finish
+  step_finish h16
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$OUT_DIR/nvidia-smi.txt" 2>&1 || true
 git rev-parse HEAD > "$OUT_DIR/commit.txt" 2>&1 || true
@@ -92,4 +78,4 @@ PATTERN="$TESTS|^== |device copy|variant "
 step bench-fp8 30 env MLA_VULKAN_BENCH=1 MLA_VULKAN_BENCH_REPS=3 MLA_VULKAN_BENCH_H16_ONLY=1 MLA_VULKAN_BENCH_BF16=0 \
   MLA_VULKAN_BENCH_VARIANTS="cm:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile;cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;fp32:MLA_VULKAN_COOPMAT=0" \
   "$TV" -tc='bench: H=16 decode variants*'
-finish
+step_finish h16

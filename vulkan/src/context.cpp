@@ -1,4 +1,6 @@
 // Context creation and teardown, accessors, unavailable_reason().
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -27,6 +29,7 @@ Context::Impl::~Impl() {
     if (fence) vkDestroyFence(device, fence, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
     vulkan_impl::destroy_pipelines(device, &pipelines);
+    vulkan_impl::destroy_pipeline_cache(device, &pipeline_cache);
     vkDestroyDevice(device, nullptr);
   }
   vulkan_impl::destroy_instance(&instance);
@@ -216,6 +219,54 @@ Status create_submission_objects(Context::Impl* c) {
   return Status::Ok();
 }
 
+// The phases of Context::create (DeviceInfo::create_ms): lap() books the
+// time since the previous lap under a name, skip() starts the next lap
+// without booking (phases timed elsewhere are add()ed), finish() books the
+// unnamed rest as "other" and the whole as "total".
+class PhaseClock {
+ public:
+  using Phases = std::vector<std::pair<std::string, double>>;
+  void lap(const char* name) { add(name, since(last_)); }
+  void skip() { last_ = std::chrono::steady_clock::now(); }
+  void add(const std::string& name, double ms) {
+    phases_.emplace_back(name, ms);
+    booked_ += ms;
+    skip();
+  }
+  Phases finish() {
+    const double total = since(start_);
+    phases_.emplace_back("other", total - booked_);
+    phases_.emplace_back("total", total);
+    return std::move(phases_);
+  }
+
+ private:
+  static double since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  }
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+  Phases phases_;
+  double booked_ = 0;
+};
+
+// MLA_VULKAN_TIMING set (and not "0"): Context::create prints its phases.
+bool timing_requested() {
+  const char* v = std::getenv("MLA_VULKAN_TIMING");
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+void print_create_timing(const Context::Impl& c) {
+  const auto& pc = c.pipeline_cache;
+  const std::string cache = pc.file.empty()       ? "no file"
+                            : pc.loaded_bytes > 0 ? std::to_string(pc.loaded_bytes) + " B loaded from " + pc.file
+                                                  : "nothing loaded from " + pc.file;
+  std::fprintf(stderr, "mla vulkan create: %.3f ms on \"%s\", decode %s, pipeline cache: %s\n",
+               c.create_ms.back().second, c.phys.props.deviceName, vulkan_impl::decode_kind_name(c.pipelines.kind),
+               cache.c_str());
+  for (const auto& p : c.create_ms)
+    if (&p != &c.create_ms.back()) std::fprintf(stderr, "mla vulkan create:   %-32s %10.3f ms\n", p.first.c_str(), p.second);
+}
+
 }  // namespace
 
 Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -224,9 +275,11 @@ Context::~Context() = default;
 Status Context::create(std::unique_ptr<Context>* out) { return create(Options(), out); }
 
 Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
+  PhaseClock clock;
   auto impl = std::make_unique<Impl>();
   const bool validation = options.validation || vulkan_impl::validation_requested_by_env();
   MLA_RETURN_IF_ERROR(vulkan_impl::create_instance(validation, &impl->validation_messages, &impl->instance));
+  clock.lap("instance");
   MLA_RETURN_IF_ERROR(vulkan_impl::select_physical_device(impl->instance.instance, options, &impl->phys));
   vkGetPhysicalDeviceMemoryProperties(impl->phys.handle, &impl->memory_props);
   impl->coopmat_missing = vulkan_impl::coopmat_missing(impl->phys);
@@ -234,9 +287,23 @@ Status Context::create(const Options& options, std::unique_ptr<Context>* out) {
   MLA_RETURN_IF_ERROR(choose_decode(options, *impl, &kind));
   MLA_RETURN_IF_ERROR(choose_robustness(options, impl.get()));
   MLA_RETURN_IF_ERROR(choose_profile(impl.get(), kind));
+  clock.lap("physical device");
   MLA_RETURN_IF_ERROR(create_device(impl.get(), kind));
+  clock.lap("device");
+  MLA_RETURN_IF_ERROR(vulkan_impl::create_pipeline_cache(impl->device, impl->phys.props,
+                                                         vulkan_impl::pipeline_cache_file(options.pipeline_cache_file),
+                                                         &impl->pipeline_cache));
+  impl->pipelines.cache = impl->pipeline_cache.cache;
+  clock.lap("pipeline cache");
   MLA_RETURN_IF_ERROR(vulkan_impl::create_pipelines(impl->device, impl->phys.props.limits, kind, &impl->pipelines));
+  for (const auto& p : impl->pipelines.create_ms) clock.add("pipeline " + p.first, p.second);
+  clock.skip();  // the rest of create_pipelines (layouts, module lookups) counts as "other"
   MLA_RETURN_IF_ERROR(create_submission_objects(impl.get()));
+  clock.lap("submission objects");
+  vulkan_impl::save_pipeline_cache(impl->device, &impl->pipeline_cache);
+  clock.lap("pipeline cache save");
+  impl->create_ms = clock.finish();
+  if (timing_requested()) print_create_timing(*impl);
   out->reset(new Context(std::move(impl)));
   return Status::Ok();
 }
@@ -259,6 +326,9 @@ DeviceInfo Context::device_info() const {
   i.decode = vulkan_impl::decode_kind_name(impl_->pipelines.kind);
   i.coopmat_missing = impl_->coopmat_missing;
   i.robust_buffer_access = impl_->robust_buffer_access;
+  i.pipeline_cache_file = impl_->pipeline_cache.file;
+  i.pipeline_cache_loaded_bytes = impl_->pipeline_cache.loaded_bytes;
+  i.create_ms = impl_->create_ms;
   return i;
 }
 

@@ -7,11 +7,14 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "buffer.h"
 #include "instance.h"
 #include "mla/vulkan.h"
 #include "physical.h"
+#include "pipeline_cache.h"
 #include "pipelines.h"
 
 namespace mla::vulkan {
@@ -24,7 +27,9 @@ struct Context::Impl {
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
+  vulkan_impl::PipelineCache pipeline_cache;  // every pipeline is created through it
   vulkan_impl::Pipelines pipelines;
+  std::vector<std::pair<std::string, double>> create_ms;  // DeviceInfo::create_ms
   std::string coopmat_missing;  // why the cooperative-matrix decode cannot run ("" when it can)
   bool robust_buffer_access = false;  // the device was created with robustBufferAccess
   VkCommandPool command_pool = VK_NULL_HANDLE;  // decode_host's command buffers

@@ -2,6 +2,7 @@
 #include "pipelines.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -24,12 +25,15 @@ const spirv::Module* find_module(const std::string& name) {
   return nullptr;
 }
 
+// Through p's layout and pipeline cache; its time goes to p->create_ms.
 // subgroup32: run with subgroups of exactly 32 invocations, all full
 // (VK_EXT_subgroup_size_control; the cooperative-matrix decode needs both).
-// capture: print the driver's statistics of the pipeline (pipeline_stats.h).
-// spec: specialisation constants, or null.
-Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Module* m, VkPipeline* out, bool capture,
-                     bool subgroup32 = false, const VkSpecializationInfo* spec = nullptr) {
+// With p->capture_statistics the driver's statistics of the pipeline are
+// printed (pipeline_stats.h). spec: specialisation constants, or null.
+Status make_pipeline(VkDevice device, Pipelines* p, const spirv::Module* m, VkPipeline* out, bool subgroup32 = false,
+                     const VkSpecializationInfo* spec = nullptr) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool capture = p->capture_statistics;
   auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
   mi.codeSize = m->count * 4;
   mi.pCode = m->words;
@@ -48,11 +52,13 @@ Status make_pipeline(VkDevice device, VkPipelineLayout layout, const spirv::Modu
     pi.stage.pNext = &sg;
     pi.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
   }
-  pi.layout = layout;
+  pi.layout = p->layout;
   if (capture) pi.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
-  const VkResult r = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pi, nullptr, out);
+  const VkResult r = vkCreateComputePipelines(device, p->cache, 1, &pi, nullptr, out);
   vkDestroyShaderModule(device, module, nullptr);
   if (r != VK_SUCCESS) return vk_error(r, (std::string("vkCreateComputePipelines(") + m->name + ")").c_str());
+  p->create_ms.emplace_back(
+      m->name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   if (capture) print_pipeline_statistics(device, *out, m->name);
   return Status::Ok();
 }
@@ -155,8 +161,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       DecodeVariant v;
       v.rows = 16 * rg;
       v.keys = n;
-      MLA_RETURN_IF_ERROR(
-          make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics, !emulated));
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out, m, &v.pipeline, !emulated));
       out->cm[i] = v;
       break;
     }
@@ -235,7 +240,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
                     std::make_pair("combine", &out->combine), std::make_pair("copy", &out->copy)}) {
     const spirv::Module* m = find_module(pass.first);
     if (!m) return Status(StatusCode::internal, std::string("embedded shader ") + pass.first + " is missing");
-    MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, pass.second, out->capture_statistics));
+    MLA_RETURN_IF_ERROR(make_pipeline(device, out, m, pass.second));
   }
 
   if (kind != DecodeKind::fp32) return create_coopmat_pipelines(device, limits, out);
@@ -259,7 +264,7 @@ Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, D
       if (!m || uint32_t(MLA_VK_DECODE_SMEM_BYTES(g, n, v.qk_batch)) > limits.maxComputeSharedMemorySize) continue;
       v.rows = g;
       v.keys = n;
-      MLA_RETURN_IF_ERROR(make_pipeline(device, out->layout, m, &v.pipeline, out->capture_statistics));
+      MLA_RETURN_IF_ERROR(make_pipeline(device, out, m, &v.pipeline));
       out->decode[i] = v;
       break;
     }

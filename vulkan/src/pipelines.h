@@ -5,6 +5,8 @@
 #include <vulkan/vulkan.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mla/status.h"
 
@@ -52,6 +54,12 @@ struct Pipelines {
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
   bool capture_statistics = false;
+  // Set before create_pipelines: the context's VkPipelineCache (owned by the
+  // context, pipeline_cache.h) every pipeline is created through.
+  VkPipelineCache cache = VK_NULL_HANDLE;
+  // Wall time of each pipeline's creation (shader module + pipeline), ms, in
+  // creation order, named by module (MLA_VULKAN_TIMING, Context::create).
+  std::vector<std::pair<std::string, double>> create_ms;
 
   // The variant for H heads: the smallest G >= min(H, max_rows) the device
   // runs (of the coopmat variants when kind is not fp32). A function of H

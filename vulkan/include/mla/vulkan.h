@@ -34,6 +34,13 @@
 // Context::cm_profile reads the last decode's. create() fails, naming what
 // is missing, when the device lacks VK_KHR_shader_clock / shaderSubgroupClock.
 //
+// Creation cost: every pipeline is created through one VkPipelineCache per
+// context; Options::pipeline_cache_file (or MLA_VULKAN_PIPELINE_CACHE=<path>)
+// seeds it from a file whose header matches the device and writes it back
+// after the pipelines are built (a missing, foreign or corrupted file and any
+// write failure are ignored). MLA_VULKAN_TIMING=1 prints the time of each
+// phase of create() to stderr; DeviceInfo::create_ms holds it always.
+//
 // A Context is not thread-safe: use one per thread or serialise the calls.
 #pragma once
 
@@ -42,6 +49,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mla/status.h"
@@ -77,6 +85,10 @@ struct Options {
   // followed); this is a second line of defence and what the reliability
   // tests run with. create() fails, naming the feature, when the device lacks it.
   bool robust_buffer_access = false;
+  // Non-empty: the pipeline cache file (read at create() when its header
+  // matches the device, rewritten when the cache changed); empty:
+  // MLA_VULKAN_PIPELINE_CACHE, or no file when that is unset too.
+  std::string pipeline_cache_file;
 };
 
 // What the context found and chose, for logs and tests.
@@ -97,6 +109,15 @@ struct DeviceInfo {
   std::string coopmat_missing;
   // Whether the device was created with robustBufferAccess (Options).
   bool robust_buffer_access = false;
+  // The pipeline cache file ("" for none) and how many of its bytes seeded
+  // the cache (0: missing, unreadable, or its header is not this device's).
+  std::string pipeline_cache_file;
+  uint64_t pipeline_cache_loaded_bytes = 0;
+  // Wall time of create() by phase, milliseconds, in order: "instance",
+  // "physical device", "device", "pipeline cache", "pipeline <module>" for
+  // each pipeline, "submission objects", "pipeline cache save", "other"
+  // (the rest: layouts, module lookups) and "total".
+  std::vector<std::pair<std::string, double>> create_ms;
 };
 
 // The clock profile of one cooperative-matrix decode (MLA_VULKAN_CM_PROFILE=1):
