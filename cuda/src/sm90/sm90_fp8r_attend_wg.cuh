@@ -217,7 +217,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 
       // ---- S^T = K.Q^T: kSBatches batches of 32 / kSBatches k-steps, two
       // register buffers (a batch's wgmma run while the next converts) ----
-      constexpr uint32_t kSBatches = 8, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
+      constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
       uint32_t ka[2][kSteps][4];
 #pragma unroll
       for (uint32_t b = 0; b < kSBatches; ++b) {

@@ -21,6 +21,16 @@ namespace mla::cuda_impl::sm90 {
 
 constexpr uint32_t kRStages = 4;  // FP8 stages: two held by the attend WGs, two in flight
 
+// S^T runs in this many batches of 32 / N k-steps, two register buffers (a
+// batch's wgmma run while the next one converts): 2, 4, 8 or 16 (A/B builds:
+// -DMLA_SM90_FP8R_SBATCHES=N; 4 needs 32 more registers than 8).
+#ifndef MLA_SM90_FP8R_SBATCHES
+#define MLA_SM90_FP8R_SBATCHES 8
+#endif
+static_assert(MLA_SM90_FP8R_SBATCHES == 2 || MLA_SM90_FP8R_SBATCHES == 4 || MLA_SM90_FP8R_SBATCHES == 8 ||
+                  MLA_SM90_FP8R_SBATCHES == 16,
+              "S^T batches: 2, 4, 8 or 16");
+
 struct Fp8rSmem {
   static constexpr uint32_t kQ = 0;                                // compact Q: 9 x 2 KiB (permuted FP16 content)
   static constexpr uint32_t kKV = kQ + 9 * kQcBlockBytes;          // kRStages FP8 tiles (40 KiB each)
