@@ -139,7 +139,7 @@ constexpr bool kFp8SplitConversion = MLA_SM90_FP8_SPLIT_CONVERT != 0;
 //              O rescale (WG 2 still multiplies its half by the factor 1)
 //   bit 2 (4): no S: the 36 Q.K wgmma are not issued (S = 0)
 //   bit 3 (8): no P.V: the P.V wgmma are not issued (the small-H kernel of
-//              sm90_fp8s_*.cuh only, which also reads bits 0 and 2)
+//              sm90_fp8r_*.cuh only, which also reads bit 2)
 // 7 leaves the loads, the P store, P.V and the hand-offs.
 #ifndef MLA_SM90_FP8_DEV_VARIANT
 #define MLA_SM90_FP8_DEV_VARIANT 0

@@ -190,18 +190,51 @@ __device__ __forceinline__ void convert_tile_share(uint32_t tile, uint32_t dst, 
 // 8 of the tile at q) by 2^-e in place: the rope MMAs then add the same
 // multiple of the dot product as the FP16 content MMAs. Exact unless the
 // product leaves BF16's range.
+// One 16-byte chunk of 8 BF16 values at addr times f (a power of two), in place.
+__device__ __forceinline__ void scale_bf16_chunk(uint32_t addr, float f) {
+  uint32_t w[4];
+  load_chunk(addr, w);
+#pragma unroll
+  for (uint32_t k = 0; k < 4; ++k)
+    w[k] = pack_bf16x2(__uint_as_float(w[k] << 16) * f, __uint_as_float(w[k] & 0xFFFF0000u) * f);
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+               : "memory");
+}
+
 __device__ __forceinline__ void scale_q_rope(uint32_t q, uint32_t row, uint32_t half, int32_t e) {
   const float f = __int_as_float((127 - e) << 23);  // 2^-e, e in [-100, 126]
 #pragma unroll
-  for (uint32_t i = 0; i < 4; ++i) {
-    const uint32_t addr = q + swizzled_chunk_offset(row, 64 + 4 * half + i);
-    uint32_t w[4];
-    load_chunk(addr, w);
+  for (uint32_t i = 0; i < 4; ++i) scale_bf16_chunk(q + swizzled_chunk_offset(row, 64 + 4 * half + i), f);
+}
+
+// The largest finite |BF16| bit pattern of mx and the 8 values of w (the
+// pattern is monotone in the magnitude).
+__device__ __forceinline__ uint32_t max_finite_bf16(uint32_t mx, const uint32_t (&w)[4]) {
 #pragma unroll
-    for (uint32_t k = 0; k < 4; ++k)
-      w[k] = pack_bf16x2(__uint_as_float(w[k] << 16) * f, __uint_as_float(w[k] & 0xFFFF0000u) * f);
-    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
-                 : "memory");
+  for (uint32_t k = 0; k < 4; ++k) {
+    const uint32_t lo = w[k] & 0x7FFFu, hi = (w[k] >> 16) & 0x7FFFu;
+    mx = max(mx, lo < 0x7F80u ? lo : 0u);
+    mx = max(mx, hi < 0x7F80u ? hi : 0u);
+  }
+  return mx;
+}
+
+// The e that puts a row whose largest finite |BF16| pattern is mx in
+// [2^14, 2^15) once multiplied by 2^-e (0 for an all-zero row, at least -100).
+__device__ __forceinline__ int32_t bf16_row_exponent(uint32_t mx) {
+  const int32_t biased = max(int32_t(mx >> 7), 1);  // exponent field (subnormals: 1)
+  return mx == 0 ? 0 : max(biased - 127 - 14, -100);
+}
+
+// 8 BF16 values (w) times f as 8 FP16 values, in place.
+__device__ __forceinline__ void bf16_chunk_to_f16(uint32_t (&w)[4], float f) {
+#pragma unroll
+  for (uint32_t k = 0; k < 4; ++k) {
+    uint32_t h;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;"
+        : "=r"(h)
+        : "f"(__uint_as_float(w[k] & 0xFFFF0000u) * f), "f"(__uint_as_float(w[k] << 16) * f));
+    w[k] = h;
   }
 }
 
@@ -256,30 +289,17 @@ __device__ __forceinline__ int32_t convert_q_bf16_in_place(uint32_t q, uint32_t 
   for (uint32_t c = 32 * half; c < 32 * half + 32; ++c) {
     uint32_t w[4];
     load_chunk(q + swizzled_chunk_offset(row, c), w);
-#pragma unroll
-    for (uint32_t k = 0; k < 4; ++k) {
-      const uint32_t lo = w[k] & 0x7FFFu, hi = (w[k] >> 16) & 0x7FFFu;
-      mx = max(mx, lo < 0x7F80u ? lo : 0u);
-      mx = max(mx, hi < 0x7F80u ? hi : 0u);
-    }
+    mx = max_finite_bf16(mx, w);
   }
   mx = max(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-  const int32_t biased = max(int32_t(mx >> 7), 1);  // exponent field (subnormals: 1)
-  const int32_t e = mx == 0 ? 0 : max(biased - 127 - 14, -100);
+  const int32_t e = bf16_row_exponent(mx);
   const float f = __int_as_float((127 - e) << 23);  // 2^-e
 #pragma unroll 4
   for (uint32_t c = 32 * half; c < 32 * half + 32; ++c) {
     const uint32_t addr = q + swizzled_chunk_offset(row, c);
     uint32_t w[4];
     load_chunk(addr, w);
-#pragma unroll
-    for (uint32_t k = 0; k < 4; ++k) {
-      uint32_t h;
-      asm("cvt.rn.f16x2.f32 %0, %1, %2;"
-          : "=r"(h)
-          : "f"(__uint_as_float(w[k] & 0xFFFF0000u) * f), "f"(__uint_as_float(w[k] << 16) * f));
-      w[k] = h;
-    }
+    bf16_chunk_to_f16(w, f);
     asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
                  : "memory");
   }

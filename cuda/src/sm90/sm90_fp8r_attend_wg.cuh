@@ -3,15 +3,16 @@
 // 1: WG 2) takes the tiles of global index = wg mod 2, each start to end:
 //   wait for the stage -> S^T = K.Q^T: K fragments by ldmatrix from the FP8
 //   stage, E4M3 -> FP16 in registers (cvt: the value, exact; a NaN code
-//   gives NaN logits), 32 RS wgmma m64n16k16 in 8 batches of 4 k-steps (two register
-//   buffers), + 4 SS BF16 wgmma over the rope -> softmax over the keys (as
-//   sm90_fp8s_attend_wg.cuh, with this warpgroup's own RedBar / PBar and
-//   buffers) -> P^T to shared memory -> O^T += V^T.P^T: V^T fragments by
-//   ldmatrix.trans from the same stage (code x 2^-8 by the bit trick of
-//   sm90_fp8_tile.cuh: NaN codes become finite, so that a hidden key's V
-//   meets P = 0, never 0 x NaN), 8 m-tiles x 4 k-steps of RS wgmma
-//   (two register buffers) -> release the stage once its last fragment is
-//   in registers.
+//   gives NaN logits), 32 RS wgmma m64n16k16 in MLA_SM90_FP8R_SBATCHES
+//   batches (two register buffers), + 4 SS BF16 wgmma over the rope
+//   -> softmax over the keys (this warpgroup's own RedBar / PBar and
+//   buffers; R keeps P' <= 1 whatever sigma_k) -> P^T to shared memory
+//   -> O^T += V^T.P^T: V^T fragments by ldmatrix.trans from the same stage
+//   (the values by cvt; in a tile whose raw S^T holds a NaN, code x 2^-8 by
+//   the bit trick of sm90_fp8_tile.cuh, NaN codes made finite, so that a
+//   hidden key's V meets P = 0, never 0 x NaN), 8 m-tiles x 4 k-steps of RS
+//   wgmma (two register buffers) -> release the stage once its last
+//   fragment is in registers.
 // Per item, the two warpgroups merge: both write their row sums, WG 2 its
 // O^T, m and R (MergeReady); WG 1 folds them into its own and writes the
 // output; MergeFree.
@@ -33,8 +34,8 @@
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_tile.cuh"
 #include "sm90_fp8r_config.cuh"
-#include "sm90_fp8s_attend_wg.cuh"
 #include "sm90_fp8s_config.cuh"
+#include "sm90_fp8s_q.cuh"
 #include "sm90_items.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
@@ -181,7 +182,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       if (wg == 0) {
         mbar_wait(base + Sm::kBarQFull, q_loads & 1);
         fence_proxy_async();
-        convert_q_compact<kQFp8, true>(qc, base + Sm::kQExp, tid);
+        convert_q_compact<kQFp8>(qc, base + Sm::kQExp, tid);
       }
       named_sync(kBarRQReady, kConsumerThreads);
       ++q_loads;
@@ -258,7 +259,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       if constexpr ((kFp8DevVariant & 4) != 0)
         for (int x = 0; x < 8; ++x) s[x] = 0.f;
       pin_regs(s);
-      // ---- softmax over the keys (sm90_fp8s_attend_wg.cuh) ----
+      // ---- softmax over the keys ----
       const int32_t k0 = v.tile_base + t * kKeys;
       float sig[2], lsig[2];
 #pragma unroll

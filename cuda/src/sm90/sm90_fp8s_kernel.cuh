@@ -1,8 +1,9 @@
 // sm90_fp8s_kernel.cuh - the transposed small-H sm_90a kernel for an
 // fp8_rope640 KV cache (Q fp8_rope640 or bf16), its launch and its dispatch
-// key (docs/fp8_small_h_design.md). Roles: sm90_fp8s_producer.cuh,
-// sm90_fp8s_attend_wg.cuh, sm90_fp8s_convert_wg.cuh; shared-memory map:
-// sm90_fp8s_config.cuh. Opt-in (MLA_SM90_FP8_SMALLH, sm90_decode_fp8.cu).
+// key (docs/fp8_small_h_design.md), in its register-A form. Roles:
+// sm90_fp8s_producer.cuh, sm90_fp8r_attend_wg.cuh (x 2); shared-memory map:
+// sm90_fp8r_config.cuh. On by default (MLA_SM90_FP8_SMALLH,
+// sm90_decode_fp8.cu).
 #pragma once
 
 #include <cuda.h>
@@ -15,9 +16,7 @@
 #include "../decode_params.h"
 #include "sm90_config.cuh"
 #include "sm90_fp8_config.cuh"
-#include "sm90_fp8s_attend_wg.cuh"
 #include "sm90_fp8s_config.cuh"
-#include "sm90_fp8s_convert_wg.cuh"
 #include "sm90_fp8s_producer.cuh"
 #include "sm90_fp8r_attend_wg.cuh"
 #include "sm90_fp8r_config.cuh"
@@ -28,50 +27,6 @@ namespace mla::cuda_impl::sm90 {
 
 // Grid (num_parts, 1): every M tile of the launch has at most 16 rows
 // (fp8s_applies). kv_map / box_rows as decode_fp8kv_kernel.
-template <bool kQFp8>
-__global__ void __launch_bounds__(kThreads, 1)
-    decode_fp8s_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
-                       int32_t box_rows) {
-#if MLA_SM90_DEVICE
-  using Sm = Fp8sSmem;
-  extern __shared__ uint8_t smem_raw[];
-  const uint32_t raw = smem_addr(smem_raw);
-  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;  // swizzle atoms need 1024-byte alignment
-  const uint32_t base = raw + pad;
-
-  if (threadIdx.x == 0) {
-    for (uint32_t s = 0; s < kStages; ++s) {
-      mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
-      mbar_init(base + Sm::kBarEmpty + 8 * s, kFp8EmptyArrivals);
-    }
-    mbar_init(base + Sm::kBarQFull, kQFullArrivals);
-    mbar_init(base + Sm::kBarQEmpty, kFp8QEmptyArrivals);
-    mbar_init(base + Sm::kBarRed, kFp8sWgArrivals);
-    mbar_init(base + Sm::kBarP, kFp8sWgArrivals);
-    mbar_init_fence();
-  }
-  __syncthreads();
-
-  // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
-  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
-  if (role == 0) {
-    regs_release<kFp8ProducerRegs>();
-    fp8s_producer_loop<kQFp8>(p, &kv_map, box_rows, base);
-  } else {
-    regs_claim<kFp8ConsumerRegs>();
-    if (role == 1)
-      fp8s_attend_wg_loop<kQFp8>(p, base);
-    else
-      fp8s_convert_wg_loop(p, base);
-  }
-#else
-  (void)p;
-  (void)kv_map;
-  (void)box_rows;
-#endif
-}
-
-// The register-A form (sm90_fp8r_config.cuh): the same grid and key.
 template <bool kQFp8>
 __global__ void __launch_bounds__(kThreads, 1)
     decode_fp8r_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
@@ -113,20 +68,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// MLA_SM90_FP8_SMALLH_REG (build switch): 1 (default) launches the
-// register-A form for the small-H key, 0 the FP16-copy form above (the A/B
-// variant of tools/device/ab_check.sh).
-#ifndef MLA_SM90_FP8_SMALLH_REG
-#define MLA_SM90_FP8_SMALLH_REG 1
-#endif
-#if MLA_SM90_FP8_SMALLH_REG
-#define MLA_FP8S_KERNEL decode_fp8r_kernel
-#define MLA_FP8S_SMEM Fp8rSmem
-#else
-#define MLA_FP8S_KERNEL decode_fp8s_kernel
-#define MLA_FP8S_SMEM Fp8sSmem
-#endif
-
 // Whether device `dev` runs this kernel (as fp8kv_device_ready); cached.
 template <bool kQFp8>
 bool fp8s_device_ready(int dev) {
@@ -139,8 +80,8 @@ bool fp8s_device_ready(int dev) {
               cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
               major == 9 && minor == 0;
     if (ok)
-      ok = cudaFuncSetAttribute(MLA_FP8S_KERNEL<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                int(MLA_FP8S_SMEM::kDynamicBytes)) == cudaSuccess;
+      ok = cudaFuncSetAttribute(decode_fp8r_kernel<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                int(Fp8rSmem::kDynamicBytes)) == cudaSuccess;
     if (!ok) (void)cudaGetLastError();
     s = ok ? 1 : 2;
     state[dev].store(s, std::memory_order_release);
@@ -179,7 +120,7 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), 1u);
-  MLA_FP8S_KERNEL<kQFp8><<<grid, kThreads, MLA_FP8S_SMEM::kDynamicBytes, stream>>>(p, map, box_rows);
+  decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
   return true;
 }
 

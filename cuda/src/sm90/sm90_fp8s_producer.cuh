@@ -41,8 +41,8 @@ __device__ __forceinline__ void load_q_compact(const DecodeParams& p, int64_t q_
   cp_async_arrive_noinc(full);
 }
 
-// S: the kernel's shared-memory map (Fp8sSmem, Fp8rSmem), kN its stage count.
-template <bool kQFp8, class S = Fp8sSmem, uint32_t kN = kStages>
+// S: the kernel's shared-memory map (Fp8rSmem), kN its stage count.
+template <bool kQFp8, class S, uint32_t kN>
 __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                                    uint32_t base) {
   uint32_t tile_count = 0, q_loads = 0;
