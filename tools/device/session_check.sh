@@ -43,12 +43,15 @@ export MLA_REQUIRE_VULKAN=1
 step cuda-suite 120 $B/tests/cuda/test_cuda
 step reliability-cuda 60 $B/tests/reliability/test_reliability_cuda
 step reliability-cuda-portable 60 env MLA_CUDA_KERNEL=portable $B/tests/reliability/test_reliability_cuda
-step reliability-vulkan-gpu 90 env MLA_VULKAN_REQUIRE_GPU=1 $B/tests/reliability/test_reliability_vulkan
+step reliability-vulkan-gpu 90 env MLA_VULKAN_REQUIRE_GPU=1 MLA_VULKAN_COOPMAT=0 $B/tests/reliability/test_reliability_vulkan
 step reliability-vulkan-gpu-coopmat 90 env MLA_VULKAN_REQUIRE_GPU=1 MLA_VULKAN_COOPMAT=auto $B/tests/reliability/test_reliability_vulkan
 # Line-buffered with durations: twice in the fourth session this step ran past
 # its limit inside session_check (once with an empty log) while the same
 # suite alone passed in 20 s; the log then shows where it stopped.
-step vulkan-suite 60 stdbuf -oL -eL $B/tests/vulkan/test_vulkan -tce='bench*' --duration=true
+# ~60 s each on the H200 with the validation layer (vulkan/README.md): the
+# default (coopmat where the device has it), then the FP32 decode.
+step vulkan-suite 150 stdbuf -oL -eL $B/tests/vulkan/test_vulkan -tce='bench*' --duration=true
+step vulkan-suite-fp32 150 env MLA_VULKAN_COOPMAT=0 stdbuf -oL -eL $B/tests/vulkan/test_vulkan -tce='bench*' --duration=true
 san=(compute-sanitizer --error-exitcode 1 --print-limit 10)
 step memcheck 60 "${san[@]}" --tool memcheck $B/tests/cuda/test_cuda -tc='*sanitizer subset*,*faults*,*C API*'
 step racecheck 60 "${san[@]}" --tool racecheck --racecheck-report hazard $B/tests/cuda/test_cuda -tc='*sanitizer subset*'

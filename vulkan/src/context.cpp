@@ -38,21 +38,21 @@ Context::Impl::~Impl() {
 namespace {
 
 // The decode kind Options / MLA_VULKAN_COOPMAT ask for on this device.
-// Unset means 0 (the FP32 decode). The cooperative-matrix decode is faster
-// where it runs (H200, B=128 kv=4096 H=16 BF16: 0.82 ms with the fast scan
-// vs 1.10 ms FP32), but it stays opt-in (auto / 1): with it as the default
-// the H200's Vulkan suite ran past its 60 s limit (every test case creates
-// a context, and the native coopmat pipelines make that slow; not yet
-// measured) and the whole suite has not passed natively (vulkan/README.md).
+// Unset means auto: the cooperative-matrix decode where the device runs it
+// (H200, B=128 kv=4096 H=16 BF16: 0.82 ms vs 1.10 ms FP32), else the FP32
+// one. Default since the fifth session, when the whole Vulkan suite passed
+// natively with it on the H200 (32/32) and Context::create was timed (a
+// cold creation ~3 s of driver compiles, ~0.15 s warm or with a pipeline
+// cache file; vulkan/README.md).
 Status choose_decode(const Options& o, const Context::Impl& c, vulkan_impl::DecodeKind* kind) {
   using vulkan_impl::DecodeKind;
   Options::CoopMat mode = o.coopmat;
   if (mode == Options::CoopMat::from_env) {
     const char* v = std::getenv("MLA_VULKAN_COOPMAT");
     const std::string e = v ? v : "";
-    if (e.empty() || e == "0" || e == "off") mode = Options::CoopMat::off;
+    if (e == "0" || e == "off") mode = Options::CoopMat::off;
     else if (e == "1" || e == "on" || e == "required") mode = Options::CoopMat::required;
-    else if (e == "auto") mode = Options::CoopMat::when_supported;
+    else if (e.empty() || e == "auto") mode = Options::CoopMat::when_supported;
     else if (e == "emulate") mode = Options::CoopMat::emulate;
     else return invalid_argument("MLA_VULKAN_COOPMAT = '" + e + "': expected 0, 1, auto or emulate");
   }

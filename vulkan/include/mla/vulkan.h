@@ -19,10 +19,10 @@
 //
 // A second decode pipeline on tensor cores through VK_NV_cooperative_matrix
 // (FP16 products, fp32 accumulation; see vulkan/README.md), chosen at context
-// creation by Options::coopmat or MLA_VULKAN_COOPMAT: unset / 0 / off = the
-// FP32 decode (the default), auto = the cooperative-matrix one when the
-// device supports it (the faster of the two where it runs, measured on an
-// H200; opt-in until the whole suite has passed with it natively),
+// creation by Options::coopmat or MLA_VULKAN_COOPMAT: 0 / off = the FP32
+// decode, unset / auto = the cooperative-matrix one when the device supports
+// it, else the FP32 one (the default: the faster of the two where it runs,
+// measured on an H200, where the whole suite passed with it natively),
 // 1 = required (Context::create fails naming what the device lacks),
 // emulate = the same algorithm with scalar stand-ins for the matrix
 // operations (tests, any device). DeviceInfo::decode says which one runs.
@@ -71,7 +71,7 @@ struct Options {
   bool validation = false;
   // The cooperative-matrix (tensor-core) decode.
   enum class CoopMat {
-    from_env,        // MLA_VULKAN_COOPMAT (unset: off)
+    from_env,        // MLA_VULKAN_COOPMAT (unset: when_supported)
     off,             // the FP32 decode
     when_supported,  // cooperative matrices when the device has what they need
     required,        // cooperative matrices; create() fails naming what is missing
