@@ -52,14 +52,18 @@ __device__ __forceinline__ void e4m3x4_to_f16x2x2(uint32_t w, uint32_t& lo, uint
 }
 
 // K fragments of FP8 32-byte chunk kc (dims 32kc..32kc + 31) for keys 16w..:
-// two k-steps (a[0]: dims 32kc.., a[1]: 32kc + 16..), E4M3 values by cvt. A
-// NaN code makes its key's logits NaN, as the reference (a hidden key's
-// logit is replaced by -inf, so it cannot reach a row it is hidden from).
-__device__ __forceinline__ void fp8r_k_fragments(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t kc,
-                                                 uint32_t (&a)[2][4]) {
+// fp8r_k_load brings the 16 codes of the thread (ldmatrix), fp8r_k_convert
+// makes two k-steps of them (a[0]: dims 32kc.., a[1]: 32kc + 16..), E4M3
+// values by cvt. Split so that the next chunk's load is in flight while this
+// one converts. A NaN code makes its key's logits NaN, as the reference (a
+// hidden key's logit is replaced by -inf, so it cannot reach a row it is
+// hidden from).
+__device__ __forceinline__ void fp8r_k_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t kc,
+                                            uint32_t (&R)[4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
-  uint32_t R[4];
   ldsm_x4(tile + swizzled_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
+}
+__device__ __forceinline__ void fp8r_k_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {
 #pragma unroll
   for (uint32_t s = 0; s < 2; ++s) {
     e4m3x4_to_f16x2x2(R[2 * s], a[s][0], a[s][2]);
@@ -74,16 +78,18 @@ __device__ __forceinline__ void pin_frags(uint32_t (&a)[N][4]) {
 }
 
 // V^T fragments of m-tile i (value dims 64i + 16w..) for k-steps 2kp, 2kp + 1
-// (keys 32kp..32kp + 31). kFinite (a tile with a NaN code): code x 2^-8 by
-// the bit trick of sm90_fp8_tile.cuh, NaN codes made finite, so that a key
-// hidden from a row meets P = 0, never 0 x NaN; otherwise the values by cvt
-// (a byte permute puts keys 2t, 2t + 1 of one dim side by side).
-template <bool kFinite>
-__device__ __forceinline__ void fp8r_vt_fragments(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i,
-                                                  uint32_t kp, uint32_t (&a)[2][4]) {
+// (keys 32kp..32kp + 31): fp8r_vt_load (ldmatrix.trans), fp8r_vt_convert.
+// kFinite (a tile with a NaN code): code x 2^-8 by the bit trick of
+// sm90_fp8_tile.cuh, NaN codes made finite, so that a key hidden from a row
+// meets P = 0, never 0 x NaN; otherwise the values by cvt (a byte permute
+// puts keys 2t, 2t + 1 of one dim side by side).
+__device__ __forceinline__ void fp8r_vt_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i, uint32_t kp,
+                                             uint32_t (&R)[4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
-  uint32_t R[4];
   ldsm_x4_t(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
+}
+template <bool kFinite>
+__device__ __forceinline__ void fp8r_vt_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {
 #pragma unroll
   for (uint32_t s = 0; s < 2; ++s) {
     if constexpr (kFinite) {
@@ -108,6 +114,9 @@ template <bool kFinite>
 __device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t pt,
                                         uint32_t empty) {
   uint32_t va[2][4][4];
+  uint32_t raw[2][4];  // the next m-tile's codes, loaded one m-tile ahead
+#pragma unroll
+  for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, 0, kp, raw[kp]);
 #pragma unroll
   for (uint32_t i = 0; i < 8; ++i) {
     const uint32_t buf = i & 1;
@@ -118,14 +127,19 @@ __device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_
 #pragma unroll
     for (uint32_t kp = 0; kp < 2; ++kp) {
       uint32_t two[2][4];
-      fp8r_vt_fragments<kFinite>(tile, warp, lane, i, kp, two);
+      fp8r_vt_convert<kFinite>(raw[kp], two);
 #pragma unroll
       for (uint32_t x = 0; x < 4; ++x) {
         va[buf][2 * kp][x] = two[0][x];
         va[buf][2 * kp + 1][x] = two[1][x];
       }
     }
-    if (i == 7) mbar_arrive(empty);  // the stage's last read (every thread)
+    if (i < 7) {
+#pragma unroll
+      for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i + 1, kp, raw[kp]);
+    } else {
+      mbar_arrive(empty);  // the stage's last read is in registers (every thread)
+    }
     wgmma_fence();
     if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
 #pragma unroll
@@ -220,6 +234,9 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
       uint32_t ka[2][kSteps][4];
+      uint32_t raw[kChunks][4];  // the next batch's codes, loaded one batch ahead
+#pragma unroll
+      for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, c, raw[c]);
 #pragma unroll
       for (uint32_t b = 0; b < kSBatches; ++b) {
         const uint32_t buf = b & 1;
@@ -230,12 +247,16 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
         for (uint32_t c = 0; c < kChunks; ++c) {
           uint32_t two[2][4];
-          fp8r_k_fragments(tile, warp, lane, kChunks * b + c, two);
+          fp8r_k_convert(raw[c], two);
 #pragma unroll
           for (uint32_t x = 0; x < 4; ++x) {
             ka[buf][2 * c][x] = two[0][x];
             ka[buf][2 * c + 1][x] = two[1][x];
           }
+        }
+        if (b + 1 < kSBatches) {
+#pragma unroll
+          for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, kChunks * (b + 1) + c, raw[c]);
         }
         wgmma_fence();
         if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
