@@ -110,9 +110,10 @@ __device__ __forceinline__ void fp8r_vt_convert(const uint32_t (&R)[4], uint32_t
 
 // O^T += V^T.P^T for one tile: per m-tile 4 k-steps, two register buffers;
 // arrives on `empty` (the stage) once its last fragment is in registers.
+// p_desc: the descriptor of this warpgroup's P^T (k-step 0).
 template <bool kFinite>
-__device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t pt,
-                                        uint32_t empty) {
+__device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_t warp, uint32_t lane,
+                                        uint64_t p_desc, uint32_t empty) {
   uint32_t va[2][4][4];
   uint32_t raw[2][4];  // the next m-tile's codes, loaded one m-tile ahead
 #pragma unroll
@@ -144,7 +145,7 @@ __device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_
     if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
 #pragma unroll
       for (uint32_t kk = 0; kk < 4; ++kk)
-        wgmma_m64n16k16_f16_rs(o[i], va[buf][kk], make_sw128_desc(fp8s_p_addr(pt, kk), 16, 1024), 1u);
+        wgmma_m64n16k16_f16_rs(o[i], va[buf][kk], desc_advance(p_desc, fp8s_p_addr(0, kk)), 1u);
     }
     wgmma_commit();
   }
@@ -160,6 +161,8 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
   const uint32_t warp = tid >> 5, lane = tid & 31, quad = lane & 3, g = lane >> 2;
   const uint32_t qc = base + Sm::kQ, pt = base + Sm::kP + wg * kQcBlockBytes;
   const uint32_t red_bar = base + Sm::kBarRed + 8 * wg, p_bar = base + Sm::kBarP + 8 * wg;
+  // Descriptors at offset 0; each wgmma adds its operand's byte offset.
+  const uint64_t q_desc = make_sw128_desc(qc, 16, 1024), p_desc = make_sw128_desc(pt, 16, 1024);
 
   float o[8][8];
   float s[8];
@@ -230,6 +233,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kRStages) & 1);
       fence_proxy_async();  // the rope wgmma reads rows that cp.async wrote
 
+      const uint64_t rope_desc = make_sw128_desc(tile + kFp8RopeBlock * kColBlockBytes, 16, 1024);
       // ---- S^T = K.Q^T: kSBatches batches of 32 / kSBatches k-steps, two
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
@@ -262,14 +266,14 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
 #pragma unroll
           for (uint32_t k = 0; k < kSteps; ++k)
-            wgmma_m64n16k16_f16_rs(s, ka[buf][k], make_sw128_desc(fp8s_q_addr(qc, kSteps * b + k), 16, 1024),
+            wgmma_m64n16k16_f16_rs(s, ka[buf][k], desc_advance(q_desc, fp8s_q_addr(0, kSteps * b + k)),
                                    (b > 0 || k > 0) ? 1u : 0u);
           if (b == kSBatches - 1) {
             wgmma_fence();
 #pragma unroll
             for (uint32_t kk = 0; kk < 4; ++kk)
-              wgmma_m64n16k16_ss(s, make_sw128_desc(tile + kFp8RopeBlock * kColBlockBytes + kk * 32, 16, 1024),
-                                 make_sw128_desc(fp8s_q_addr(qc, 32 + kk), 16, 1024), 1u);
+              wgmma_m64n16k16_ss(s, desc_advance(rope_desc, kk * 32), desc_advance(q_desc, fp8s_q_addr(0, 32 + kk)),
+                                 1u);
           }
         }
         wgmma_commit();
@@ -369,7 +373,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         const float r_new = fmaxf(fmaxf(kept, fast_exp2(wt - shift[ri])), 0x1p-100f);
         inv[ri] = __frcp_rn(r_new);
         r_scale[ri] = r_new;
-        resc[ri] = kept * inv[ri];  // O^T's rescale factor
+        resc[ri] = r_new == kept ? 1.f : kept * inv[ri];  // O^T's rescale factor (exactly 1: nothing moved)
       }
       float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -382,10 +386,14 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       }
 #pragma unroll
       for (int ri = 0; ri < 4; ++ri) sum[ri] = sum[ri] * alpha[ri] + part[ri];
+      // (Most tiles after the first few move no row's m or R: skip the 64
+      // multiplications by 1 when none of the warp's rows needs them.)
+      if (!__all_sync(0xffffffffu, resc[0] == 1.f && resc[1] == 1.f && resc[2] == 1.f && resc[3] == 1.f)) {
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+        for (int i = 0; i < 8; ++i)
 #pragma unroll
-        for (int x = 0; x < 8; ++x) o[i][x] *= resc[2 * (x >> 2) + (x & 1)];
+          for (int x = 0; x < 8; ++x) o[i][x] *= resc[2 * (x >> 2) + (x & 1)];
+      }
 #pragma unroll
       for (int x = 0; x < 8; ++x) {
         const uint32_t n = 8 * (x >> 2) + 2 * quad + (x & 1), key = 16 * warp + g + 8 * ((x >> 1) & 1);
@@ -399,9 +407,9 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
       if (tile_nan)
-        fp8r_pv<true>(o, tile, warp, lane, pt, base + Sm::kBarEmpty + 8 * stage);
+        fp8r_pv<true>(o, tile, warp, lane, p_desc, base + Sm::kBarEmpty + 8 * stage);
       else
-        fp8r_pv<false>(o, tile, warp, lane, pt, base + Sm::kBarEmpty + 8 * stage);
+        fp8r_pv<false>(o, tile, warp, lane, p_desc, base + Sm::kBarEmpty + 8 * stage);
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
     }
