@@ -58,11 +58,14 @@ __device__ __forceinline__ uint32_t conversion_row(uint32_t tid) {
   return (lane & 7) + 8 * (lane >> 4) + 16 * warp;
 }
 
-// One 16-byte chunk of shared memory into registers.
+// One 16-byte chunk of shared memory into registers. The "memory" clobber
+// keeps it on its side of the barriers and of the in-place stores that
+// follow it (the Q conversions overwrite what other lanes load).
 __device__ __forceinline__ void load_chunk(uint32_t addr, uint32_t (&w)[4]) {
   asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
                : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3])
-               : "r"(addr));
+               : "r"(addr)
+               : "memory");
 }
 
 // 16 E4M3 codes (FP8 chunk c of a row) as 16 FP16 values (x 2^-8), stored

@@ -6,7 +6,9 @@
 //   gives NaN logits), 32 RS wgmma m64n16k16 in MLA_SM90_FP8R_SBATCHES
 //   batches (two register buffers), + 4 SS BF16 wgmma over the rope
 //   -> softmax over the keys (this warpgroup's own RedBar / PBar and
-//   buffers; R keeps P' <= 1 whatever sigma_k) -> P^T to shared memory
+//   buffers; R keeps P' near or below 1 whatever sigma_k: R comes from the
+//   approximate exp2 / log2 of the largest x + lg2|sigma_k|, so P' may pass 1
+//   by a rounding, far from FP16's range) -> P^T to shared memory
 //   -> O^T += V^T.P^T: V^T fragments by ldmatrix.trans from the same stage
 //   (the values by cvt; in a tile whose raw S^T holds a NaN, code x 2^-8 by
 //   the bit trick of sm90_fp8_tile.cuh, NaN codes made finite, so that a
@@ -453,7 +455,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       continue;
     }
     // WG 1: out = (o1 R1 a1 + o2 R2 a2) / (l1 a1 + l2 a2), a_k = 2^(m_k - m).
-    float c1[4], c2[4], inv_sum[4], lse[4];
+    float c1[4], c2[4], lse[4];
 #pragma unroll
     for (int ri = 0; ri < 4; ++ri) {
       const uint32_t n = 8 * (ri >> 1) + 2 * quad + (ri & 1);
@@ -477,7 +479,6 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       const float f = l == 0.f ? 0.f : 1.f / l;  // NaN l: NaN row
       c1[ri] = r_scale[ri] * a1 * f;
       c2[ri] = r2 * a2 * f;
-      inv_sum[ri] = f;
       lse[ri] = l == 0.f ? -INFINITY : (mm + log2f(l)) * 0.69314718055994531f;
     }
 #pragma unroll
@@ -496,7 +497,6 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         }
       }
     named_sync(kBarRMergeFree, kConsumerThreads);
-    (void)inv_sum;
 #pragma unroll
     for (int ri = 0; ri < 4; ++ri) {
       const int32_t n = 8 * (ri >> 1) + 2 * int32_t(quad) + (ri & 1);

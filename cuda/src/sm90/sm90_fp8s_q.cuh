@@ -23,7 +23,7 @@ namespace mla::cuda_impl::sm90 {
 // that read it (QReady) before wgmma or other warps read the result.
 // Within every 16 content dims, FP16 chunk 2c holds dims {0, 1, 4, 5, 8, 9,
 // 12, 13} and chunk 2c + 1 dims {2, 3, 6, 7, 10, 11, 14, 15}: the order in
-// which ldmatrix hands a thread the FP8 bytes of a key (fp8r_k_fragments).
+// which ldmatrix hands a thread the FP8 bytes of a key (fp8r_k_load).
 // The kernel's K content is the E4M3 value itself (cvt), so S = 2^e x the
 // sum with e = 8 for an fp8 Q (its content is code x 2^-8) and e = eq for a
 // bf16 one, and the BF16 rope is scaled by 2^-e to add into the same sum.
@@ -107,7 +107,7 @@ __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, ui
     scale_bf16_chunk(q + qc_chunk_offset(row, 64 + part), __int_as_float((127 - e) << 23));  // rope: 2^-e
   }
   if (part == 0) asm volatile("st.shared.s32 [%0], %1;" ::"r"(q_exp + 4 * row), "r"(e) : "memory");
-  fence_proxy_async();  // the FP16 Q is read by wgmma (async proxy), after VReady
+  fence_proxy_async();  // the FP16 Q is read by wgmma (async proxy), after QReady
 }
 
 // One BF16 value, round to nearest even.
