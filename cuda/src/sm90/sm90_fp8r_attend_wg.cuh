@@ -239,50 +239,91 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // ---- S^T = K.Q^T: kSBatches batches of 32 / kSBatches k-steps, two
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
-      uint32_t ka[2][kSteps][4];
-      uint32_t raw[kChunks][4];  // the next batch's codes, loaded one batch ahead
+      if constexpr (kQFp8 && kFp8rQgmma) {
+        // QGMMA over the content in groups of kFp8rPromote k-steps (32 dims
+        // each), four groups at a time into their own accumulators, then
+        // added to s in fp32; the rope on the BF16 cores straight into s.
+        constexpr uint32_t kGroups = 16 / kFp8rPromote, kRounds = kGroups / 4;
+        float t[4][8];
+        const uint64_t k_desc = make_sw128_desc(tile, 16, 1024), q8_desc = make_sw128_desc(qc + kQcFp8Off, 16, 1024);
 #pragma unroll
-      for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, c, raw[c]);
+        for (uint32_t rd = 0; rd < kRounds; ++rd) {
+          if (rd > 0) {
+            for (int u = 0; u < 4; ++u) pin_regs(t[u]);
+          }
+          wgmma_fence();
+          if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
+            if (rd == 0) {
 #pragma unroll
-      for (uint32_t b = 0; b < kSBatches; ++b) {
-        const uint32_t buf = b & 1;
-        if (b >= 2) {
-          wgmma_wait<1>();  // batch b - 2 (same buffer) completed
-          pin_frags(ka[buf]);
-        }
+              for (uint32_t kk = 0; kk < 4; ++kk)
+                wgmma_m64n16k16_ss(s, desc_advance(rope_desc, kk * 32),
+                                   desc_advance(q_desc, fp8s_q_addr(0, 32 + kk)), kk > 0 ? 1u : 0u);
+            }
 #pragma unroll
-        for (uint32_t c = 0; c < kChunks; ++c) {
-          uint32_t two[2][4];
-          fp8r_k_convert(raw[c], two);
+            for (uint32_t u = 0; u < 4; ++u)
 #pragma unroll
-          for (uint32_t x = 0; x < 4; ++x) {
-            ka[buf][2 * c][x] = two[0][x];
-            ka[buf][2 * c + 1][x] = two[1][x];
+              for (uint32_t j = 0; j < kFp8rPromote; ++j) {
+                const uint32_t kk = (4 * rd + u) * kFp8rPromote + j;  // 32 dims: block kk / 4, 32 B steps
+                wgmma_m64n16k32_e4m3_ss(t[u], desc_advance(k_desc, fp8s_k_addr(0, kk)),
+                                        desc_advance(q8_desc, fp8s_q_addr(0, kk)), j > 0 ? 1u : 0u);
+              }
+          }
+          wgmma_commit();
+          wgmma_wait<0>();
+#pragma unroll
+          for (int u = 0; u < 4; ++u) pin_regs(t[u]);
+          if constexpr ((kFp8DevVariant & 4) == 0) {
+            pin_regs(s);
+#pragma unroll
+            for (int x = 0; x < 8; ++x) s[x] += (t[0][x] + t[1][x]) + (t[2][x] + t[3][x]);
           }
         }
-        if (b + 1 < kSBatches) {
-#pragma unroll
-          for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, kChunks * (b + 1) + c, raw[c]);
-        }
-        wgmma_fence();
-        if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
-#pragma unroll
-          for (uint32_t k = 0; k < kSteps; ++k)
-            wgmma_m64n16k16_f16_rs(s, ka[buf][k], desc_advance(q_desc, fp8s_q_addr(0, kSteps * b + k)),
-                                   (b > 0 || k > 0) ? 1u : 0u);
-          if (b == kSBatches - 1) {
-            wgmma_fence();
-#pragma unroll
-            for (uint32_t kk = 0; kk < 4; ++kk)
-              wgmma_m64n16k16_ss(s, desc_advance(rope_desc, kk * 32), desc_advance(q_desc, fp8s_q_addr(0, 32 + kk)),
-                                 1u);
+      } else {
+        uint32_t ka[2][kSteps][4];
+        uint32_t raw[kChunks][4];  // the next batch's codes, loaded one batch ahead
+  #pragma unroll
+        for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, c, raw[c]);
+  #pragma unroll
+        for (uint32_t b = 0; b < kSBatches; ++b) {
+          const uint32_t buf = b & 1;
+          if (b >= 2) {
+            wgmma_wait<1>();  // batch b - 2 (same buffer) completed
+            pin_frags(ka[buf]);
           }
+  #pragma unroll
+          for (uint32_t c = 0; c < kChunks; ++c) {
+            uint32_t two[2][4];
+            fp8r_k_convert(raw[c], two);
+  #pragma unroll
+            for (uint32_t x = 0; x < 4; ++x) {
+              ka[buf][2 * c][x] = two[0][x];
+              ka[buf][2 * c + 1][x] = two[1][x];
+            }
+          }
+          if (b + 1 < kSBatches) {
+  #pragma unroll
+            for (uint32_t c = 0; c < kChunks; ++c) fp8r_k_load(tile, warp, lane, kChunks * (b + 1) + c, raw[c]);
+          }
+          wgmma_fence();
+          if constexpr ((kFp8DevVariant & 4) == 0) {  // measurement builds: no S
+  #pragma unroll
+            for (uint32_t k = 0; k < kSteps; ++k)
+              wgmma_m64n16k16_f16_rs(s, ka[buf][k], desc_advance(q_desc, fp8s_q_addr(0, kSteps * b + k)),
+                                     (b > 0 || k > 0) ? 1u : 0u);
+            if (b == kSBatches - 1) {
+              wgmma_fence();
+  #pragma unroll
+              for (uint32_t kk = 0; kk < 4; ++kk)
+                wgmma_m64n16k16_ss(s, desc_advance(rope_desc, kk * 32), desc_advance(q_desc, fp8s_q_addr(0, 32 + kk)),
+                                   1u);
+            }
+          }
+          wgmma_commit();
         }
-        wgmma_commit();
+        wgmma_wait<0>();
+        pin_frags(ka[0]);
+        pin_frags(ka[1]);
       }
-      wgmma_wait<0>();
-      pin_frags(ka[0]);
-      pin_frags(ka[1]);
       if constexpr ((kFp8DevVariant & 4) != 0)
         for (int x = 0; x < 8; ++x) s[x] = 0.f;
       pin_regs(s);

@@ -31,6 +31,22 @@ static_assert(MLA_SM90_FP8R_SBATCHES == 2 || MLA_SM90_FP8R_SBATCHES == 4 || MLA_
                   MLA_SM90_FP8R_SBATCHES == 16,
               "S^T batches: 2, 4, 8 or 16");
 
+// fp8_rope640 Q: S^T's content on the FP8 tensor cores (QGMMA m64n16k32
+// e4m3 x e4m3, A = the FP8 stage, B = the FP8 Q as loaded: no conversion of
+// either), the accumulator promoted to fp32 every MLA_SM90_FP8R_PROMOTE
+// k-steps (Hopper's FP8 accumulation keeps ~13 bits: docs/perf_notes.md,
+// "Helper, third session": every 2 k-steps models like exact fp32, DeepSeek's
+// 4 does not). 0: the cvt + FP16 path of bf16 Q for both (A/B builds).
+#ifndef MLA_SM90_FP8R_QGMMA
+#define MLA_SM90_FP8R_QGMMA 1
+#endif
+#ifndef MLA_SM90_FP8R_PROMOTE
+#define MLA_SM90_FP8R_PROMOTE 2
+#endif
+constexpr bool kFp8rQgmma = MLA_SM90_FP8R_QGMMA != 0;
+constexpr uint32_t kFp8rPromote = MLA_SM90_FP8R_PROMOTE;
+static_assert(kFp8rPromote == 1 || kFp8rPromote == 2 || kFp8rPromote == 4, "promotion every 1, 2 or 4 k-steps");
+
 struct Fp8rSmem {
   static constexpr uint32_t kQ = 0;                                // compact Q: 9 x 2 KiB (permuted FP16 content)
   static constexpr uint32_t kKV = kQ + 9 * kQcBlockBytes;          // kRStages FP8 tiles (40 KiB each)
@@ -95,6 +111,19 @@ __device__ __forceinline__ void wgmma_m64n16k16_f16_rs(float (&d)[8], const uint
       "{%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, acc, 1, 1, 0;\n\t}"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate));
+}
+
+// D (+)= A.B on the FP8 tensor cores: A (m64 x k32 E4M3) and B (16 x k32
+// E4M3) K-major in shared memory.
+__device__ __forceinline__ void wgmma_m64n16k32_e4m3_ss(float (&d)[8], uint64_t a_desc, uint64_t b_desc,
+                                                        uint32_t accumulate) {
+  asm volatile(
+      "{\n\t.reg .pred acc;\n\t"
+      "setp.ne.b32 acc, %10, 0;\n\t"
+      "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, acc, 1, 1;\n\t}"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "l"(a_desc), "l"(b_desc), "r"(accumulate));
 }
 
 }  // namespace mla::cuda_impl::sm90

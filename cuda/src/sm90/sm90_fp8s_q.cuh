@@ -8,6 +8,7 @@
 #include "sm90_config.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_tile.cuh"
+#include "sm90_fp8r_config.cuh"
 #include "sm90_fp8s_config.cuh"
 #include "sm90_sync.cuh"
 
@@ -27,11 +28,18 @@ namespace mla::cuda_impl::sm90 {
 // The kernel's K content is the E4M3 value itself (cvt), so S = 2^e x the
 // sum with e = 8 for an fp8 Q (its content is code x 2^-8) and e = eq for a
 // bf16 one, and the BF16 rope is scaled by 2^-e to add into the same sum.
+// With kFp8rQgmma an fp8 Q stays as loaded (FP8 content at kQcFp8Off, the
+// QGMMA B operand; BF16 rope at block 8) and e = 0: nothing to convert (a NaN
+// code makes the QGMMA's sums NaN itself).
 template <bool kQFp8>
 __device__ __forceinline__ void convert_q_compact(uint32_t q, uint32_t q_exp, uint32_t tid) {
   const uint32_t row = tid >> 3, part = tid & 7;
   int32_t e;
-  if constexpr (kQFp8) {
+  if constexpr (kQFp8 && kFp8rQgmma) {
+    (void)q;
+    (void)part;
+    e = 0;
+  } else if constexpr (kQFp8) {
     // FP8 content chunk c (16 codes) of the row at kQcFp8Off, FP16 chunks 2c,
     // 2c + 1 at 0: FP16 blocks 4-7 overwrite FP8 blocks 0-3 of the same rows.
     uint32_t w[4][4], nan = 0;
