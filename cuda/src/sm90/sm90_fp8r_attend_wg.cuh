@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "../decode_params.h"
+#include "../portable/ptx_sm80.cuh"
 #include "sm90_config.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_tile.cuh"
@@ -63,7 +64,7 @@ __device__ __forceinline__ void e4m3x4_to_f16x2x2(uint32_t w, uint32_t& lo, uint
 __device__ __forceinline__ void fp8r_k_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t kc,
                                             uint32_t (&R)[4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
-  ldsm_x4(tile + swizzled_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
+  ptx::ldmatrix_x4(tile + swizzled_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
 }
 __device__ __forceinline__ void fp8r_k_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {
 #pragma unroll
@@ -88,7 +89,7 @@ __device__ __forceinline__ void pin_frags(uint32_t (&a)[N][4]) {
 __device__ __forceinline__ void fp8r_vt_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i, uint32_t kp,
                                              uint32_t (&R)[4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
-  ldsm_x4_t(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
+  ptx::ldmatrix_x4_trans(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
 }
 template <bool kFinite>
 __device__ __forceinline__ void fp8r_vt_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {

@@ -83,47 +83,4 @@ constexpr uint32_t kBarRQReady = 4;     // WG 1 converted the request's Q (and q
 constexpr uint32_t kBarRMergeReady = 5; // both wrote their row sums, WG 2 its O^T, m and R
 constexpr uint32_t kBarRMergeFree = 6;  // WG 1 read them
 
-// ---- register operands ----
-// Four 8x8 matrices of 16-bit elements (rows of 16 bytes at the addresses
-// lanes 8j..8j+7 give): lane l receives row l / 4, bytes 4 (l % 4) .. + 3 of
-// each, one register per matrix.
-__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t (&r)[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-// The same transposed: lane l receives 16-bit column l / 4 of rows
-// 2 (l % 4) and 2 (l % 4) + 1 (low, high half).
-__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t (&r)[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-// D (+)= A.B, A (m64 x k16 FP16) in registers (the mma.m16n8k16 A fragment
-// per warp), B (16 x k16 FP16, K-major) in shared memory.
-__device__ __forceinline__ void wgmma_m64n16k16_f16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b_desc,
-                                                       uint32_t accumulate) {
-  asm volatile(
-      "{\n\t.reg .pred acc;\n\t"
-      "setp.ne.b32 acc, %13, 0;\n\t"
-      "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, acc, 1, 1, 0;\n\t}"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate));
-}
-
-// D (+)= A.B on the FP8 tensor cores: A (m64 x k32 E4M3) and B (16 x k32
-// E4M3) K-major in shared memory.
-__device__ __forceinline__ void wgmma_m64n16k32_e4m3_ss(float (&d)[8], uint64_t a_desc, uint64_t b_desc,
-                                                        uint32_t accumulate) {
-  asm volatile(
-      "{\n\t.reg .pred acc;\n\t"
-      "setp.ne.b32 acc, %10, 0;\n\t"
-      "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, acc, 1, 1;\n\t}"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-      : "l"(a_desc), "l"(b_desc), "r"(accumulate));
-}
-
 }  // namespace mla::cuda_impl::sm90

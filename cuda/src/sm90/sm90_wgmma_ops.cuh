@@ -235,4 +235,32 @@ __device__ __forceinline__ void wgmma_m64n16k16_f16_ss_ta(float (&d)[8], uint64_
       : "l"(a_desc), "l"(b_desc), "r"(accumulate));
 }
 
+// S^T += K.Q^T or O^T += V^T.P^T (FP16): A from registers, B K-major in shared memory.
+__device__ __forceinline__ void wgmma_m64n16k16_f16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b_desc,
+    uint32_t accumulate) {
+  asm volatile(
+      "{\n\t.reg .pred acc;\n\t"
+      "setp.ne.b32 acc, %13, 0;\n\t"
+      "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7"
+      "}, {%8, %9, %10, %11}, %12, acc, 1, 1, 0;\n\t}"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate));
+}
+
+// S^T += K.Q^T (content, E4M3): A (K) and B (Q) K-major in shared memory.
+__device__ __forceinline__ void wgmma_m64n16k32_e4m3_ss(float (&d)[8], uint64_t a_desc, uint64_t b_desc,
+    uint32_t accumulate) {
+  asm volatile(
+      "{\n\t.reg .pred acc;\n\t"
+      "setp.ne.b32 acc, %10, 0;\n\t"
+      "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7"
+      "}, %8, %9, acc, 1, 1;\n\t}"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "l"(a_desc), "l"(b_desc), "r"(accumulate));
+}
+
 }  // namespace mla::cuda_impl::sm90

@@ -3,7 +3,8 @@
 kernels issue, with their long accumulator operand lists spelled out (inline
 PTX needs one operand per register), for BF16 inputs (the BF16 kernel) and
 FP16 inputs (the fp8-KV kernel, whose E4M3 content becomes FP16 exactly; its
-P is FP16 too: 2^-11 relative per weight against BF16's 2^-8). Run from the
+P is FP16 too: 2^-11 relative per weight against BF16's 2^-8), and the E4M3
+form of the small-H kernel's QGMMA. Run from the
 repository root:
     python3 cuda/src/sm90/dev/gen_wgmma.py > cuda/src/sm90/sm90_wgmma_ops.cuh
 """
@@ -30,6 +31,8 @@ def emit(fn, doc, shape, n_acc, a_kind, trans_b, elem, trans_a=0):
         a_text = "{" + reg_list(4, n_acc) + "}"
         nxt = n_acc + 4
         trans = f"{trans_b}"
+    # FP8 inputs take no transpose operands (both operands K-major only).
+    trans_text = "" if elem == "e4m3" else f", {trans}"
     b_idx, s_idx = nxt, nxt + 1
     print(f"// {doc}")
     print(f"__device__ __forceinline__ void {fn}(float (&d)[{n_acc}], {a_param}, uint64_t b_desc,")
@@ -46,7 +49,7 @@ def emit(fn, doc, shape, n_acc, a_kind, trans_b, elem, trans_a=0):
         chunk = ", ".join(parts[i:i + 16])
         sep = ", " if i + 16 < len(parts) else ""
         print(f'      "{chunk}{sep}"')
-    print(f'      "}}, {a_text}, %{b_idx}, acc, 1, 1, {trans};\\n\\t}}"')
+    print(f'      "}}, {a_text}, %{b_idx}, acc, 1, 1{trans_text};\\n\\t}}"')
     print(f"      : {acc_operands(n_acc, 'd')}")
     print(f'      : {a_ops}, "l"(b_desc), "r"(accumulate));')
     print("}")
@@ -84,4 +87,11 @@ emit("wgmma_m64n16k16_f16_ss", "S^T += K.Q^T (content, FP16): A (K) and B (Q) K-
 emit("wgmma_m64n16k16_f16_ss_ta",
      "O^T += V^T.P^T: A (V^T) MN-major (trans-a = 1) and B (P^T) K-major, both in shared memory.",
      "m64n16k16", 8, "desc", 0, "f16", trans_a=1)
+# Its register-A form (sm90_fp8r_*.cuh): K / V^T converted in registers, and
+# for an FP8 Q the content on the FP8 tensor cores.
+emit("wgmma_m64n16k16_f16_rs",
+     "S^T += K.Q^T or O^T += V^T.P^T (FP16): A from registers, B K-major in shared memory.",
+     "m64n16k16", 8, "regs", 0, "f16")
+emit("wgmma_m64n16k32_e4m3_ss", "S^T += K.Q^T (content, E4M3): A (K) and B (Q) K-major in shared memory.",
+     "m64n16k32", 8, "desc", 0, "e4m3")
 print("}  // namespace mla::cuda_impl::sm90")
