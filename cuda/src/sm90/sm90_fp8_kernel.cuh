@@ -7,7 +7,6 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #if MLA_SM90_FP8_PROFILE
 #include <map>
 #include <mutex>
@@ -19,6 +18,7 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_helper_wg.cuh"
 #include "sm90_fp8_producer.cuh"
@@ -110,27 +110,10 @@ inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
 }
 #endif
 
-// Whether device `dev` runs this kernel (compute capability 9.0 and sm_90a
-// code in the binary, proven by the shared-memory attribute call); cached per
-// device: 0 unknown, 1 yes, 2 no.
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <bool kQFp8>
 bool fp8kv_device_ready(int dev) {
-  static std::atomic<int> state[64];
-  if (dev < 0 || dev >= 64) return false;
-  int s = state[dev].load(std::memory_order_acquire);
-  if (s == 0) {
-    int major = 0, minor = 0;
-    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
-              major == 9 && minor == 0;
-    if (ok)
-      ok = cudaFuncSetAttribute(decode_fp8kv_kernel<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                int(Fp8Smem<kQFp8>::kDynamicBytes)) == cudaSuccess;
-    if (!ok) (void)cudaGetLastError();
-    s = ok ? 1 : 2;
-    state[dev].store(s, std::memory_order_release);
-  }
-  return s == 1;
+  return kernel_device_ready<decode_fp8kv_kernel<kQFp8>>(dev, int(Fp8Smem<kQFp8>::kDynamicBytes));
 }
 
 // Launches the kernel for an fp8_rope640 KV cache; false (nothing launched)

@@ -9,12 +9,12 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <climits>
 #include <cstring>
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8s_config.cuh"
 #include "sm90_fp8s_producer.cuh"
@@ -68,25 +68,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel (as fp8kv_device_ready); cached.
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <bool kQFp8>
 bool fp8s_device_ready(int dev) {
-  static std::atomic<int> state[64];
-  if (dev < 0 || dev >= 64) return false;
-  int s = state[dev].load(std::memory_order_acquire);
-  if (s == 0) {
-    int major = 0, minor = 0;
-    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
-              major == 9 && minor == 0;
-    if (ok)
-      ok = cudaFuncSetAttribute(decode_fp8r_kernel<kQFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                int(Fp8rSmem::kDynamicBytes)) == cudaSuccess;
-    if (!ok) (void)cudaGetLastError();
-    s = ok ? 1 : 2;
-    state[dev].store(s, std::memory_order_release);
-  }
-  return s == 1;
+  return kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes));
 }
 
 // The dispatch key (design, "Contract risk"): mode 1 keys on the caller's

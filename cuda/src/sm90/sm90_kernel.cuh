@@ -8,12 +8,12 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <climits>
 #include <cstring>
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
 #include "sm90_softmax_wg.cuh"
@@ -74,27 +74,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel: compute capability 9.0 and a binary
-// that carries sm_90a code (the attribute call fails otherwise). Cached per
-// device and variant: 0 unknown, 1 yes, 2 no.
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <int kVariant>
 bool device_ready(int dev) {
-  static std::atomic<int> state[64];
-  if (dev < 0 || dev >= 64) return false;
-  int s = state[dev].load(std::memory_order_acquire);
-  if (s == 0) {
-    int major = 0, minor = 0;
-    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
-              major == 9 && minor == 0;
-    if (ok)
-      ok = cudaFuncSetAttribute(decode_bf16_kernel<kVariant>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                int(smem::kDynamicBytes)) == cudaSuccess;
-    if (!ok) (void)cudaGetLastError();  // a refused attribute is an answer, not an error to pass on
-    s = ok ? 1 : 2;
-    state[dev].store(s, std::memory_order_release);
-  }
-  return s == 1;
+  return kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes));
 }
 
 // Launches the variant; false (nothing launched) when this path does not
