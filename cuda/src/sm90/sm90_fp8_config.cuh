@@ -140,6 +140,9 @@ constexpr bool kFp8SplitConversion = MLA_SM90_FP8_SPLIT_CONVERT != 0;
 //   bit 2 (4): no S: the 36 Q.K wgmma are not issued (S = 0)
 //   bit 3 (8): no P.V: the P.V wgmma are not issued (the small-H kernel of
 //              sm90_fp8r_*.cuh only, which also reads bit 2)
+//   bit 4 (16): loads only: the small-H kernel's attend warpgroups release
+//              each stage as soon as it lands and compute nothing (outputs
+//              are garbage: the load pipeline's own ceiling)
 // 7 leaves the loads, the P store, P.V and the hand-offs.
 #ifndef MLA_SM90_FP8_DEV_VARIANT
 #define MLA_SM90_FP8_DEV_VARIANT 0
