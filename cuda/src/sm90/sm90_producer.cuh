@@ -66,6 +66,28 @@ __device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const 
   return r;
 }
 
+// Page-table entries of a later tile (keys k0..k0+63) towards L1: lane l
+// prefetches the entries of keys k0 + l and k0 + l + 32. kv_row_source reads
+// a tile's entries right before it issues the tile, and below 8 rows a page
+// each tile's entries are new cache lines: without this, every tile waited
+// for one page-table round trip. No registers held, nothing to wait for.
+__device__ __forceinline__ void prefetch_page_ids(const DecodeParams& p, const int32_t* pages, int32_t k0,
+                                                  int32_t key_hi) {
+  const int32_t lane = int32_t(threadIdx.x & 31);
+#pragma unroll
+  for (int32_t h = 0; h < 2; ++h) {
+    const int32_t key = k0 + lane + 32 * h;
+    if (key < key_hi && (key >> p.page_shift) < p.max_pages)
+      asm volatile("prefetch.global.L1 [%0];" ::"l"(pages + (key >> p.page_shift)));
+  }
+}
+
+// How many tiles ahead the producers prefetch page-table entries.
+#ifndef MLA_SM90_PAGE_ID_PREFETCH
+#define MLA_SM90_PAGE_ID_PREFETCH 2
+#endif
+constexpr int32_t kPageIdPrefetch = MLA_SM90_PAGE_ID_PREFETCH;
+
 // Brings one 64-key tile (keys k0..k0+63) into `tile`. Lane l looks up rows l
 // and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
 // is on, else 16), and run j belongs to warp j % 4. A run whose rows are all
@@ -173,6 +195,8 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
     }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
+      if (kPageIdPrefetch > 0 && t + kPageIdPrefetch < v.n_tiles)
+        prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       // Tile t + prefetch_tiles towards L2 now: the two shared-memory stages
       // alone keep too few bytes in flight to cover the memory latency.
       if (prefetch_tiles > 0 && t + prefetch_tiles < v.n_tiles)
