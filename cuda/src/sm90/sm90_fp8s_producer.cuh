@@ -62,7 +62,7 @@ __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const 
     }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (kPageIdPrefetch > 0 && t + kPageIdPrefetch < v.n_tiles)
+      if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       const uint32_t stage = tile_count % kN;
       const uint32_t round = tile_count / kN;

@@ -71,6 +71,9 @@ __device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const 
 // a tile's entries right before it issues the tile, and below 8 rows a page
 // each tile's entries are new cache lines: without this, every tile waited
 // for one page-table round trip. No registers held, nothing to wait for.
+// Used below 8 rows a page only (page_prefetch_applies): H200, B128 kv4096
+// H16, tile t + 2: page 1 251.4 -> 234.0 us, but pages 64-256 0.8-3% slower
+// (a page's entry serves 1-4 tiles there, and the CCTL costs issue slots).
 __device__ __forceinline__ void prefetch_page_ids(const DecodeParams& p, const int32_t* pages, int32_t k0,
                                                   int32_t key_hi) {
   const int32_t lane = int32_t(threadIdx.x & 31);
@@ -87,6 +90,10 @@ __device__ __forceinline__ void prefetch_page_ids(const DecodeParams& p, const i
 #define MLA_SM90_PAGE_ID_PREFETCH 2
 #endif
 constexpr int32_t kPageIdPrefetch = MLA_SM90_PAGE_ID_PREFETCH;
+
+__device__ __forceinline__ bool page_prefetch_applies(const DecodeParams& p, const ItemView& v, int32_t t) {
+  return kPageIdPrefetch > 0 && p.page_shift < 3 && t + kPageIdPrefetch < v.n_tiles;
+}
 
 // Brings one 64-key tile (keys k0..k0+63) into `tile`. Lane l looks up rows l
 // and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
@@ -195,7 +202,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
     }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (kPageIdPrefetch > 0 && t + kPageIdPrefetch < v.n_tiles)
+      if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       // Tile t + prefetch_tiles towards L2 now: the two shared-memory stages
       // alone keep too few bytes in flight to cover the memory latency.
