@@ -244,46 +244,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // ---- S^T = K.Q^T: kSBatches batches of 32 / kSBatches k-steps, two
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
-      if constexpr (kQFp8 && kFp8rQgmma && kFp8rQring && (kFp8DevVariant & 4) == 0) {
-        // QGMMA over the content in groups of kFp8rPromote k-steps, a ring of
-        // four accumulators with one commit group per group; the rope (BF16
-        // cores, straight into s) rides in group 0's commit group, so s is
-        // out of the tensor pipe once group 0 is. Group g's sum is added to s
-        // in fp32 after group g + 3 is issued (wait<3> keeps three in flight).
-        constexpr uint32_t kGroups = 16 / kFp8rPromote, kRing = kGroups < 4 ? kGroups : 4;
-        float t[kRing][8];
-        const uint64_t k_desc = make_sw128_desc(tile, 16, 1024), q8_desc = make_sw128_desc(qc + kQcFp8Off, 16, 1024);
-#pragma unroll
-        for (uint32_t gi = 0; gi < kGroups + kRing; ++gi) {
-          if (gi >= kRing) {  // group gi - kRing is done: fold it into s
-            const uint32_t u = (gi - kRing) % kRing;
-            if (gi < kGroups)
-              wgmma_wait<kRing - 1>();
-            else
-              wgmma_wait<0>();
-            pin_regs(t[u]);
-            pin_regs(s);
-#pragma unroll
-            for (int x = 0; x < 8; ++x) s[x] += t[u][x];
-            if (gi >= kGroups) continue;
-          }
-          const uint32_t u = gi % kRing;
-          wgmma_fence();
-          if (gi == 0) {
-#pragma unroll
-            for (uint32_t kk = 0; kk < 4; ++kk)
-              wgmma_m64n16k16_ss(s, desc_advance(rope_desc, kk * 32), desc_advance(q_desc, fp8s_q_addr(0, 32 + kk)),
-                                 kk > 0 ? 1u : 0u);
-          }
-#pragma unroll
-          for (uint32_t j = 0; j < kFp8rPromote; ++j) {
-            const uint32_t kk = gi * kFp8rPromote + j;  // 32 dims: block kk / 4, 32 B steps
-            wgmma_m64n16k32_e4m3_ss(t[u], desc_advance(k_desc, fp8s_k_addr(0, kk)),
-                                    desc_advance(q8_desc, fp8s_q_addr(0, kk)), j > 0 ? 1u : 0u);
-          }
-          wgmma_commit();
-        }
-      } else if constexpr (kQFp8 && kFp8rQgmma) {
+      if constexpr (kQFp8 && kFp8rQgmma) {
         // QGMMA over the content in groups of kFp8rPromote k-steps (32 dims
         // each), four groups at a time into their own accumulators, then
         // added to s in fp32; the rope on the BF16 cores straight into s.

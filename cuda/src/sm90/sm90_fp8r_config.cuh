@@ -43,15 +43,7 @@ static_assert(MLA_SM90_FP8R_SBATCHES == 2 || MLA_SM90_FP8R_SBATCHES == 4 || MLA_
 #ifndef MLA_SM90_FP8R_PROMOTE
 #define MLA_SM90_FP8R_PROMOTE 2
 #endif
-// MLA_SM90_FP8R_QRING = 1: the promoted QGMMA groups run as a ring of four
-// accumulators, one commit group each: group g is added to S^T once g + 4 is
-// issued (wait<3>), so the tensor pipe never drains between rounds; 0: rounds
-// of four groups, each round drained (wait<0>) before its adds.
-#ifndef MLA_SM90_FP8R_QRING
-#define MLA_SM90_FP8R_QRING 1
-#endif
 constexpr bool kFp8rQgmma = MLA_SM90_FP8R_QGMMA != 0;
-constexpr bool kFp8rQring = MLA_SM90_FP8R_QRING != 0;
 constexpr uint32_t kFp8rPromote = MLA_SM90_FP8R_PROMOTE;
 static_assert(kFp8rPromote == 1 || kFp8rPromote == 2 || kFp8rPromote == 4, "promotion every 1, 2 or 4 k-steps");
 
