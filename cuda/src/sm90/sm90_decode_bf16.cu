@@ -10,14 +10,8 @@ namespace mla::cuda_impl {
 bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format == MLA_FORMAT_FP8_ROPE640) return sm90_decode_launch_fp8kv(p, stream);
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
-  // of rows at pages of 8 rows or more (measured 37% slower at 2 tiles
-  // ahead, see docs/perf_notes.md); below that (cp.async row gathers)
-  // MLA_SM90_SMALL_PAGE_ROW_PREFETCH tiles ahead.
-#ifndef MLA_SM90_SMALL_PAGE_ROW_PREFETCH
-#define MLA_SM90_SMALL_PAGE_ROW_PREFETCH 0
-#endif
-  const int32_t row_prefetch = p.page_size < 8 ? MLA_SM90_SMALL_PAGE_ROW_PREFETCH : 0;
-  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, row_prefetch);
+  // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
+  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);
 }
 
 }  // namespace mla::cuda_impl
