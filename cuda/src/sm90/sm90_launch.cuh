@@ -37,17 +37,12 @@ bool kernel_device_ready(int dev, int smem_bytes) {
   return s == 1;
 }
 
-// The decode kernels' launch, with programmatic dependent launch when
-// MLA_SM90_PDL (their CTAs may then set up barriers while the planner still
-// runs; each waits for it at pdl_wait_then_trigger, sm90_sync.cuh, before
-// reading global memory).
+// The decode kernels' launch: programmatic dependent launch (their CTAs may
+// set up barriers while the planner still runs; each waits for it at
+// pdl_wait_then_trigger, sm90_sync.cuh, before reading global memory).
 // Launch errors stay recorded for the caller's cudaGetLastError.
-// Off: measured slower (H200, B128 kv4096, same call: H16 q1 170.5 vs 164.8
-// us, fp8/fp8 112.0 vs 106.4, B1 kv65536 51.1 vs 48.8; decode alone under
-// ncu 33.3 vs 31.8 us): the kernel waits for the planner either way, and the
-// early start did not pay for itself. 1: dependent launch (A/B builds).
 #ifndef MLA_SM90_PDL
-#define MLA_SM90_PDL 0
+#define MLA_SM90_PDL 1  // 0: plain launches (A/B builds)
 #endif
 template <class... Params, class... Args>
 void launch_with_pdl(void (*kernel)(Params...), dim3 grid, uint32_t smem_bytes, cudaStream_t stream,

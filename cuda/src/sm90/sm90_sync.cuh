@@ -135,12 +135,9 @@ __device__ __forceinline__ bool named_sync_or(uint32_t id, uint32_t threads, boo
 // next grid (the combine, launched the same way) may start as SMs free up:
 // it reads the planner's results before its own wait, and those are
 // complete once every CTA of this grid has passed the wait.
-#ifndef MLA_SM90_TRIGGER_COMBINE
-#define MLA_SM90_TRIGGER_COMBINE 1  // 0: the combine launches when this grid ends (A/B builds)
-#endif
 __device__ __forceinline__ void pdl_wait_then_trigger() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
-  if (MLA_SM90_TRIGGER_COMBINE) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 }
 
 // ---- registers ----
