@@ -331,9 +331,6 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   const bool parallel = kFast || p.parallel;
   const int32_t batch_end = kFast ? 1 : p.batch;  // chunk loops: kFast has one chunk (batch >= 1)
   int buf = 0;  // scan buffer in turn (block_exclusive_scan)
-  // The decode grid may launch now (its CTAs set up their barriers while this
-  // one plans); it waits for this grid's completion before reading the plan.
-  allow_dependent_launch();
 
   // The first chunk's inputs are the caller's, complete before the page check
   // started: loaded before waiting for it (with the start before each
@@ -537,8 +534,8 @@ cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream
     if (e != cudaSuccess) return e;
   }
   const bool fast = check && p.batch <= kPlannerThreads && p.parallel;
-  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, 0, pdl && check,
-                          stream, p);
+  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, p, pdl && check,
+                          stream);
 }
 
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,

@@ -18,7 +18,7 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_launch.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_helper_wg.cuh"
 #include "sm90_fp8_producer.cuh"
@@ -55,7 +55,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
-  pdl_wait_then_trigger();  // no global memory is read before this
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + Sm::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + Sm::kInvSum);
@@ -111,7 +110,7 @@ inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
 }
 #endif
 
-// Whether device `dev` runs this kernel (sm90_launch.cuh).
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <bool kQFp8>
 bool fp8kv_device_ready(int dev) {
   return kernel_device_ready<decode_fp8kv_kernel<kQFp8>>(dev, int(Fp8Smem<kQFp8>::kDynamicBytes));
@@ -132,7 +131,7 @@ bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  launch_with_pdl(decode_fp8kv_kernel<kQFp8>, grid, Fp8Smem<kQFp8>::kDynamicBytes, stream, p, map, box_rows);
+  decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
   fp8_profile_print(stream, kQFp8, grid);
 #endif

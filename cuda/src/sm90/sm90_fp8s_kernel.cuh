@@ -14,7 +14,7 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_launch.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8s_config.cuh"
 #include "sm90_fp8s_producer.cuh"
@@ -52,7 +52,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
-  pdl_wait_then_trigger();  // no global memory is read before this
 
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
   if (role == 0) {
@@ -69,7 +68,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel (sm90_launch.cuh).
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <bool kQFp8>
 bool fp8s_device_ready(int dev) {
   return kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes));
@@ -106,7 +105,7 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), 1u);
-  launch_with_pdl(decode_fp8r_kernel<kQFp8>, grid, Fp8rSmem::kDynamicBytes, stream, p, map, box_rows);
+  decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
   return true;
 }
 

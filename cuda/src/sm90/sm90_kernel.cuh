@@ -13,7 +13,7 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_launch.cuh"
+#include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
 #include "sm90_softmax_wg.cuh"
@@ -50,7 +50,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
   }
   __syncthreads();
-  pdl_wait_then_trigger();  // no global memory is read before this
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + smem::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + smem::kInvSum);
@@ -75,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel (sm90_launch.cuh).
+// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
 template <int kVariant>
 bool device_ready(int dev) {
   return kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes));
@@ -100,7 +99,7 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  launch_with_pdl(decode_bf16_kernel<kVariant>, grid, smem::kDynamicBytes, stream, p, map, box_rows, prefetch_tiles);
+  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
   return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
 }
 

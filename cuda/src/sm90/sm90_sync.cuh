@@ -126,20 +126,6 @@ __device__ __forceinline__ bool named_sync_or(uint32_t id, uint32_t threads, boo
   return any != 0;
 }
 
-// ---- programmatic dependent launch ----
-
-// The decode kernels are launched with programmatic dependent launch
-// (launch_with_pdl): a CTA may start before the previous grid on the stream
-// (the planner) has finished, so nothing in global memory (plan, Q, KV, page
-// table) is read before the wait; a plain launch makes it a no-op. Then the
-// next grid (the combine, launched the same way) may start as SMs free up:
-// it reads the planner's results before its own wait, and those are
-// complete once every CTA of this grid has passed the wait.
-__device__ __forceinline__ void pdl_wait_then_trigger() {
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-}
-
 // ---- registers ----
 
 template <uint32_t kRegs>

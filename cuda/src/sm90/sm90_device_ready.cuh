@@ -1,16 +1,11 @@
-// sm90_launch.cuh - host side of the three sm_90a decode kernels (BF16,
-// M = 64 fp8-KV, small-H fp8-KV), written once: whether a device runs them,
-// and their launch with programmatic dependent launch.
+// sm90_device_ready.cuh - whether a device runs one of the sm_90a kernels.
+// One helper for the BF16, M = 64 fp8-KV and small-H fp8-KV kernels, so the
+// rule (and its cache) is written once.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <atomic>
-#include <cstdint>
-#include <utility>
-
-#include "../pdl_launch.h"
-#include "sm90_config.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
@@ -35,19 +30,6 @@ bool kernel_device_ready(int dev, int smem_bytes) {
     state[dev].store(s, std::memory_order_release);
   }
   return s == 1;
-}
-
-// The decode kernels' launch: programmatic dependent launch (their CTAs may
-// set up barriers while the planner still runs; each waits for it at
-// pdl_wait_then_trigger, sm90_sync.cuh, before reading global memory).
-// Launch errors stay recorded for the caller's cudaGetLastError.
-#ifndef MLA_SM90_PDL
-#define MLA_SM90_PDL 1  // 0: plain launches (A/B builds)
-#endif
-template <class... Params, class... Args>
-void launch_with_pdl(void (*kernel)(Params...), dim3 grid, uint32_t smem_bytes, cudaStream_t stream,
-                     Args&&... args) {
-  (void)launch_ex(kernel, grid, dim3(kThreads), smem_bytes, MLA_SM90_PDL != 0, stream, std::forward<Args>(args)...);
 }
 
 }  // namespace mla::cuda_impl::sm90
