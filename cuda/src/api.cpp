@@ -19,6 +19,14 @@
 #include "planner.h"
 #include "portable/decode_kernel.h"
 
+// Measurement builds only (docs/perf_notes.md, "Lead, sixth session"): what
+// the fixed launches cost in a graph. MLA_DEV_SKIP bit 0: the page check and
+// planner are not launched; bit 1: the combine is not launched (with bit 2 of
+// the sm90 kernels, an empty decode; results are garbage). 0 in every real build.
+#ifndef MLA_DEV_SKIP
+#define MLA_DEV_SKIP 0
+#endif
+
 namespace mla::cuda {
 namespace {
 
@@ -240,6 +248,7 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
   p.page_flags = legacy ? nullptr : at<uint32_t>(ws, cuda_impl::page_flags_offset(o.cost_begin, d.batch));
   const cuda_impl::DeviceInfo* dev = nullptr;
   MLA_RETURN_IF_ERROR(cuda_impl::device_info(plan.device, &dev));
+  if (MLA_DEV_SKIP & 1) return Status::Ok();
   return cuda_impl::cuda_status(cuda_impl::launch_planner(p, dev->cc_major >= 9, stream), "planner launch");
 }
 
@@ -309,6 +318,7 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   c.partial_lse = p.partial_lse;
   c.out = out;
   c.lse = lse;
+  if (MLA_DEV_SKIP & 2) return Status::Ok();
   if (legacy)
     return cuda_impl::cuda_status(cuda_impl::launch_combine_legacy(c, d.batch, dev->sm_count, stream),
                                   "combine launch");

@@ -3,7 +3,8 @@
 # times it against other forms, all built in the same call:
 #   A = the checkout as it is (the change); each variant in AB_VARIANTS
 #   ("name:nvcc defines;name:defines", e.g. "old:-DMLA_SM90_FP8_SPLIT_CONVERT=0")
-#   is the same with extra defines (the old form, or a measurement build).
+#   is the same with extra defines (the old form, or a measurement build),
+#   given to both the .cu and the C++ sources.
 #   1. build A and the variants (cuda only, sm_90a, release), in parallel
 #   2. A (unless AB_TESTS=0): cuda suite, reliability tables, racecheck of
 #      the sanitizer subset
@@ -37,7 +38,7 @@ IFS=';' read -r -a VARIANTS <<<"${AB_VARIANTS:?set AB_VARIANTS (name:defines;...
 step setup-a 60 meson setup $A -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release
 for v in "${VARIANTS[@]}"; do
   step "setup-${v%%:*}" 60 meson setup "build-ab-${v%%:*}" -Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a \
-    -Dbuildtype=release -Dtests=false "-Dcuda_args=${v#*:}"
+    -Dbuildtype=release -Dtests=false "-Dcuda_args=${v#*:}" "-Dcpp_args=${v#*:}"
   step "build-${v%%:*}" 200 ninja -C "build-ab-${v%%:*}" tools/mla &
 done
 step build-a 200 ninja -C $A tests/cuda/test_cuda tests/reliability/test_reliability_cuda tools/mla

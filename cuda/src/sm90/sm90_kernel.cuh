@@ -30,6 +30,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     decode_bf16_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
                        int32_t box_rows, int32_t prefetch_tiles) {
 #if MLA_SM90_DEVICE
+#if defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 4)
+  return;  // measurement builds: an empty decode (api.cpp, MLA_DEV_SKIP)
+#endif
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw = smem_addr(smem_raw);
   const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;  // swizzle atoms need 1024-byte alignment
