@@ -240,16 +240,35 @@ MLA_HD int64_t request_cost(const PlannerParams& p, const RequestInfo& ri, const
   return int64_t(g.tiles) * (int64_t(pieces) * kFixedCostBlocks + g.blocks);
 }
 
+// Requests a part takes in the whole-request schedule: k = ceil(B / parts),
+// part b / k takes request b unsplit.
+MLA_HD int32_t whole_per_part(const PlannerParams& p) { return (p.batch + p.num_parts - 1) / p.num_parts; }
+
+// MLA_PLAN_WHOLE_MULTI = 0 (A/B builds): the whole-request schedule only
+// with one request a part.
+#ifndef MLA_PLAN_WHOLE_MULTI
+#define MLA_PLAN_WHOLE_MULTI 1
+#endif
+
 // The whole-request schedule and the payload per part, from the batch totals.
-// Whole requests: when every request fits in its own part and none costs
-// much more than an even share (at most 5/4 of it), part b takes request b
-// unsplit. Cutting the cost line evenly would instead split nearly every
-// request of a uniform batch in two (a combine pass for no balance gained).
-// Only for one M tile per request: at H = 128 (2 tiles) it measured slower
-// than the cut (380 vs 359 us, B=128 kv=4096, H200; docs/perf_notes.md).
+// Whole requests, one a part (k = 1): when every request fits in its own part
+// and none costs much more than an even share (at most 5/4 of it), part b
+// takes request b unsplit. Cutting the cost line evenly would instead split
+// nearly every request of a uniform batch in two (a combine pass for no
+// balance gained). Only for one M tile per request: at H = 128 (2 tiles,
+// a part a request: 256 CTAs in two waves) it measured slower than the cut
+// (380 vs 359 us, B=128 kv=4096, H200; docs/perf_notes.md).
+// Several a part (k >= 2, e.g. B = 128 at H = 128, 66 parts): when k times
+// the costliest request is within 5% of the even share, the parts take k
+// whole requests each: the cut would be at most 5% shorter, but it splits
+// about every other request, and its fp32 partials and combine cost more
+// (~16 us of H128 q1's ~305, sixth session).
 MLA_HD int64_t payload_of(const PlannerParams& p, int64_t total, int64_t max_cost, int32_t max_tiles, bool* whole) {
   int64_t payload = (total + p.num_parts - 1) / p.num_parts;
-  *whole = p.mode == SplitMode::automatic && p.batch <= p.num_parts && max_tiles <= 1 && 4 * max_cost <= 5 * payload;
+  const int64_t k = whole_per_part(p);
+  *whole = p.mode == SplitMode::automatic &&
+           (k == 1 ? max_tiles <= 1 && 4 * max_cost <= 5 * payload
+                   : MLA_PLAN_WHOLE_MULTI != 0 && 20 * k * max_cost <= 21 * payload);
   if (payload < max_tiles) payload = max_tiles;  // >= one block of any request: no part inside a request is empty
   if (payload < 1) payload = 1;
   return payload;
@@ -269,7 +288,7 @@ MLA_HD RequestSplit request_split(const PlannerParams& p, const RequestInfo& ri,
   RequestSplit r{0, 0, -1, 0, 0};
   if (ri.q_len <= 0) return r;
   if (whole) {
-    r.first_part = r.last_part = b;
+    r.first_part = r.last_part = b / whole_per_part(p);
     r.n = 1;
   } else if (p.mode == SplitMode::automatic) {
     r.x_first = S + int64_t(g.tiles) * kFixedCostBlocks;
