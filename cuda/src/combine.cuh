@@ -31,31 +31,17 @@ __device__ __forceinline__ void store_bf16x16(uint16_t* dst, const float (&v)[kC
 }
 
 // The largest LSE of a row's n partials (every lane of the warp gets it) and
-// whether any is NaN; lanes read every 32nd split, 8 loads in flight a lane
-// (one memory round trip up to 256 splits: a loop that used each load
-// before issuing the next took one a 32 splits, 5 for a row cut over 132 SMs).
+// whether any is NaN; lanes read every 32nd split.
 __device__ __forceinline__ float max_partial_lse(const float* partial_lse, int64_t row0, int64_t stride, int32_t n,
                                                  bool* nan_any) {
   const int lane = threadIdx.x & 31;
   constexpr unsigned kAll = 0xffffffffu;
-#ifndef MLA_COMBINE_LSE_IN_FLIGHT
-#define MLA_COMBINE_LSE_IN_FLIGHT 8  // 1: the loop as it was (A/B builds)
-#endif
-  constexpr int kInFlight = MLA_COMBINE_LSE_IN_FLIGHT;
   float mx = -INFINITY;
   bool nan_seen = false;
-  for (int32_t s0 = lane; s0 < n; s0 += 32 * kInFlight) {
-    float l[kInFlight];
-#pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-      const int32_t s = s0 + 32 * j;
-      l[j] = s < n ? partial_lse[row0 + s * stride] : -INFINITY;
-    }
-#pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-      nan_seen |= isnan(l[j]);
-      mx = fmaxf(mx, l[j]);
-    }
+  for (int32_t s = lane; s < n; s += 32) {
+    const float l = partial_lse[row0 + s * stride];
+    nan_seen |= isnan(l);
+    mx = fmaxf(mx, l);
   }
 #pragma unroll
   for (int d = 16; d > 0; d >>= 1) mx = fmaxf(mx, __shfl_xor_sync(kAll, mx, d));
