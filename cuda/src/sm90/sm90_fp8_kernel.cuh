@@ -110,18 +110,13 @@ inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
 }
 #endif
 
-// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
-template <bool kQFp8>
-bool fp8kv_device_ready(int dev) {
-  return kernel_device_ready<decode_fp8kv_kernel<kQFp8>>(dev, int(Fp8Smem<kQFp8>::kDynamicBytes));
-}
-
 // Launches the kernel for an fp8_rope640 KV cache; false (nothing launched)
 // for other pairs or devices.
 template <bool kQFp8>
 bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
   int dev = -1;
-  if (cudaGetDevice(&dev) != cudaSuccess || !fp8kv_device_ready<kQFp8>(dev)) return false;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (!kernel_device_ready<decode_fp8kv_kernel<kQFp8>>(dev, int(Fp8Smem<kQFp8>::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   CUtensorMap map;
   std::memset(&map, 0, sizeof(map));

@@ -68,12 +68,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
-template <bool kQFp8>
-bool fp8s_device_ready(int dev) {
-  return kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes));
-}
-
 // The dispatch key (design, "Contract risk"): mode 1 keys on the caller's
 // plan.max_q_len x H <= 16, which a batch's composition cannot move; mode 2
 // on min(plan.max_q_len, total_q) x H <= 16 (more problems of the test suite
@@ -95,7 +89,8 @@ inline bool fp8s_applies(const DecodeParams& p, int mode) {
 template <bool kQFp8>
 bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
   int dev = -1;
-  if (cudaGetDevice(&dev) != cudaSuccess || !fp8s_device_ready<kQFp8>(dev)) return false;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (!kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   CUtensorMap map;
   std::memset(&map, 0, sizeof(map));

@@ -77,12 +77,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// Whether device `dev` runs this kernel (sm90_device_ready.cuh).
-template <int kVariant>
-bool device_ready(int dev) {
-  return kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes));
-}
-
 // Launches the variant; false (nothing launched) when this path does not
 // apply. box_cap bounds the TMA box height, prefetch_tiles the L2 prefetch
 // distance (the library's choices are in sm90_decode_bf16.cu).
@@ -90,7 +84,8 @@ template <int kVariant>
 bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles) {
   if (p.q_format != MLA_FORMAT_BF16 || p.kv_format != MLA_FORMAT_BF16) return false;
   int dev = -1;
-  if (cudaGetDevice(&dev) != cudaSuccess || !device_ready<kVariant>(dev)) return false;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (!kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   // The TMA view of the pool; without it (tiny pages, or a driver that will
   // not encode the map) the producer gathers every row with cp.async.
