@@ -46,6 +46,8 @@ const char kUsage[] =
     "  --kv-len N | N,N,...   one kv_len for all, or one per request [4096]\n"
     "  --q-format F, --kv-format F   bf16 | fp8_rope640 [bf16]\n"
     "  --mask M [causal]  --window W  --chunk C\n"
+    "  --page-order O     shuffled | sequential [shuffled]: how the pages of each set are dealt\n"
+    "                     (sequential: pool order, as FlashMLA's benchmark; applies to sweeps too)\n"
     "\n"
     "How:\n"
     "  --backend B        cuda | vulkan (default: cuda when a device is present, else vulkan)\n"
@@ -142,6 +144,17 @@ Status select_configs(const Args& a, std::string* sweep, std::vector<BenchConfig
     }
     *configs = kept;
   }
+  const std::string order = a.get("page-order", "shuffled");
+  if (order != "shuffled" && order != "sequential")
+    return invalid_argument("--page-order = '" + order + "' is not shuffled or sequential");
+  for (BenchConfig& c : *configs) {
+    if (order != "sequential") continue;
+    // Names and baselines carry the order (default_name's "_seq"), so results
+    // of both orders can share a JSON file; --only takes the plain names.
+    c.sequential_pages = true;
+    c.name += "_seq";
+    if (!c.baseline.empty()) c.baseline += "_seq";
+  }
   return Status::Ok();
 }
 
@@ -229,7 +242,7 @@ int cmd_bench(int argc, char** argv) {
   Args args;
   Status st = Args::parse(argc, argv,
                           {"sweep", "only", "batch", "heads", "q-len", "kv-len", "page-size", "q-format", "kv-format",
-                           "mask", "window", "chunk", "backend", "kernel", "mode", "min-runs", "max-runs", "target-ms",
+                           "mask", "window", "chunk", "page-order", "backend", "kernel", "mode", "min-runs", "max-runs", "target-ms",
                            "warmup", "l2-multiple", "check-gflop", "seed", "json", "commit", "card-info"},
                           {"list", "help"}, &args);
   if (!st.ok()) return std::fputs(kUsage, stderr), report("bench", st, kExitUsage);

@@ -129,6 +129,7 @@ std::string default_name(const BenchConfig& c) {
   if (c.q_format != RowFormat::bf16 || c.kv_format != RowFormat::bf16)
     n += std::string("_") + short_format(c.q_format) + short_format(c.kv_format);
   if (c.mask != MaskKind::causal) n += std::string("_") + to_string(c.mask);
+  if (c.sequential_pages) n += "_seq";
   return n;
 }
 

@@ -18,6 +18,11 @@ struct BenchConfig {
   int32_t q_len = 1;             // every request has the same q_len
   std::vector<int32_t> kv_lens;  // one per request
   int32_t page_size = 64;
+  // Pages of the rotation sets dealt in a shuffled order (the default: an
+  // allocator that has run a while) or in pool order, request after request
+  // (`--page-order sequential`, as FlashMLA's own benchmark builds its block
+  // table), so the two can be compared in one run.
+  bool sequential_pages = false;
   RowFormat q_format = RowFormat::bf16;
   RowFormat kv_format = RowFormat::bf16;
   MaskKind mask = MaskKind::causal;

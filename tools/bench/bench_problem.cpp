@@ -1,4 +1,4 @@
-// Descs and shuffled page tables of the rotation sets (bench_problem.h).
+// Descs and (by default shuffled) page tables of the rotation sets (bench_problem.h).
 #include "bench_problem.h"
 
 #include <algorithm>
@@ -37,7 +37,7 @@ std::vector<SetMetadata> make_metadata(const BenchConfig& c, const ProblemDesc& 
   std::vector<int32_t> perm(size_t(d.num_pages));
   std::iota(perm.begin(), perm.end(), 0);
   std::mt19937_64 rng(seed);
-  std::shuffle(perm.begin(), perm.end(), rng);
+  if (!c.sequential_pages) std::shuffle(perm.begin(), perm.end(), rng);
   std::vector<SetMetadata> sets(static_cast<size_t>(num_sets));
   size_t next = 0;
   for (SetMetadata& m : sets) {

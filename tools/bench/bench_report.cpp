@@ -93,7 +93,7 @@ void Report::write_json(const Row& r) const {
   else
     j.ints("kv_len", c.kv_lens);
   j.num("kv_len_mean", c.kv_lens.empty() ? 0 : keys / double(c.kv_lens.size())).num("kv_len_total", keys);
-  j.integer("page_size", c.page_size);
+  j.integer("page_size", c.page_size).str("page_order", c.sequential_pages ? "sequential" : "shuffled");
   if (!r.error.empty()) {
     j.str("error", r.error);
   } else {

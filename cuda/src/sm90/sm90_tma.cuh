@@ -23,15 +23,33 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
       : "memory");
 }
 
+// Measurement switch (issue 5, memory-bound shapes): 1 tags every KV box with
+// an L2 evict-first policy (each KV row is read once a call, so it need not
+// displace what stays: Q, page tables, partials). 0, the default, issues the
+// plain copy. docs/perf_notes.md "Lead, seventh session" has the A/B.
+#ifndef MLA_SM90_KV_EVICT_FIRST
+#define MLA_SM90_KV_EVICT_FIRST 0
+#endif
+
 // Box at (column x, row y) of the map -> shared memory at dst; the barrier's
 // transaction count drops by the box's bytes when it has landed.
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int32_t x, int32_t y,
                                             uint32_t bar) {
+#if MLA_SM90_KV_EVICT_FIRST
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
+      "%3}], [%4], %5;" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar), "l"(policy)
+      : "memory");
+#else
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
           dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar)
       : "memory");
+#endif
 }
 
 // Asks L2 to fetch `bytes` (a multiple of 16) at src ahead of use; no
