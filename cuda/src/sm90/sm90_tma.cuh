@@ -23,12 +23,13 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
       : "memory");
 }
 
-// Measurement switch (issue 5, memory-bound shapes): 1 tags every KV box with
-// an L2 evict-first policy (each KV row is read once a call, so it need not
-// displace what stays: Q, page tables, partials). 0, the default, issues the
-// plain copy. docs/perf_notes.md "Lead, seventh session" has the A/B.
+// Every KV box carries an L2 evict-first policy: each KV row is read once a
+// call, so it should not displace what is read again (Q, page tables, the
+// partials the combine reads). Dev harness, H200, B128 kv4096, decode alone:
+// H16 161.7 -> 158.4 us, H64 172.7 -> 171.4 (docs/perf_notes.md "Lead,
+// seventh session"). MLA_SM90_KV_EVICT_FIRST=0 builds the plain copy (A/B).
 #ifndef MLA_SM90_KV_EVICT_FIRST
-#define MLA_SM90_KV_EVICT_FIRST 0
+#define MLA_SM90_KV_EVICT_FIRST 1
 #endif
 
 // Box at (column x, row y) of the map -> shared memory at dst; the barrier's

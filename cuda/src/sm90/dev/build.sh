@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:-build-sm90dev}
 mkdir -p "$out"
-nvcc_flags=(-std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Icommon/include -Icuda/src
+nvcc_flags=(${MLA_DEV_NVCC_EXTRA:-} -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Icommon/include -Icuda/src
             -Itests/support -Xcompiler -Wall,-Wextra)
 # The kernel, with its register / spill report.
 nvcc "${nvcc_flags[@]}" -Xptxas -v -c cuda/src/sm90/sm90_decode_bf16.cu -o "$out/sm90_decode_bf16.o" \

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -444,7 +445,11 @@ void run_bench(cudaStream_t stream, const char* json_path) {
   };
   std::printf("%-13s %9s %9s %8s %7s %8s %7s %6s %6s\n", "config", "us", "dec us", "GB/s", "%copy", "TFLOPS",
               "%gemm", "floorM", "floorC");
+  // MLA_DEV_BENCH_ONLY=H16,H64 (names as above) times only those configs.
+  const char* only = std::getenv("MLA_DEV_BENCH_ONLY");
   for (const BenchSpec& b : specs) {
+    if (only && *only && ("," + std::string(only) + ",").find("," + std::string(b.name) + ",") == std::string::npos)
+      continue;
     ProblemDesc d;
     d.batch = b.batch;
     d.num_heads = b.heads;
@@ -509,6 +514,9 @@ void run_bench(cudaStream_t stream, const char* json_path) {
       };
       const double us_box16 = variant_us(0, 16, 0), us_pf2 = variant_us(0, 64, 2);
       const double us_noload = variant_us(2, 64, 0), us_nomath = variant_us(1, 64, 0);
+      // The same two without TMA (box cap 0: every row by 16-byte cp.async,
+      // the path of pages < 8): is the load method what the loads cost?
+      const double us_full_cp = variant_us(0, 0, 0), us_nomath_cp = variant_us(1, 0, 0);
       HostSchedule whole = plan_simple(d, q_offsets.data(), kv_lens.data(), 0, 1);
       DeviceSchedule ds_whole;
       ds_whole.upload(d, whole);
@@ -517,9 +525,9 @@ void run_bench(cudaStream_t stream, const char* json_path) {
       const double us_whole = time_median_us(stream, 2, 20, [&](int i) { launch_decode(pw[i % sets], stream); });
       DEV_CHECK(cudaStreamSynchronize(stream));
       std::printf("  %-11s decode us: %.1f | box16 %.1f | L2 prefetch 2 tiles %.1f | no loads %.1f | no math %.1f "
-                  "| whole requests (%d CTAs, no combine) %.1f\n",
+                  "| whole requests (%d CTAs, no combine) %.1f | cp.async only: full %.1f, no math %.1f\n",
                   b.name, us_decode, us_box16, us_pf2, us_noload, us_nomath, whole.num_parts * whole.max_m_tiles,
-                  us_whole);
+                  us_whole, us_full_cp, us_nomath_cp);
     }
     if (js)
       std::fprintf(js,
