@@ -23,11 +23,15 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
       : "memory");
 }
 
-// Every KV box carries an L2 evict-first policy: each KV row is read once a
-// call, so it should not displace what is read again (Q, page tables, the
-// partials the combine reads). Dev harness, H200, B128 kv4096, decode alone:
-// H16 161.7 -> 158.4 us, H64 172.7 -> 171.4 (docs/perf_notes.md "Lead,
-// seventh session"). MLA_SM90_KV_EVICT_FIRST=0 builds the plain copy (A/B).
+// KV boxes carry an L2 evict-first policy when one CTA reads each KV tile
+// (one M tile a request, gridDim.y == 1): the row is read once a call, so it
+// should not displace what is read again (Q, page tables, the partials the
+// combine reads). With several M tiles (gridDim.y > 1) the CTAs of the other
+// M tiles read the same tile again, mostly from L2, so there the copy is
+// plain. H200, graph replay, same call (docs/perf_notes.md "Lead, seventh
+// session"): evict-first everywhere took H16 q1 165.7 -> 163.4 us, B1 kv65536
+// 48.2 -> 44.0, fp8 H16 110.1 -> 105.9, but H64 q2 (2 M tiles) 301.9 -> 317.2.
+// MLA_SM90_KV_EVICT_FIRST=0 builds the plain copy everywhere (A/B).
 #ifndef MLA_SM90_KV_EVICT_FIRST
 #define MLA_SM90_KV_EVICT_FIRST 1
 #endif
@@ -37,20 +41,35 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int32_t x, int32_t y,
                                             uint32_t bar) {
 #if MLA_SM90_KV_EVICT_FIRST
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
-      "%3}], [%4], %5;" ::"r"(dst),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar), "l"(policy)
-      : "memory");
-#else
+  if (gridDim.y == 1) {
+    uint64_t policy;
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
+        "%3}], [%4], %5;" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar), "l"(policy)
+        : "memory");
+    return;
+  }
+#endif
+#if defined(MLA_SM90_KV_MULTI_M_EVICT_LAST) && MLA_SM90_KV_MULTI_M_EVICT_LAST
+  // Measurement build: the M tiles' shared KV tiles kept in L2 (evict-last).
+  {
+    uint64_t policy;
+    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
+        "%3}], [%4], %5;" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar), "l"(policy)
+        : "memory");
+    return;
+  }
+#endif
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
           dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar)
       : "memory");
-#endif
 }
 
 // Asks L2 to fetch `bytes` (a multiple of 16) at src ahead of use; no
