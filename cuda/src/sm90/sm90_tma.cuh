@@ -28,9 +28,10 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
 // should not displace what is read again (Q, page tables, the partials the
 // combine reads). With several M tiles (gridDim.y > 1) the CTAs of the other
 // M tiles read the same tile again, mostly from L2, so there the copy is
-// plain. H200, graph replay, same call (docs/perf_notes.md "Lead, seventh
-// session"): evict-first everywhere took H16 q1 165.7 -> 163.4 us, B1 kv65536
-// 48.2 -> 44.0, fp8 H16 110.1 -> 105.9, but H64 q2 (2 M tiles) 301.9 -> 317.2.
+// plain (evict-last there was slower: H128 q2 580 vs 571 us). H200, graph
+// replay (docs/perf_notes.md "Lead, seventh session"): B1 kv65536 49.1 ->
+// 44.9 us, fp8 H16 107.7 -> 104.7, fp8 B1 kv131072 50.8 -> 45.4, H16 q1 -0.1
+// to -1.7% by card; evict-first everywhere made H64 q2 (2 M tiles) 5% slower.
 // MLA_SM90_KV_EVICT_FIRST=0 builds the plain copy everywhere (A/B).
 #ifndef MLA_SM90_KV_EVICT_FIRST
 #define MLA_SM90_KV_EVICT_FIRST 1
@@ -44,19 +45,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map
   if (gridDim.y == 1) {
     uint64_t policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
-        "%3}], [%4], %5;" ::"r"(dst),
-        "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar), "l"(policy)
-        : "memory");
-    return;
-  }
-#endif
-#if defined(MLA_SM90_KV_MULTI_M_EVICT_LAST) && MLA_SM90_KV_MULTI_M_EVICT_LAST
-  // Measurement build: the M tiles' shared KV tiles kept in L2 (evict-last).
-  {
-    uint64_t policy;
-    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
         "%3}], [%4], %5;" ::"r"(dst),
