@@ -36,28 +36,6 @@ __device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint
     cp_async_16(tile + swizzled_chunk_offset(row, lane + 64), src + (lane + 64) * 16, bytes);
 }
 
-// copy_row for KV rows read once a call (one M tile a request: gridDim.y ==
-// 1, as for the TMA boxes in sm90_tma.cuh): the same copies tagged L2
-// evict-first. MLA_SM90_KV_CPASYNC_EVICT_FIRST=0 builds the plain copy (A/B).
-#ifndef MLA_SM90_KV_CPASYNC_EVICT_FIRST
-#define MLA_SM90_KV_CPASYNC_EVICT_FIRST MLA_SM90_KV_EVICT_FIRST
-#endif
-__device__ __forceinline__ void copy_kv_row(uint32_t tile, uint32_t row, const uint8_t* src, uint32_t bytes,
-                                            uint32_t lane) {
-#if MLA_SM90_KV_CPASYNC_EVICT_FIRST
-  if (gridDim.y == 1) {
-    uint64_t policy;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-    cp_async_16_hint(tile + swizzled_chunk_offset(row, lane), src + lane * 16, bytes, policy);
-    cp_async_16_hint(tile + swizzled_chunk_offset(row, lane + 32), src + (lane + 32) * 16, bytes, policy);
-    if (lane < kChunksPerRow - 64)
-      cp_async_16_hint(tile + swizzled_chunk_offset(row, lane + 64), src + (lane + 64) * 16, bytes, policy);
-    return;
-  }
-#endif
-  copy_row(tile, row, src, bytes, lane);
-}
-
 // Where one key's row comes from: src / bytes for cp.async (bytes = 0: not
 // readable, zeros) and its row index in the pool for TMA.
 struct RowSource {
@@ -174,7 +152,7 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
       for (int32_t r = j * run_rows; r < (j + 1) * run_rows; ++r) {
         const uint64_t src = __shfl_sync(0xffffffffu, reinterpret_cast<uint64_t>(r < 32 ? lo.src : hi.src), r & 31);
         const uint32_t bytes = __shfl_sync(0xffffffffu, r < 32 ? lo.bytes : hi.bytes, r & 31);
-        copy_kv_row(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
+        copy_row(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
       }
     }
   cp_async_arrive_noinc(full);

@@ -71,13 +71,6 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint3
                : "memory");
 }
 
-// The same with an L2 cache policy (createpolicy), for rows read once a call.
-__device__ __forceinline__ void cp_async_16_hint(uint32_t dst, const void* src, uint32_t src_bytes, uint64_t policy) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;" ::"r"(dst), "l"(src),
-               "r"(src_bytes), "l"(policy)
-               : "memory");
-}
-
 // Arrives on the barrier once every cp.async this thread issued so far has
 // landed. .noinc: the arrival counts against the barrier's expected count, so
 // a barrier fed by N copying threads is initialised with N.
