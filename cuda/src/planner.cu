@@ -525,28 +525,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
 
 }  // namespace
 
-// Small batches check their pages inside the planner's CTA (phase A, every
-// warp of a request's group on its page list) instead of in a kernel of their
-// own, when one pass of 8 loads a lane covers each request's list: a launch
-// and the programmatic-dependent hand-off less on the call's critical path.
-// The bits and the schedule are the same either way (phase A writes what the
-// flags would say into requests[b].status, which B1 reads).
-// MLA_PLANNER_INLINE_CHECK=0 keeps the separate check for every batch (A/B).
-#ifndef MLA_PLANNER_INLINE_CHECK
-#define MLA_PLANNER_INLINE_CHECK 1
-#endif
-static bool inline_page_check(const PlannerParams& p) {
-  if (!MLA_PLANNER_INLINE_CHECK || !p.parallel || p.batch <= 0 || p.batch > kWarps) return false;
-  const int64_t lanes_per_request = int64_t(kWarps / p.batch) * 32;
-  return int64_t(p.max_pages) <= lanes_per_request * 8;
-}
-
 cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream) {
-  if (p.page_flags != nullptr && inline_page_check(p)) {
-    PlannerParams q = p;
-    q.page_flags = nullptr;
-    return launch_maybe_pdl(planner_kernel<false>, 1, kPlannerThreads, q, false, stream);
-  }
   const bool check = p.page_flags != nullptr && p.batch > 0;
   if (check) {
     const int64_t grid = int64_t(p.batch) * p.check_chunks;
