@@ -439,7 +439,7 @@ void run_bench(cudaStream_t stream, const char* json_path) {
       {"H64", 128, 64, 1, 4096, 64, MaskKind::none, true}, {"H128", 128, 128, 1, 4096, 64, MaskKind::none, true},
       {"H16 q2", 128, 16, 2, 4096, 64, MaskKind::causal},  {"H32 q2", 128, 32, 2, 4096, 64, MaskKind::causal},
       {"H64 q2", 128, 64, 2, 4096, 64, MaskKind::causal},  {"H128 q2", 128, 128, 2, 4096, 64, MaskKind::causal, true},
-      {"H128 B32 8k", 32, 128, 1, 8192, 64, MaskKind::none}, {"H16 B1 64k", 1, 16, 1, 65536, 64, MaskKind::none},
+      {"H128 B32 8k", 32, 128, 1, 8192, 64, MaskKind::none}, {"H16 B1 64k", 1, 16, 1, 65536, 64, MaskKind::none, true},
       {"H64 page1", 128, 64, 1, 4096, 1, MaskKind::none, true},  {"H64 page16", 128, 64, 1, 4096, 16, MaskKind::none},
       {"H64 page256", 128, 64, 1, 4096, 256, MaskKind::none}, {"H20", 128, 20, 1, 4096, 64, MaskKind::none},
   };
