@@ -19,10 +19,6 @@ struct RowPair {
   uint32_t quad;  // lane % 4: which column pair of each 8-column block
 };
 
-#ifndef MLA_SM90_PARTIAL_EVICT_LAST
-#define MLA_SM90_PARTIAL_EVICT_LAST 0
-#endif
-
 __device__ __forceinline__ RowPair thread_rows(uint32_t thread_in_wg) {
   const uint32_t warp = thread_in_wg >> 5, lane = thread_in_wg & 31;
   return RowPair{warp * 16 + (lane >> 2), lane & 3};
@@ -48,21 +44,10 @@ __device__ __forceinline__ void store_output_half(const DecodeParams& p, const I
       }
     } else {
       float* dst = p.partial_out + (int64_t(v.partial_row) + v.row0 + r) * int64_t(MLA_DIM_V) + col;
-#if MLA_SM90_PARTIAL_EVICT_LAST
-      // Measurement switch: the partials the combine reads next kept in L2.
-      uint64_t policy;
-      asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
-#pragma unroll
-      for (int j = 0; j < 32; ++j)
-        asm volatile("st.global.L2::cache_hint.v2.f32 [%0], {%1, %2}, %3;" ::"l"(dst + 8 * j),
-                     "f"(o[4 * j + 2 * h] * inv_sum[h]), "f"(o[4 * j + 2 * h + 1] * inv_sum[h]), "l"(policy)
-                     : "memory");
-#else
 #pragma unroll
       for (int j = 0; j < 32; ++j)
         *reinterpret_cast<float2*>(dst + 8 * j) =
             make_float2(o[4 * j + 2 * h] * inv_sum[h], o[4 * j + 2 * h + 1] * inv_sum[h]);
-#endif
     }
   }
 }

@@ -43,13 +43,7 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int32_t x, int32_t y,
                                             uint32_t bar) {
 #if MLA_SM90_KV_EVICT_FIRST
-#if defined(MLA_SM90_KV_EVICT_FIRST_LAST_M) && MLA_SM90_KV_EVICT_FIRST_LAST_M
-  // Measurement switch: with several M tiles, the last M tile's reads tagged
-  // evict-first too (the tile's lines then leave L2 after the M tiles' reads).
-  if (blockIdx.y == gridDim.y - 1) {
-#else
   if (gridDim.y == 1) {
-#endif
     uint64_t policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
     asm volatile(
