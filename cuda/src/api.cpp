@@ -168,7 +168,7 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
     const int64_t avg_rows = d.batch > 0 ? (int64_t(d.total_q) * d.num_heads + d.batch - 1) / d.batch : 1;
     int64_t avg_tiles = (avg_rows + cuda_impl::kBlockM - 1) / cuda_impl::kBlockM;
     if (avg_tiles < 1) avg_tiles = 1;
-    int64_t parts = int64_t(dev->sm_count - (MLA_PLAN_SPARE_SM ? 1 : 0)) * cuda_impl::kPartsPerSm / avg_tiles;
+    int64_t parts = int64_t(dev->sm_count) * cuda_impl::kPartsPerSm / avg_tiles;
     if (parts < 1) parts = 1;
     if (parts > cuda_impl::kMaxParts) parts = cuda_impl::kMaxParts;
     p.num_parts = int32_t(parts);

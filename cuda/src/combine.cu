@@ -119,7 +119,7 @@ cudaError_t launch_combine(const CombineParams& p, int64_t max_units, int32_t sm
   const int64_t cap = int64_t(sm_count) * kCombineDefaultCtasPerSm;
   if (grid > cap) grid = cap;
   if (grid < 1) grid = 1;
-  return launch_maybe_pdl(combine_kernel, dim3(unsigned(grid)), dim3(kCombineThreads), 0, pdl, stream, p);
+  return launch_maybe_pdl(combine_kernel, dim3(unsigned(grid)), dim3(kCombineThreads), p, pdl, stream);
 }
 
 }  // namespace mla::cuda_impl

@@ -22,19 +22,6 @@ constexpr int kPlannerThreads = 512;  // 128 registers a thread: no spills
 constexpr int kFixedCostBlocks = 4;
 // Parts of the decode grid per SM (each part is one CTA column).
 constexpr int kPartsPerSm = 1;
-// The sm_90a decode kernels follow the planner by programmatic dependent
-// launch: the planner lets them launch once its own wait for the page check
-// is over, so their CTAs are resident and set up (barriers) while it plans;
-// each waits (griddepcontrol.wait) before its first global read. 0: plain
-// launches (sm90_dependent_launch.cuh).
-#ifndef MLA_DECODE_PDL
-#define MLA_DECODE_PDL 1
-#endif
-// Measurement switch: 1 leaves one SM to the planner (parts = SMs - 1), so
-// that no decode CTA of a dependent launch waits for the planner's SM.
-#ifndef MLA_PLAN_SPARE_SM
-#define MLA_PLAN_SPARE_SM 0
-#endif
 // Upper bound on parts whatever the device, so the workspace stays bounded.
 constexpr int kMaxParts = 4096;
 

@@ -343,10 +343,6 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     if (one_chunk && tid > 0) o_prev = p.q_offsets[tid - 1];
   }
   wait_for_primary_grid();  // the page check's flags are complete and visible past this point
-  // The decode grid may launch now (MLA_DECODE_PDL): its CTAs take the SMs
-  // the page check has left and wait for this grid before reading the plan.
-  // Not earlier: decode CTAs (a whole SM each) would take SMs from the check.
-  if (MLA_DECODE_PDL) allow_dependent_launch();
   if (!flagged) {
     check_pages(p, flags_s);
     __syncthreads();
@@ -538,8 +534,8 @@ cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream
     if (e != cudaSuccess) return e;
   }
   const bool fast = check && p.batch <= kPlannerThreads && p.parallel;
-  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, 0, pdl && check,
-                          stream, p);
+  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, p, pdl && check,
+                          stream);
 }
 
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,

@@ -18,7 +18,6 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_dependent_launch.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8_helper_wg.cuh"
@@ -56,7 +55,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
-  wait_for_plan();  // no global read before this (sm90_dependent_launch.cuh)
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + Sm::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + Sm::kInvSum);
@@ -128,8 +126,7 @@ bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  (void)launch_decode_kernel(decode_fp8kv_kernel<kQFp8>, grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream, p,
-                             map, box_rows);
+  decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
   fp8_profile_print(stream, kQFp8, grid);
 #endif

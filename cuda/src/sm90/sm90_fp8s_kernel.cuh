@@ -14,7 +14,6 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_dependent_launch.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
 #include "sm90_fp8s_config.cuh"
@@ -53,7 +52,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
-  wait_for_plan();  // no global read before this (sm90_dependent_launch.cuh)
 
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
   if (role == 0) {
@@ -102,8 +100,7 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), 1u);
-  (void)launch_decode_kernel(decode_fp8r_kernel<kQFp8>, grid, kThreads, Fp8rSmem::kDynamicBytes, stream, p, map,
-                             box_rows);
+  decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
   return true;
 }
 

@@ -13,7 +13,6 @@
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
-#include "sm90_dependent_launch.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
@@ -54,7 +53,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
   }
   __syncthreads();
-  wait_for_plan();  // no global read before this (sm90_dependent_launch.cuh)
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + smem::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + smem::kInvSum);
@@ -99,10 +97,8 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  // Launch errors surface through cudaGetLastError / the stream, as for any kernel.
-  (void)launch_decode_kernel(decode_bf16_kernel<kVariant>, grid, kThreads, smem::kDynamicBytes, stream, p, map,
-                             box_rows, prefetch_tiles);
-  return true;
+  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
+  return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
 }
 
 }  // namespace mla::cuda_impl::sm90
