@@ -147,14 +147,9 @@ Status select_configs(const Args& a, std::string* sweep, std::vector<BenchConfig
   const std::string order = a.get("page-order", "shuffled");
   if (order != "shuffled" && order != "sequential")
     return invalid_argument("--page-order = '" + order + "' is not shuffled or sequential");
-  for (BenchConfig& c : *configs) {
-    if (order != "sequential") continue;
-    // Names and baselines carry the order (default_name's "_seq"), so results
-    // of both orders can share a JSON file; --only takes the plain names.
-    c.sequential_pages = true;
-    c.name += "_seq";
-    if (!c.baseline.empty()) c.baseline += "_seq";
-  }
+  // --only takes the plain names; the order's suffix comes after.
+  if (order == "sequential")
+    for (BenchConfig& c : *configs) bench::use_sequential_pages(&c);
   return Status::Ok();
 }
 

@@ -23,8 +23,8 @@ BenchConfig uneven_config(bool sequential) {
   c.num_heads = 16;
   c.kv_lens = {130, 1, 64};  // 3 + 1 + 1 pages of 64
   c.page_size = 64;
-  c.sequential_pages = sequential;
   c.name = default_name(c);
+  if (sequential) use_sequential_pages(&c);
   return c;
 }
 

@@ -129,8 +129,14 @@ std::string default_name(const BenchConfig& c) {
   if (c.q_format != RowFormat::bf16 || c.kv_format != RowFormat::bf16)
     n += std::string("_") + short_format(c.q_format) + short_format(c.kv_format);
   if (c.mask != MaskKind::causal) n += std::string("_") + to_string(c.mask);
-  if (c.sequential_pages) n += "_seq";
   return n;
+}
+
+void use_sequential_pages(BenchConfig* c) {
+  if (c->sequential_pages) return;
+  c->sequential_pages = true;
+  c->name += "_seq";
+  if (!c->baseline.empty()) c->baseline += "_seq";
 }
 
 bool uniform_kv(const BenchConfig& c) {

@@ -48,6 +48,11 @@ Status named_sweep(const std::string& name, std::vector<BenchConfig>* out);
 // A config's default name from its shape ("b4_kvmix_h16_q4_p64_fp8fp8" style).
 std::string default_name(const BenchConfig& c);
 
+// Pages in pool order (--page-order sequential): sets the flag and appends
+// "_seq" to the name and the baseline's name, so results of both orders can
+// share a JSON file and ratios stay within one order.
+void use_sequential_pages(BenchConfig* c);
+
 // Is kv_lens the same for every request?
 bool uniform_kv(const BenchConfig& c);
 
