@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../decode_params.h"
+#include "../fused_combine.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
@@ -21,6 +22,29 @@
 #include "sm90_tma_map.h"
 
 namespace mla::cuda_impl::sm90 {
+
+// The consumer warpgroups as the group of the fused combine (fused_combine.cuh).
+struct ConsumerBarrier {
+  __device__ __forceinline__ void operator()() const { named_sync(kBarMerge, kConsumerThreads); }
+};
+static_assert(kConsumerThreads == kCombineThreads, "the fused merge runs on the consumer warps");
+static_assert(sizeof(WideScratch) <= 64 * 128, "the fused merge's scratch lives in the P buffer");
+
+// The fused merge of the consumer warps after their last item. Not inlined:
+// inlined, its values stayed live across the item loops and made the
+// softmax WG's loop spill (STACK 40 in the sm_90a cubin); everything it
+// needs is recomputed here from the parameters and special registers.
+__device__ __noinline__ void consumers_fused_combine(const DecodeParams& p) {
+#if MLA_SM90_DEVICE
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;
+  fused_combine(p, int32_t(blockIdx.y), threadIdx.x - kWarpgroupThreads, ConsumerBarrier{},
+                reinterpret_cast<WideScratch*>(smem_raw + pad + smem::kP));
+#else
+  (void)p;
+#endif
+}
 
 // kv_map / box_rows: the TMA view of the pool (box_rows = 0: no TMA, cp.async only).
 // prefetch_tiles: how far ahead of the shared-memory stages KV rows are
@@ -68,6 +92,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
     else
       helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
+    // The P buffer is free: the helper WG's last P.V has completed (wgmma
+    // wait) before the barriers that ended the last item.
+    if (kVariant == kVariantFull && p.arrivals != nullptr) consumers_fused_combine(p);
   }
 #else
   (void)p;
@@ -79,14 +106,25 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // Launches the variant; false (nothing launched) when this path does not
 // apply. box_cap bounds the TMA box height, prefetch_tiles the L2 prefetch
-// distance (the library's choices are in sm90_decode_bf16.cu).
+// distance (the library's choices are in sm90_decode_bf16.cu). With
+// p_in.arrivals set, the kernel merges the split-K partials itself when its
+// grid fits the device at once (then launched cooperatively, so that the
+// runtime guarantees it); *fused tells the caller whether it did, i.e.
+// whether the combine kernel must still run.
 template <int kVariant>
-bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles) {
-  if (p.q_format != MLA_FORMAT_BF16 || p.kv_format != MLA_FORMAT_BF16) return false;
+bool launch_bf16(const DecodeParams& p_in, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles,
+                 bool* fused = nullptr) {
+  if (fused) *fused = false;
+  if (p_in.q_format != MLA_FORMAT_BF16 || p_in.kv_format != MLA_FORMAT_BF16) return false;
   int dev = -1;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   if (!kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes))) return false;
-  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  if (p_in.num_parts <= 0 || p_in.max_m_tiles <= 0) return true;  // nothing to do
+  DecodeParams p = p_in;
+  const int64_t ctas = int64_t(p.num_parts) * p.max_m_tiles;
+  const bool coop = kVariant == kVariantFull && p.arrivals != nullptr &&
+                    ctas <= kernel_resident_ctas<decode_bf16_kernel<kVariant>>(dev, kThreads, int(smem::kDynamicBytes));
+  if (!coop) p.arrivals = nullptr;
   // The TMA view of the pool; without it (tiny pages, or a driver that will
   // not encode the map) the producer gathers every row with cp.async.
   CUtensorMap map;
@@ -96,8 +134,18 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
   if (box_rows > 0 &&
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
-  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = smem::kDynamicBytes;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeCooperative;
+  attr[0].val.cooperative = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = coop ? 1 : 0;
+  (void)cudaLaunchKernelEx(&cfg, decode_bf16_kernel<kVariant>, p, map, box_rows, prefetch_tiles);
+  if (fused) *fused = coop;
   return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
 }
 
