@@ -85,7 +85,7 @@ int64_t combine_units_offset(const DecodePlan& plan) {
 
 // MLA_FUSED_COMBINE: unset / "1": the sm_90a (bf16, bf16) kernel merges the
 // split-K partials itself when its grid fits the device at once (no combine
-// launch; fused_combine.cuh); "0": always the combine kernel. Same bits
+// launch; sm90/sm90_fused_combine.cuh); "0": always the combine kernel. Same bits
 // either way (tests/cuda/test_fused_combine.cpp). MLA_PLANNER=legacy implies 0.
 Status fused_combine_wanted(bool* on) {
   *on = true;

@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
       const int64_t r = k / kCombineColParts;
       const int32_t part = k - int32_t(r) * kCombineColParts;
       combine_row_part_wide(p.partial_out, p.partial_lse, rq.partial_row + r, rows, rq.num_splits, part,
-                            p.out + (g0 + r) * MLA_DIM_V, p.lse + g0 + r, &wide_s, threadIdx.x, CtaBarrier{});
+                            p.out + (g0 + r) * MLA_DIM_V, p.lse + g0 + r, &wide_s);
     }
   }
 }

@@ -4,10 +4,6 @@
 //   combine_row:            one warp, 512 columns (16 per lane), few splits (< kCombineWideSplits)
 //   combine_row_part_wide:  a whole CTA, 128 columns of the row, any number of splits
 //   combine_row_batched:    one warp, any number of splits (the legacy kernel's)
-// Partials are read with ld.global.cg (L2, not L1): the fused merge of the
-// sm_90a decode (fused_combine.cuh) reads rows that other SMs wrote during the
-// same grid, which a stale L1 line could hide; the combine kernel reads them
-// the same way, so both give the same bits by construction.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -43,7 +39,7 @@ __device__ __forceinline__ float max_partial_lse(const float* partial_lse, int64
   float mx = -INFINITY;
   bool nan_seen = false;
   for (int32_t s = lane; s < n; s += 32) {
-    const float l = __ldcg(partial_lse + row0 + s * stride);
+    const float l = partial_lse[row0 + s * stride];
     nan_seen |= isnan(l);
     mx = fmaxf(mx, l);
   }
@@ -94,10 +90,10 @@ __device__ __forceinline__ void combine_row_batched(const float* partial_out, co
     for (int j = 0; j < kBatch; ++j) {
       if (s0 + j < n) {
         const int64_t row = row0 + int64_t(s0 + j) * stride;
-        w[j] = __ldcg(partial_lse + row);
+        w[j] = partial_lse[row];
         const float4* src = reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V) + lane * 4;
 #pragma unroll
-        for (int q = 0; q < 4; ++q) x[j][q] = __ldcg(src + q);
+        for (int q = 0; q < 4; ++q) x[j][q] = src[q];
       }
     }
 #pragma unroll
@@ -132,7 +128,7 @@ __device__ __forceinline__ void combine_row(const float* partial_out, const floa
   static_assert(kCombineWideSplits <= 33, "a lane holds the LSE of one split");
   const int lane = threadIdx.x & 31;
   constexpr unsigned kAll = 0xffffffffu;
-  const float l = lane < n ? __ldcg(partial_lse + row0 + lane * stride) : -INFINITY;
+  const float l = lane < n ? partial_lse[row0 + lane * stride] : -INFINITY;
   const bool nan_seen = __any_sync(kAll, isnan(l));
   float mx = l;
 #pragma unroll
@@ -157,7 +153,7 @@ __device__ __forceinline__ void combine_row(const float* partial_out, const floa
     const float4* src = reinterpret_cast<const float4*>(partial_out + (row0 + int64_t(s) * stride) * MLA_DIM_V) + lane * 4;
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      const float4 x = __ldcg(src + q);
+      const float4 x = src[q];
       v[4 * q + 0] += w * x.x;
       v[4 * q + 1] += w * x.y;
       v[4 * q + 2] += w * x.z;
@@ -179,26 +175,17 @@ struct WideScratch {
   float wsum[kCombineWarps];
 };
 
-// The barrier of a combine kernel's CTA (every thread merges).
-struct CtaBarrier {
-  __device__ __forceinline__ void operator()() const { __syncthreads(); }
-};
-
-// Columns [part * 128, part * 128 + 128) of one row merged by a group of
-// kCombineWarps warps (every thread of the group must call it: it meets at
-// `sync` unless the row is NaN or empty, which every warp sees alike). `tid`
-// is the thread's index in the group (0 .. kCombineThreads - 1), `sync` the
-// group's barrier: the combine kernel's whole CTA, or the consumer warps of a
-// decode CTA (fused merge). Warp w sums splits
+// Columns [part * 128, part * 128 + 128) of one row merged by the whole CTA
+// (kCombineWarps warps; every thread must call it: it has CTA barriers unless
+// the row is NaN or empty, which every warp sees alike). Warp w sums splits
 // w, w + 8, w + 16, ... in ascending order, kCombineWideBatch loads in
 // flight; the 8 warp sums are then added in warp order. The order is fixed
 // by n alone, so the result is deterministic (and differs from the one-warp
 // order only by rounding). The row's LSE is written by the unit of part 0.
-template <class Sync>
 __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, const float* partial_lse, int64_t row0,
                                                       int64_t stride, int32_t n, int32_t part, uint16_t* out_row,
-                                                      float* lse_out, WideScratch* ws, uint32_t tid, Sync sync) {
-  const int lane = int(tid & 31), warp = int(tid >> 5);
+                                                      float* lse_out, WideScratch* ws) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   bool nan_seen;
   const float mx = max_partial_lse(partial_lse, row0, stride, n, &nan_seen);
   const int col = part * kCombinePartCols + lane * 4;
@@ -223,8 +210,8 @@ __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, 
       const int32_t s = s0 + j * kCombineWarps;
       if (s < n) {
         const int64_t row = row0 + int64_t(s) * stride;
-        l[j] = __ldcg(partial_lse + row);
-        x[j] = __ldcg(reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V + col));
+        l[j] = partial_lse[row];
+        x[j] = *reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V + col);
       }
     }
 #pragma unroll
@@ -241,9 +228,9 @@ __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, 
   }
   ws->acc[warp][lane] = acc;
   if (lane == 0) ws->wsum[warp] = wsum;
-  sync();
-  if (tid < kCombinePartCols / 2) {
-    const int c = int(tid) * 2;  // two columns of the part
+  __syncthreads();
+  if (threadIdx.x < kCombinePartCols / 2) {
+    const int c = threadIdx.x * 2;  // two columns of the part
     const float* a = reinterpret_cast<const float*>(ws->acc);
     float a0 = 0.f, a1 = 0.f, W = 0.f;
 #pragma unroll
@@ -255,9 +242,9 @@ __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, 
     const float inv = 1.f / W;
     const __nv_bfloat162 h = __floats2bfloat162_rn(a0 * inv, a1 * inv);
     *reinterpret_cast<__nv_bfloat162*>(out_row + part * kCombinePartCols + c) = h;
-    if (part == 0 && tid == 0) *lse_out = mx + logf(W);
+    if (part == 0 && threadIdx.x == 0) *lse_out = mx + logf(W);
   }
-  sync();  // ws is free for the next unit
+  __syncthreads();  // ws is free for the next unit
 }
 
 // The row of a flagged request: output 0, LSE NaN.

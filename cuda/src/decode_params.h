@@ -23,7 +23,7 @@
 // writes BF16 out and LSE directly. Otherwise it writes its partial result
 // (fp32 output normalised by its own softmax sum, and its LSE) to the
 // workspace rows starting at `partial_row`, and the combine kernel (or the
-// decode itself, fused_combine.cuh) merges the num_splits slots of the
+// decode itself, sm90/sm90_fused_combine.cuh) merges the num_splits slots of the
 // request through their LSE.
 #pragma once
 
@@ -115,7 +115,7 @@ struct DecodeParams {
   // the fields above keep their offsets) ----
   int32_t plan_max_q_len;  // DecodePlan::max_q_len (1..16); 0: unknown (no small-H kernel)
 
-  // ---- fused combine (sm_90a bf16 kernel; fused_combine.cuh) ----
+  // ---- fused combine (sm_90a bf16 kernel; sm90/sm90_fused_combine.cuh) ----
   // arrivals != null asks the kernel to merge the split-K partials itself
   // instead of leaving them to the combine kernel; the launch clears it when
   // the grid cannot be co-resident (then the combine kernel runs as before).

@@ -12,7 +12,7 @@ namespace mla::cuda_impl {
 Status fp8_to_bf16_on_device(uint16_t bits[256]);
 
 // decode() calls so far (this process) whose kernel merged the split-K
-// partials itself (fused_combine.cuh) instead of the combine kernel: the
+// partials itself (sm90/sm90_fused_combine.cuh) instead of the combine kernel: the
 // test that the fused path ran where it should (counted by api.cpp).
 int64_t fused_combine_decodes();
 

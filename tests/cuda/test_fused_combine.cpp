@@ -1,5 +1,5 @@
 // The split-K merge fused into the sm_90a (bf16, bf16) decode
-// (cuda/src/fused_combine.cuh) against the combine kernel it replaces
+// (cuda/src/sm90/sm90_fused_combine.cuh) against the combine kernel it replaces
 // (MLA_FUSED_COMBINE=0): bitwise the same out and LSE, and within tolerance
 // of the reference; the fused path must have run (its counter,
 // cuda/src/testing.h) exactly where the plan's grid fits the device at once,

@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "../decode_params.h"
-#include "../fused_combine.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
+#include "sm90_fused_combine.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
 #include "sm90_softmax_wg.cuh"
@@ -22,29 +22,6 @@
 #include "sm90_tma_map.h"
 
 namespace mla::cuda_impl::sm90 {
-
-// The consumer warpgroups as the group of the fused combine (fused_combine.cuh).
-struct ConsumerBarrier {
-  __device__ __forceinline__ void operator()() const { named_sync(kBarMerge, kConsumerThreads); }
-};
-static_assert(kConsumerThreads == kCombineThreads, "the fused merge runs on the consumer warps");
-static_assert(sizeof(WideScratch) <= 64 * 128, "the fused merge's scratch lives in the P buffer");
-
-// The fused merge of the consumer warps after their last item. Not inlined:
-// inlined, its values stayed live across the item loops and made the
-// softmax WG's loop spill (STACK 40 in the sm_90a cubin); everything it
-// needs is recomputed here from the parameters and special registers.
-__device__ __noinline__ void consumers_fused_combine(const DecodeParams& p) {
-#if MLA_SM90_DEVICE
-  extern __shared__ uint8_t smem_raw[];
-  const uint32_t raw = smem_addr(smem_raw);
-  const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;
-  fused_combine(p, int32_t(blockIdx.y), threadIdx.x - kWarpgroupThreads, ConsumerBarrier{},
-                reinterpret_cast<WideScratch*>(smem_raw + pad + smem::kP));
-#else
-  (void)p;
-#endif
-}
 
 // kv_map / box_rows: the TMA view of the pool (box_rows = 0: no TMA, cp.async only).
 // prefetch_tiles: how far ahead of the shared-memory stages KV rows are
@@ -94,7 +71,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
     // The P buffer is free: the helper WG's last P.V has completed (wgmma
     // wait) before the barriers that ended the last item.
-    if (kVariant == kVariantFull && p.arrivals != nullptr) consumers_fused_combine(p);
+    if (kVariant == kVariantFull && p.arrivals != nullptr) fused_combine(p);
   }
 #else
   (void)p;
@@ -123,6 +100,7 @@ bool launch_bf16(const DecodeParams& p_in, cudaStream_t stream, int32_t box_cap,
   DecodeParams p = p_in;
   const int64_t ctas = int64_t(p.num_parts) * p.max_m_tiles;
   const bool coop = kVariant == kVariantFull && p.arrivals != nullptr &&
+                    p.num_parts <= int32_t(merge_smem::kMaxSlots) &&  // a request's splits fit one merge round
                     ctas <= kernel_resident_ctas<decode_bf16_kernel<kVariant>>(dev, kThreads, int(smem::kDynamicBytes));
   if (!coop) p.arrivals = nullptr;
   // The TMA view of the pool; without it (tiny pages, or a driver that will
