@@ -42,6 +42,12 @@
 #include "sm90_sync.cuh"
 #include "sm90_tma.cuh"
 
+// Measurement builds only (results are garbage): MLA_FUSED_DEV bit 0 skips
+// the merge itself, bit 1 also the wait for the other CTAs. 0 in every real build.
+#ifndef MLA_FUSED_DEV
+#define MLA_FUSED_DEV 0
+#endif
+
 namespace mla::cuda_impl::sm90 {
 
 // Shared memory of the merge (byte offsets from the aligned base): the KV
@@ -326,7 +332,7 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
     if (rows == 0) continue;
     const int32_t n = it.num_splits;
     int32_t* counter = p.arrivals + int64_t(it.request) * p.max_m_tiles + m_tile;
-    if (tid == 0)
+    if (tid == 0 && !(MLA_FUSED_DEV & 2))
       while (ld_acquire_gpu(counter) < n) __nanosleep(32);
     merge_sync();  // the n CTAs' partials are visible to the group past this point
     TileMerge t;
@@ -334,7 +340,7 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
     t.stride = int64_t(rq.q_len) * p.num_heads;
     t.w0 = int64_t(rq.partial_row) + int64_t(m_tile) * kBlockM;
     t.g0 = int64_t(rq.q_begin) * p.num_heads + int64_t(m_tile) * kBlockM;
-    merge_share(p, t, it.split, rows, tid, base, sbase, &phase);
+    if (!(MLA_FUSED_DEV & 1)) merge_share(p, t, it.split, rows, tid, base, sbase, &phase);
     if (tid == 0 && atomicAdd(counter, 1) == 2 * n - 1) atomicExch(counter, 0);  // the last to leave resets
   }
 #else
