@@ -20,10 +20,12 @@
 // Slices. A slice is one row's 128-column quarter; the tile's 4 x rows
 // slices are dealt to its n CTAs (slice e to split e mod n). A CTA copies the
 // n partial pieces (512 B each) of its slices into the shared memory of the
-// KV stages with bulk copies (all in flight at once: one L2 round trip,
-// where register loads from 8 warps took several: measured slower than the
-// combine kernel, docs/perf_notes.md), and their LSEs with plain loads,
-// then merges from shared memory. Every output column gets the combine
+// KV stages with 16-byte cp.async, every consumer thread a share, all in
+// flight at once (one L2 round trip), and their LSEs with plain loads, then
+// merges from shared memory. (Register loads from 8 warps needed several
+// round trips and spilled; one bulk copy a piece was limited by the copy
+// engine's per-request cost, ~40 ns: both measured slower than the combine
+// kernel, docs/perf_notes.md.) Every output column gets the combine
 // kernel's arithmetic in its order, so the bits are the same
 // (tests/cuda/test_fused_combine.cpp): below kCombineWideSplits splits one
 // sum over s ascending (combine_row), from there on 8 sums over s = k, k + 8,
@@ -56,14 +58,14 @@ namespace merge_smem {
 constexpr uint32_t kSlotBytes = kCombinePartCols * 4;                  // one split's piece of a slice
 constexpr uint32_t kSlots = smem::kKV;                                 // staged pieces, slot k at k x 512
 constexpr uint32_t kMaxSlots = kStages * kTileBytes / kSlotBytes;      // 288
-constexpr uint32_t kMaxSlices = 64;                                    // slices a round
+constexpr uint32_t kMaxSlices = 128;                                   // slices a round
 constexpr uint32_t kAcc = smem::kP;                                    // CTA slices: [8 warps][32 lanes] float4
 constexpr uint32_t kWsum = kAcc + kCombineWarps * 32 * 16;             // CTA slices: 8 warp sums of weights
 constexpr uint32_t kWeights = kWsum + kCombineWarps * 4;               // slot k: its LSE, then its weight
 constexpr uint32_t kMax = kWeights + kMaxSlots * 4;                    // slice j: max LSE
 constexpr uint32_t kFlag = kMax + kMaxSlices * 4;                      // slice j: 1 a NaN split, 2 all empty
-constexpr uint32_t kBar = (kFlag + kMaxSlices * 4 + 7) & ~7u;          // mbarrier of the bulk copies
-static_assert(kBar + 8 <= smem::kP + 64 * 128, "the merge's bookkeeping fits the P buffer");
+constexpr uint32_t kEnd = kFlag + kMaxSlices * 4;
+static_assert(kEnd <= smem::kP + 64 * 128, "the merge's bookkeeping fits the P buffer");
 }  // namespace merge_smem
 
 // The consumer warpgroups as one group (tid 0..255).
@@ -75,11 +77,7 @@ __device__ __forceinline__ int32_t ld_acquire_gpu(const int32_t* p) {
   return v;
 }
 
-__device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
-               "l"(src), "r"(bytes), "r"(bar)
-               : "memory");
-}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
 // Rows of M tile m of a request (0 when the tile is past its rows or it has no work).
 __device__ __forceinline__ int32_t fused_tile_rows(const DecodeParams& p, const RequestInfo& rq, int32_t m) {
@@ -111,24 +109,20 @@ __device__ __forceinline__ float4 staged(const uint8_t* base, int32_t slot, uint
 
 // One round: `cnt` slices e = e0, e0 + step, ... of tile t.
 __device__ __forceinline__ void merge_round(const DecodeParams& p, const TileMerge& t, int32_t e0, int32_t step,
-                                            int32_t cnt, uint32_t tid, uint8_t* base, uint32_t sbase,
-                                            uint32_t* phase) {
+                                            int32_t cnt, uint32_t tid, uint8_t* base, uint32_t sbase) {
   using namespace merge_smem;
   const uint32_t lane = tid & 31, warp = tid >> 5;
   const int32_t n = t.n, slots = cnt * n;
   float* wts = reinterpret_cast<float*>(base + kWeights);
   float* mxs = reinterpret_cast<float*>(base + kMax);
   uint32_t* flags = reinterpret_cast<uint32_t*>(base + kFlag);
-  // Pieces: warp 0 posts the byte count, then its lanes issue the copies.
-  if (warp == 0) {
-    fence_proxy_async();  // the previous round's generic reads of the slots come first
-    if (lane == 0) mbar_arrive_expect_tx(sbase + kBar, uint32_t(slots) * kSlotBytes);
-    __syncwarp();
-    for (int32_t k = int32_t(lane); k < slots; k += 32) {
-      const int32_t j = k / n, s = k - j * n, e = e0 + j * step;
-      const float* src = p.partial_out + (t.w0 + (e >> 2) + s * t.stride) * MLA_DIM_V + (e & 3) * kCombinePartCols;
-      bulk_copy_g2s(sbase + kSlots + uint32_t(k) * kSlotBytes, src, kSlotBytes, sbase + kBar);
-    }
+  // Pieces: 16 bytes a thread at a time, slot k's 32 chunks by 32 consecutive threads.
+  constexpr int32_t kChunks = int32_t(kSlotBytes / 16);
+  for (int32_t f = int32_t(tid); f < slots * kChunks; f += kConsumerThreads) {
+    const int32_t k = f / kChunks, c = f - k * kChunks, j = k / n, s = k - j * n, e = e0 + j * step;
+    const float* src =
+        p.partial_out + (t.w0 + (e >> 2) + s * t.stride) * MLA_DIM_V + (e & 3) * kCombinePartCols + c * 4;
+    cp_async_16(sbase + kSlots + uint32_t(f) * 16u, src, 16u);
   }
   // LSEs, every thread a few, meanwhile.
   for (int32_t k = int32_t(tid); k < slots; k += kConsumerThreads) {
@@ -155,9 +149,8 @@ __device__ __forceinline__ void merge_round(const DecodeParams& p, const TileMer
       flags[j] = nan_seen ? 1u : (mx == -INFINITY ? 2u : 0u);
     }
   }
-  merge_sync();
-  mbar_wait(sbase + kBar, *phase);
-  *phase ^= 1u;
+  cp_async_wait_all();
+  merge_sync();  // every thread's pieces have landed and are visible to the group
 
   const bool wide = n >= kCombineWideSplits;
   if (wide && cnt < kCombineWarps) {
@@ -272,14 +265,14 @@ __device__ __forceinline__ void merge_round(const DecodeParams& p, const TileMer
 // The share of CTA `s` (split s of n) in the merge of a tile of `rows` rows:
 // slices e = s, s + n, ... of the 4 x rows, in rounds that fit the staging space.
 __device__ __forceinline__ void merge_share(const DecodeParams& p, const TileMerge& t, int32_t s, int32_t rows,
-                                            uint32_t tid, uint8_t* base, uint32_t sbase, uint32_t* phase) {
+                                            uint32_t tid, uint8_t* base, uint32_t sbase) {
   const int32_t slices = rows * kCombineColParts;
   const int32_t mine = s < slices ? (slices - s + t.n - 1) / t.n : 0;
   int32_t per_round = int32_t(merge_smem::kMaxSlots) / t.n;
   if (per_round > int32_t(merge_smem::kMaxSlices)) per_round = int32_t(merge_smem::kMaxSlices);
   for (int32_t j0 = 0; j0 < mine; j0 += per_round) {
     const int32_t cnt = mine - j0 < per_round ? mine - j0 : per_round;
-    merge_round(p, t, s + j0 * t.n, t.n, cnt, tid, base, sbase, phase);
+    merge_round(p, t, s + j0 * t.n, t.n, cnt, tid, base, sbase);
   }
 }
 
@@ -299,11 +292,7 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
   const int32_t begin = p.part_begin[blockIdx.x], end = p.part_begin[blockIdx.x + 1];
   const int warp = int(tid >> 5);
 
-  if (tid == 0) {
-    mbar_init(sbase + merge_smem::kBar, 1);
-    mbar_init_fence();
-  }
-  merge_sync();  // every thread's partial stores are issued; the barrier is initialised
+  merge_sync();  // every thread's partial stores are issued
   if (tid == 0) {
     __threadfence();  // ... and visible to the GPU before the counts move (cumulative over the barrier)
     for (int32_t i = begin; i < end; ++i) {
@@ -323,7 +312,6 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
     }
   }
 
-  uint32_t phase = 0;
   for (int32_t i = begin; i < end; ++i) {
     const WorkItem it = p.items[i];
     if (it.num_splits <= 1) continue;
@@ -340,7 +328,7 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
     t.stride = int64_t(rq.q_len) * p.num_heads;
     t.w0 = int64_t(rq.partial_row) + int64_t(m_tile) * kBlockM;
     t.g0 = int64_t(rq.q_begin) * p.num_heads + int64_t(m_tile) * kBlockM;
-    if (!(MLA_FUSED_DEV & 1)) merge_share(p, t, it.split, rows, tid, base, sbase, &phase);
+    if (!(MLA_FUSED_DEV & 1)) merge_share(p, t, it.split, rows, tid, base, sbase);
     if (tid == 0 && atomicAdd(counter, 1) == 2 * n - 1) atomicExch(counter, 0);  // the last to leave resets
   }
 #else
