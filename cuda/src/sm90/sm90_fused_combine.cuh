@@ -280,8 +280,12 @@ __device__ __forceinline__ void merge_share(const DecodeParams& p, const TileMer
 // store. Not inlined: inlined, its values stayed live across the item loops
 // (the consumers' registers are the kernel's scarcest thing); everything is
 // recomputed here from the parameters and special registers.
-__device__ __noinline__ void fused_combine(const DecodeParams& p) {
+__device__ __noinline__ void fused_combine(const DecodeParams& params) {
 #if MLA_SM90_DEVICE
+  // A private copy: read through the reference, every field would be loaded
+  // again after each asm "memory" clobber (cp.async, barriers), a dependent
+  // load in every loop iteration; the copy's fields live in registers.
+  const DecodeParams p = params;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw = smem_addr(smem_raw);
   const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;
@@ -332,7 +336,7 @@ __device__ __noinline__ void fused_combine(const DecodeParams& p) {
     if (tid == 0 && atomicAdd(counter, 1) == 2 * n - 1) atomicExch(counter, 0);  // the last to leave resets
   }
 #else
-  (void)p;
+  (void)params;
 #endif
 }
 
