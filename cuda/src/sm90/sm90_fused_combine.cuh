@@ -45,7 +45,8 @@
 #include "sm90_tma.cuh"
 
 // Measurement builds only (results are garbage): MLA_FUSED_DEV bit 0 skips
-// the merge itself, bit 1 also the wait for the other CTAs. 0 in every real build.
+// the merge itself, bit 1 also the wait for the other CTAs, bit 2 the merge's
+// arithmetic and stores, bit 3 its copies into shared memory. 0 in every real build.
 #ifndef MLA_FUSED_DEV
 #define MLA_FUSED_DEV 0
 #endif
@@ -118,7 +119,7 @@ __device__ __forceinline__ void merge_round(const DecodeParams& p, const TileMer
   uint32_t* flags = reinterpret_cast<uint32_t*>(base + kFlag);
   // Pieces: 16 bytes a thread at a time, slot k's 32 chunks by 32 consecutive threads.
   constexpr int32_t kChunks = int32_t(kSlotBytes / 16);
-  for (int32_t f = int32_t(tid); f < slots * kChunks; f += kConsumerThreads) {
+  for (int32_t f = int32_t(tid); !(MLA_FUSED_DEV & 8) && f < slots * kChunks; f += kConsumerThreads) {
     const int32_t k = f / kChunks, c = f - k * kChunks, j = k / n, s = k - j * n, e = e0 + j * step;
     const float* src =
         p.partial_out + (t.w0 + (e >> 2) + s * t.stride) * MLA_DIM_V + (e & 3) * kCombinePartCols + c * 4;
@@ -153,7 +154,8 @@ __device__ __forceinline__ void merge_round(const DecodeParams& p, const TileMer
   merge_sync();  // every thread's pieces have landed and are visible to the group
 
   const bool wide = n >= kCombineWideSplits;
-  if (wide && cnt < kCombineWarps) {
+  if (MLA_FUSED_DEV & 4) {
+  } else if (wide && cnt < kCombineWarps) {
     // Few slices: each by all 8 warps, warp k summing splits k, k + 8, ...
     float4* acc_s = reinterpret_cast<float4*>(base + kAcc);
     float* wsum_s = reinterpret_cast<float*>(base + kWsum);
