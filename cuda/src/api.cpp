@@ -2,7 +2,6 @@
 // launches, the status word.
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +18,6 @@
 #include "mla/validate.h"
 #include "planner.h"
 #include "portable/decode_kernel.h"
-#include "testing.h"
 
 // Measurement builds only (docs/perf_notes.md, "Lead, sixth session"): what
 // the fixed launches cost in a graph. MLA_DEV_SKIP bit 0: the page check and
@@ -28,13 +26,6 @@
 #ifndef MLA_DEV_SKIP
 #define MLA_DEV_SKIP 0
 #endif
-
-namespace mla::cuda_impl {
-namespace {
-std::atomic<int64_t> g_fused_decodes{0};
-}  // namespace
-int64_t fused_combine_decodes() { return g_fused_decodes.load(); }
-}  // namespace mla::cuda_impl
 
 namespace mla::cuda {
 namespace {
@@ -81,21 +72,6 @@ Status planner_legacy(bool* legacy) {
 
 int64_t combine_units_offset(const DecodePlan& plan) {
   return cuda_impl::combine_units_offset(plan.offsets.combine_list, plan.desc.batch);
-}
-
-// MLA_FUSED_COMBINE: unset / "1": the sm_90a (bf16, bf16) kernel merges the
-// split-K partials itself when its grid fits the device at once (no combine
-// launch; sm90/sm90_fused_combine.cuh); "0": always the combine kernel. Same bits
-// either way (tests/cuda/test_fused_combine.cpp). MLA_PLANNER=legacy implies 0.
-Status fused_combine_wanted(bool* on) {
-  *on = true;
-  const char* e = std::getenv("MLA_FUSED_COMBINE");
-  if (!e || !*e || std::strcmp(e, "1") == 0) return Status::Ok();
-  if (std::strcmp(e, "0") == 0) {
-    *on = false;
-    return Status::Ok();
-  }
-  return invalid_argument(std::string("MLA_FUSED_COMBINE = ") + e + " is not one of 0, 1");
 }
 
 cuda_impl::SplitMode split_mode(const ProblemDesc& d) {
@@ -232,8 +208,6 @@ Status make_plan(const ProblemDesc& d, DecodePlan* plan, const PlanOptions& opt)
   o.cost_begin = off;
   off = align_up(off + int64_t(d.batch) * 8);
   off = align_up(off + int64_t(d.batch) * cuda_impl::check_chunks_of(d.max_pages) * 4);  // page flags (page_flags_offset)
-  o.arrivals = off;  // the fused combine's counts: one a (request, M tile)
-  off = align_up(off + int64_t(d.batch) * p.max_m_tiles * 4);
   o.partial_lse = off;
   off = align_up(off + p.partial_rows * 4);
   o.partial_out = off;
@@ -272,8 +246,6 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
   p.status = at<uint32_t>(ws, o.status);
   p.check_chunks = cuda_impl::check_chunks_of(d.max_pages);
   p.page_flags = legacy ? nullptr : at<uint32_t>(ws, cuda_impl::page_flags_offset(o.cost_begin, d.batch));
-  p.arrivals = at<int32_t>(ws, o.arrivals);
-  p.arrival_slots = int64_t(d.batch) * plan.max_m_tiles;
   const cuda_impl::DeviceInfo* dev = nullptr;
   MLA_RETURN_IF_ERROR(cuda_impl::device_info(plan.device, &dev));
   if (MLA_DEV_SKIP & 1) return Status::Ok();
@@ -290,9 +262,8 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   MLA_RETURN_IF_ERROR(check_alignment("kv_pool", data.kv_pool, 16));
   MLA_RETURN_IF_ERROR(check_alignment("out", out, 16));
   MLA_RETURN_IF_ERROR(check_alignment("lse", lse, 4));
-  bool legacy = false, fused_wanted = false;
+  bool legacy = false;
   MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
-  MLA_RETURN_IF_ERROR(fused_combine_wanted(&fused_wanted));
   if (d.batch == 0 || d.total_q == 0) return Status::Ok();  // no row to write
 
   const cuda_impl::DeviceInfo* dev = nullptr;
@@ -333,17 +304,7 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   p.partial_lse = at<float>(ws, o.partial_lse);
   p.status = at<uint32_t>(ws, o.status);
   p.plan_max_q_len = plan.max_q_len;
-  if (fused_wanted && !legacy) {
-    p.arrivals = at<int32_t>(ws, o.arrivals);
-    p.combine_list = at<int32_t>(ws, o.combine_list);
-    p.combine_count = at<int32_t>(ws, o.combine_count);
-  }
-  bool fused = false;
-  MLA_RETURN_IF_ERROR(cuda_impl::launch_decode(p, plan.kernel, *dev, stream, nullptr, &fused));
-  if (fused) {  // the decode merged the partials and wrote the flagged rows
-    cuda_impl::g_fused_decodes.fetch_add(1);
-    return Status::Ok();
-  }
+  MLA_RETURN_IF_ERROR(cuda_impl::launch_decode(p, plan.kernel, *dev, stream, nullptr));
 
   cuda_impl::CombineParams c;
   c.requests = p.requests;

@@ -22,9 +22,8 @@
 // Results. An item that covers all keys of its request (num_splits == 1)
 // writes BF16 out and LSE directly. Otherwise it writes its partial result
 // (fp32 output normalised by its own softmax sum, and its LSE) to the
-// workspace rows starting at `partial_row`, and the combine kernel (or the
-// decode itself, sm90/sm90_fused_combine.cuh) merges the num_splits slots of the
-// request through their LSE.
+// workspace rows starting at `partial_row`, and the combine kernel merges the
+// num_splits slots of the request through their LSE.
 #pragma once
 
 #include <cstdint>
@@ -114,17 +113,6 @@ struct DecodeParams {
   // ---- plan facts for kernel choice (host side only; at the end so that
   // the fields above keep their offsets) ----
   int32_t plan_max_q_len;  // DecodePlan::max_q_len (1..16); 0: unknown (no small-H kernel)
-
-  // ---- fused combine (sm_90a bf16 kernel; sm90/sm90_fused_combine.cuh) ----
-  // arrivals != null asks the kernel to merge the split-K partials itself
-  // instead of leaving them to the combine kernel; the launch clears it when
-  // the grid cannot be co-resident (then the combine kernel runs as before).
-  // arrivals[b * max_m_tiles + m]: CTAs that wrote M tile m of split request b
-  // (zeroed by the planner, and left at zero by the kernel). The combine list
-  // gives the flagged requests whose rows the kernel writes as 0 / NaN.
-  int32_t* arrivals;
-  const int32_t* combine_list;   // [B] (planner)
-  const int32_t* combine_count;  // [1] (planner)
 };
 
 }  // namespace mla::cuda_impl

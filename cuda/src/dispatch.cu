@@ -32,12 +32,10 @@ bool kernel_image_present() {
 }
 
 Status launch_decode(const DecodeParams& p, mla::cuda::Kernel kernel, const DeviceInfo& dev, cudaStream_t stream,
-                     const char** used, bool* fused_combine) {
+                     const char** used) {
   using mla::cuda::Kernel;
-  if (fused_combine) *fused_combine = false;
   const bool hopper = dev.cc_major == 9 && dev.cc_minor == 0;
-  if ((kernel == Kernel::automatic || kernel == Kernel::sm90) && hopper &&
-      sm90_decode_launch(p, stream, fused_combine)) {
+  if ((kernel == Kernel::automatic || kernel == Kernel::sm90) && hopper && sm90_decode_launch(p, stream)) {
     if (used) *used = "sm90";
     return cuda_status(cudaGetLastError(), "sm90 decode launch");
   }

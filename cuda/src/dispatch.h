@@ -17,10 +17,8 @@ namespace mla::cuda_impl {
 //   sm90:      the Hopper kernel or unsupported;
 //   portable_big / portable_small: that configuration (unsupported when the
 //              device lacks the shared memory).
-// *used (may be null) names the kernel launched; *fused_combine (may be
-// null) tells whether it merged the split-K partials itself (sm90_decode.h),
-// so that the combine kernel must not run.
+// *used (may be null) names the kernel launched.
 Status launch_decode(const DecodeParams& p, mla::cuda::Kernel kernel, const DeviceInfo& dev, cudaStream_t stream,
-                     const char** used, bool* fused_combine = nullptr);
+                     const char** used);
 
 }  // namespace mla::cuda_impl

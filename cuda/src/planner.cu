@@ -336,10 +336,6 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   // started: loaded before waiting for it (with the start before each
   // request's own, for the one-chunk test of non-decreasing starts below).
   int32_t o0 = 0, o1 = 0, kv = 0, o_prev = INT_MIN;
-  // The fused combine's counts start at zero every call (a decode leaves
-  // them there, but one that was cut short would not); the previous decode
-  // has ended: the page check that precedes this grid waited for it.
-  for (int64_t i = tid; i < p.arrival_slots; i += kPlannerThreads) p.arrivals[i] = 0;
   if (tid < p.batch) {
     o0 = p.q_offsets[tid];
     o1 = p.q_offsets[tid + 1];

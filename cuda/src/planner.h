@@ -85,8 +85,6 @@ struct PlannerParams {
   int64_t* cost_begin;        // [B] scratch: each request's start on the cost line
   uint32_t* page_flags;       // [B * check_chunks] the page check's bits; null: the planner checks (legacy)
   uint32_t* status;           // [1] OR of the requests' status bits (overwritten)
-  int32_t* arrivals;          // [arrival_slots] the fused combine's counts (decode_params.h), zeroed; may be null
-  int64_t arrival_slots;
 };
 
 // The problem fields of PlannerParams from a desc (inputs, outputs and

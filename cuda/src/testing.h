@@ -11,9 +11,4 @@ namespace mla::cuda_impl {
 // of the current device; bits[c] gets the BF16 bits of code c.
 Status fp8_to_bf16_on_device(uint16_t bits[256]);
 
-// decode() calls so far (this process) whose kernel merged the split-K
-// partials itself (sm90/sm90_fused_combine.cuh) instead of the combine kernel: the
-// test that the fused path ran where it should (counted by api.cpp).
-int64_t fused_combine_decodes();
-
 }  // namespace mla::cuda_impl

@@ -159,17 +159,6 @@ void for_each_kernel(const std::function<void(const mla::cuda::PlanOptions&)>& f
   }
 }
 
-ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t seed) {
-  ProblemSpec s;
-  s.num_heads = heads;
-  s.mask = MaskKind::causal;
-  s.page_size = 64;
-  s.q_lens = {q_len};
-  s.kv_lens = {kv_len};
-  s.seed = seed;
-  return s;
-}
-
 HostProblem extract_request(const HostProblem& p, int32_t b) {
   HostProblem s;
   s.desc = p.desc;

@@ -72,9 +72,6 @@ std::string kernel_label(mla::cuda::Kernel k);
 void for_each_kernel(const std::function<void(const mla::cuda::PlanOptions&)>& f,
                      mla::cuda::PlanOptions base = mla::cuda::PlanOptions());
 
-// One request (causal mask, page 64) of q_len tokens x heads over kv_len keys.
-ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t seed);
-
 // Request b of `p` as a batch of its own (same pool and pages, its Q rows).
 HostProblem extract_request(const HostProblem& p, int32_t b);
 

@@ -102,20 +102,31 @@ HostProblem h200_fault_problem(bool fault) {
   return p;
 }
 
+ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t seed) {
+  ProblemSpec s;
+  s.num_heads = heads;
+  s.mask = MaskKind::causal;
+  s.page_size = 64;
+  s.q_lens = {q_len};
+  s.kv_lens = {kv_len};
+  s.seed = seed;
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("cuda: the device planner writes the host mirror's schedule in both emission modes") {
   std::vector<HostProblem> problems;
   for (const ProblemSpec& s : config_matrix(4242, 24)) problems.push_back(make_problem(s));
-  problems.push_back(make_problem(gpu::long_request(16, 1, 65536, 7)));
+  problems.push_back(make_problem(long_request(16, 1, 65536, 7)));
   {
-    ProblemSpec s = gpu::long_request(16, 4, 1, 8);  // the bench's uneven batch
+    ProblemSpec s = long_request(16, 4, 1, 8);  // the bench's uneven batch
     s.q_lens = {4, 4, 4, 4};
     s.kv_lens = {4641, 45118, 1730, 1696};
     problems.push_back(make_problem(s));
   }
   {
-    ProblemSpec s = gpu::long_request(16, 1, 1, 9);  // more requests than planner threads
+    ProblemSpec s = long_request(16, 1, 1, 9);  // more requests than planner threads
     s.q_lens.assign(700, 1);
     s.kv_lens.assign(700, 0);
     for (size_t b = 0; b < 700; ++b) s.kv_lens[b] = int32_t(1 + (b * 37) % 900);
@@ -126,7 +137,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     // page_size 1: 12000 pages (6 page-check CTAs: the planner ORs them together),
     // 3000 (2 CTAs: one thread loads both flags); bad ids in later chunks, and a
     // kv_len above max_pages * page_size (BAD_KV_LEN, no page read).
-    ProblemSpec s = gpu::long_request(16, 1, 1, 12);
+    ProblemSpec s = long_request(16, 1, 1, 12);
     s.page_size = 1;
     s.q_lens = {1, 2, 1, 1, 1, 1};
     s.kv_lens = {12000, 3000, 12000, 500, 3000, 7};
@@ -138,7 +149,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     p.kv_lens[5] = int32_t(mp + 1);
     problems.push_back(p);
     // More requests than planner threads, with a flag gather of several CTAs per request.
-    ProblemSpec m = gpu::long_request(16, 1, 1, 13);
+    ProblemSpec m = long_request(16, 1, 1, 13);
     m.page_size = 1;
     m.q_lens.assign(600, 1);
     m.kv_lens.assign(600, 0);
@@ -154,7 +165,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     // shortcut prev_max = q_offsets[b - 1] must fall back to the max scan) and
     // in several (600), with a start far ahead that flags every later request.
     for (int32_t n : {70, 600}) {
-      ProblemSpec s = gpu::long_request(16, 1, 1, 14);
+      ProblemSpec s = long_request(16, 1, 1, 14);
       s.q_lens.assign(size_t(n), 2);
       s.kv_lens.assign(size_t(n), 300);
       HostProblem p = make_problem(s);
@@ -176,7 +187,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
       }
     }
     // Split modes and a fault (a page id out of range, a q_len above the causal kv_len).
-    HostProblem f = make_problem(gpu::long_request(20, 3, 5000, 11));
+    HostProblem f = make_problem(long_request(20, 3, 5000, 11));
     for (int32_t splits : {3, 64}) {
       f.desc.num_splits = splits;
       check_schedule(f, mla::cuda::PlanOptions(), std::string("fixed ") + std::to_string(splits));
@@ -201,7 +212,7 @@ TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the
   for (const Shape sh : {Shape{16, 1, 20000}, Shape{16, 3, 12000}, Shape{128, 1, 6000}, Shape{128, 2, 2500}}) {
     {
       const int32_t heads = sh.heads, q_len = sh.q_len;
-      const HostProblem p = make_problem(gpu::long_request(heads, q_len, sh.kv_len, uint64_t(heads * 10 + q_len)));
+      const HostProblem p = make_problem(long_request(heads, q_len, sh.kv_len, uint64_t(heads * 10 + q_len)));
       const Reference ref = run_reference(p);
       for (const char* mode : {"", "legacy"}) {
         PlannerEnv env(mode);

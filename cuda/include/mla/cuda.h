@@ -81,7 +81,7 @@ struct DecodePlan {
   // Byte offsets of the workspace sections (internal).
   struct Offsets {
     int64_t status = 0, combine_count = 0, requests = 0, items = 0, part_begin = 0, combine_list = 0,
-            cost_begin = 0, arrivals = 0, partial_lse = 0, partial_out = 0;
+            cost_begin = 0, partial_lse = 0, partial_out = 0;
   } offsets;
 };
 

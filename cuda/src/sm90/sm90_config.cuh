@@ -100,6 +100,5 @@ constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factor
 constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them
 constexpr uint32_t kBarItemEnd = 3; // softmax WG wrote 1 / sum for the item
 constexpr uint32_t kBarNanKeys = 4;  // rare path: softmax WG cleaned a tile's non-finite V rows
-constexpr uint32_t kBarMerge = 5;    // fused combine (sm90_fused_combine.cuh): the consumers as one group
 
 }  // namespace mla::cuda_impl::sm90

@@ -17,11 +17,7 @@ namespace mla::cuda_impl {
 // The grid is (p.num_parts, p.max_m_tiles) with 384 threads and about 226 KiB
 // of shared memory per CTA: one CTA per SM, so the planner should make
 // num_parts * max_m_tiles about the number of SMs.
-// *fused_combine (may be null): whether the launched kernel merges the
-// split-K partials itself (asked for by p.arrivals; the (bf16, bf16) kernel
-// only, when its grid fits the device at once), so that the caller must not
-// run the combine kernel.
-bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream, bool* fused_combine = nullptr);
+bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream);
 
 // The fp8_rope640-KV kernel alone (sm90_decode_fp8.cu): false without
 // launching for other pairs, or when the environment variable MLA_SM90_FP8=0

@@ -7,12 +7,11 @@
 
 namespace mla::cuda_impl {
 
-bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream, bool* fused_combine) {
-  if (fused_combine) *fused_combine = false;
+bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format == MLA_FORMAT_FP8_ROPE640) return sm90_decode_launch_fp8kv(p, stream);
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
   // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
-  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0, fused_combine);
+  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);
 }
 
 }  // namespace mla::cuda_impl

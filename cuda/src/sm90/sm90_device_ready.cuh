@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
-#include <cstdint>
 
 namespace mla::cuda_impl::sm90 {
 
@@ -31,28 +30,6 @@ bool kernel_device_ready(int dev, int smem_bytes) {
     state[dev].store(s, std::memory_order_release);
   }
   return s == 1;
-}
-
-// CTAs of `kKernel` the device holds at once (blocks a SM x SMs; 0 when the
-// query fails). Cached per kernel and device like kernel_device_ready, whose
-// shared-memory attribute must be set first; `threads` and `smem_bytes` must
-// be the same on every call for one kernel.
-template <auto kKernel>
-int64_t kernel_resident_ctas(int dev, int threads, int smem_bytes) {
-  static std::atomic<int64_t> cached[64];
-  if (dev < 0 || dev >= 64) return 0;
-  int64_t c = cached[dev].load(std::memory_order_acquire);
-  if (c == 0) {
-    int per_sm = 0, sms = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kKernel, threads, size_t(smem_bytes)) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return 0;
-    }
-    c = int64_t(per_sm) * sms;
-    cached[dev].store(c, std::memory_order_release);
-  }
-  return c;
 }
 
 }  // namespace mla::cuda_impl::sm90

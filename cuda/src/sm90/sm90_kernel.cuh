@@ -14,7 +14,6 @@
 #include "../decode_params.h"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
-#include "sm90_fused_combine.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
 #include "sm90_softmax_wg.cuh"
@@ -69,9 +68,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
     else
       helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
-    // The P buffer is free: the helper WG's last P.V has completed (wgmma
-    // wait) before the barriers that ended the last item.
-    if (kVariant == kVariantFull && p.arrivals != nullptr) fused_combine(p);
   }
 #else
   (void)p;
@@ -83,26 +79,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // Launches the variant; false (nothing launched) when this path does not
 // apply. box_cap bounds the TMA box height, prefetch_tiles the L2 prefetch
-// distance (the library's choices are in sm90_decode_bf16.cu). With
-// p_in.arrivals set, the kernel merges the split-K partials itself when its
-// grid fits the device at once (then launched cooperatively, so that the
-// runtime guarantees it); *fused tells the caller whether it did, i.e.
-// whether the combine kernel must still run.
+// distance (the library's choices are in sm90_decode_bf16.cu).
 template <int kVariant>
-bool launch_bf16(const DecodeParams& p_in, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles,
-                 bool* fused = nullptr) {
-  if (fused) *fused = false;
-  if (p_in.q_format != MLA_FORMAT_BF16 || p_in.kv_format != MLA_FORMAT_BF16) return false;
+bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles) {
+  if (p.q_format != MLA_FORMAT_BF16 || p.kv_format != MLA_FORMAT_BF16) return false;
   int dev = -1;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   if (!kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes))) return false;
-  if (p_in.num_parts <= 0 || p_in.max_m_tiles <= 0) return true;  // nothing to do
-  DecodeParams p = p_in;
-  const int64_t ctas = int64_t(p.num_parts) * p.max_m_tiles;
-  const bool coop = kVariant == kVariantFull && p.arrivals != nullptr &&
-                    p.num_parts <= int32_t(merge_smem::kMaxSlots) &&  // a request's splits fit one merge round
-                    ctas <= kernel_resident_ctas<decode_bf16_kernel<kVariant>>(dev, kThreads, int(smem::kDynamicBytes));
-  if (!coop) p.arrivals = nullptr;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   // The TMA view of the pool; without it (tiny pages, or a driver that will
   // not encode the map) the producer gathers every row with cp.async.
   CUtensorMap map;
@@ -112,18 +96,8 @@ bool launch_bf16(const DecodeParams& p_in, cudaStream_t stream, int32_t box_cap,
   if (box_rows > 0 &&
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem::kDynamicBytes;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeCooperative;
-  attr[0].val.cooperative = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = coop ? 1 : 0;
-  (void)cudaLaunchKernelEx(&cfg, decode_bf16_kernel<kVariant>, p, map, box_rows, prefetch_tiles);
-  if (fused) *fused = coop;
+  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
   return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
 }
 
