@@ -186,24 +186,9 @@ __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, 
                                                       int64_t stride, int32_t n, int32_t part, uint16_t* out_row,
                                                       float* lse_out, WideScratch* ws) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int col = part * kCombinePartCols + lane * 4;
-  constexpr int kB = kCombineWideBatch;
-  float l[kB];
-  float4 x[kB];
-  auto load_batch = [&](int32_t s0) {
-#pragma unroll
-    for (int j = 0; j < kB; ++j) {
-      const int32_t s = s0 + j * kCombineWarps;
-      if (s < n) {
-        const int64_t row = row0 + int64_t(s) * stride;
-        l[j] = partial_lse[row];
-        x[j] = *reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V + col);
-      }
-    }
-  };
-  if (MLA_COMBINE_VARIANT != 0) load_batch(warp);  // in flight during the max's round trip
   bool nan_seen;
   const float mx = max_partial_lse(partial_lse, row0, stride, n, &nan_seen);
+  const int col = part * kCombinePartCols + lane * 4;
   if (nan_seen || mx == -INFINITY) {
     if (warp == 0) {
       const float f = nan_seen ? NAN : 0.f;
@@ -216,8 +201,19 @@ __device__ __forceinline__ void combine_row_part_wide(const float* partial_out, 
   }
   float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
   float wsum = 0.f;
+  constexpr int kB = kCombineWideBatch;
   for (int32_t s0 = warp; s0 < n; s0 += kCombineWarps * kB) {
-    if (MLA_COMBINE_VARIANT == 0 || s0 != warp) load_batch(s0);
+    float l[kB];
+    float4 x[kB];
+#pragma unroll
+    for (int j = 0; j < kB; ++j) {
+      const int32_t s = s0 + j * kCombineWarps;
+      if (s < n) {
+        const int64_t row = row0 + int64_t(s) * stride;
+        l[j] = partial_lse[row];
+        x[j] = *reinterpret_cast<const float4*>(partial_out + row * MLA_DIM_V + col);
+      }
+    }
 #pragma unroll
     for (int j = 0; j < kB; ++j) {
       if (s0 + j * kCombineWarps < n) {

@@ -35,16 +35,10 @@ constexpr int kCombineCtasPerSm = 4;  // grid-stride loop over (request, row chu
 // below it, a unit per kCombineWarps rows with a warp per row.
 constexpr int kCombineWideSplits = 9;
 constexpr int kCombineColParts = 4;  // 512 columns = 4 parts of 128 (a float4 per lane)
-// A/B builds (MLA_COMBINE_VARIANT, 0 in the library): 1 issues a wide unit's
-// first batch of loads before its LSE max; 2 also 8 loads a batch at 2 CTAs a
-// SM; 3 also 16 loads a batch at 1 CTA a SM.
-#ifndef MLA_COMBINE_VARIANT
-#define MLA_COMBINE_VARIANT 0
-#endif
-constexpr int kCombineWideBatch = MLA_COMBINE_VARIANT == 3 ? 16 : (MLA_COMBINE_VARIANT == 2 ? 8 : 4);   // loads of a warp's splits issued together in a wide unit (8 spills)
+constexpr int kCombineWideBatch = 4;   // loads of a warp's splits issued together in a wide unit (8 spills)
 // CTAs a SM of the default kernel (__launch_bounds__ minimum: <= 80 registers,
 // no spills) and its grid cap per SM.
-constexpr int kCombineDefaultCtasPerSm = MLA_COMBINE_VARIANT == 3 ? 1 : (MLA_COMBINE_VARIANT == 2 ? 2 : 3);
+constexpr int kCombineDefaultCtasPerSm = 3;
 constexpr int kCombineTable = 2048;   // unit table entries staged in shared memory (else searched in global)
 
 // ---- portable decode kernel (sm_80 / sm_86 / sm_89, and sm_90 until the Hopper kernel) ----
