@@ -148,10 +148,7 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
   for (int32_t index = p.part_begin[blockIdx.x]; index < *part_end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0 || v.n_tiles == 0) continue;
-    bool q_pending = v.request != loaded_request;
-    // The Q load (after the consumers hand the buffer back); with
-    // MLA_SM90_KV_BEFORE_Q (sm90_producer.cuh) after the item's first KV tile.
-    auto load_q = [&]() {
+    if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
       if constexpr (kQFp8) {
         // Where WG 1 converts it in place. Computed here in an asm so that
@@ -165,12 +162,9 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
       }
       ++q_loads;
       loaded_request = v.request;
-      q_pending = false;
-    };
-    if (!MLA_SM90_KV_BEFORE_Q && q_pending) load_q();
+    }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (t == 1 && q_pending) load_q();
       if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       const uint32_t stage = tile_count % kStages;
@@ -179,7 +173,6 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
                        base + S::kKV + stage * kFp8TileBytes, base + S::kSigmaK + stage * 256,
                        base + S::kBarFull + 8 * stage, base + S::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
-    if (q_pending) load_q();  // a one-tile item
   }
   // Leave only once the consumers have released the last tiles: every
   // arrival this thread's copies trigger has then happened.

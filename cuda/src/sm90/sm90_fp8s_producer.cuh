@@ -52,21 +52,16 @@ __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const 
   for (int32_t index = p.part_begin[blockIdx.x]; index < *part_end; ++index) {
     const ItemView v = view_item(p, index, 0);
     if (v.rows == 0 || v.n_tiles == 0) continue;
-    bool q_pending = v.request != loaded_request;
-    // After the item's first KV tile with MLA_SM90_KV_BEFORE_Q (sm90_producer.cuh).
-    auto load_q = [&]() {
+    if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
       uint32_t q_dst;  // in an asm so that ptxas does not keep it live across the loop
       asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQ + (kQFp8 ? kQcFp8Off : 0u)));
       load_q_compact<kQFp8>(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
       ++q_loads;
       loaded_request = v.request;
-      q_pending = false;
-    };
-    if (!MLA_SM90_KV_BEFORE_Q && q_pending) load_q();
+    }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (t == 1 && q_pending) load_q();
       if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       const uint32_t stage = tile_count % kN;
@@ -75,7 +70,6 @@ __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const 
                        base + S::kKV + stage * kFp8TileBytes, base + S::kSigmaK + stage * 256,
                        base + S::kBarFull + 8 * stage, base + S::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
-    if (q_pending) load_q();  // a one-tile item
   }
   // Leave only once the consumers have released the last tiles.
   for (uint32_t k = 0; k < kN && k < tile_count; ++k) {

@@ -184,11 +184,17 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   cp_async_arrive_noinc(full);
 }
 
-// MLA_SM90_KV_BEFORE_Q 1 (default): at a request change, the new item's
-// first KV tile is issued before the producer waits for the consumers to hand
-// the Q buffer back (after the previous item's last S), so that tile's load
-// overlaps the previous item's last softmax, P.V and epilogue instead of
-// starting with the new Q. 0: the order before (Q first), for A/B builds.
+// MLA_SM90_KV_BEFORE_Q 1 (default): at a request change after the first, the
+// new item's first KV tile is issued before the producer waits for the
+// consumers to hand the Q buffer back (after the previous item's last S), so
+// that tile's load overlaps the previous item's last softmax, P.V and
+// epilogue instead of starting with the new Q; the first item keeps Q first
+// (its tile 0 waits for page-table reads that would delay Q) except on the
+// cp.async path (pages < 8 rows), where tile 0 first measured faster.
+// H200, same call (docs/perf_notes.md "Lead, eighth session"): KV first
+// everywhere: page 1 236.0 -> 225.4 us, H128 q2 566.2 -> 561, H16 165.1 ->
+// 166.0, fp8 H16 103.9 -> 107.4 (the fp8 producers keep Q first). 0: Q first
+// always, for A/B builds.
 #ifndef MLA_SM90_KV_BEFORE_Q
 #define MLA_SM90_KV_BEFORE_Q 1
 #endif
@@ -211,7 +217,8 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
       loaded_request = v.request;
       q_pending = false;
     };
-    if (!MLA_SM90_KV_BEFORE_Q && q_pending) load_q();
+    const bool kv_first = MLA_SM90_KV_BEFORE_Q && (q_loads > 0 || box_rows == 0);
+    if (!kv_first && q_pending) load_q();
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       if (t == 1 && q_pending) load_q();  // tile 0 is in flight (or waiting for its stage) already
