@@ -184,21 +184,6 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   cp_async_arrive_noinc(full);
 }
 
-// MLA_SM90_KV_BEFORE_Q 1 (default): at a request change after the first, the
-// new item's first KV tile is issued before the producer waits for the
-// consumers to hand the Q buffer back (after the previous item's last S), so
-// that tile's load overlaps the previous item's last softmax, P.V and
-// epilogue instead of starting with the new Q; the first item keeps Q first
-// (its tile 0 waits for page-table reads that would delay Q) except on the
-// cp.async path (pages < 8 rows), where tile 0 first measured faster.
-// H200, same call (docs/perf_notes.md "Lead, eighth session"): KV first
-// everywhere: page 1 236.0 -> 225.4 us, H128 q2 566.2 -> 561, H16 165.1 ->
-// 166.0, fp8 H16 103.9 -> 107.4 (the fp8 producers keep Q first). 0: Q first
-// always, for A/B builds.
-#ifndef MLA_SM90_KV_BEFORE_Q
-#define MLA_SM90_KV_BEFORE_Q 1
-#endif
-
 template <int kVariant>
 __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                               int32_t prefetch_tiles, uint32_t base, int32_t m_tile) {
@@ -209,19 +194,14 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0 || v.n_tiles == 0) continue;
-    bool q_pending = v.request != loaded_request;
-    auto load_q = [&]() {
+    if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
       load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
       ++q_loads;
       loaded_request = v.request;
-      q_pending = false;
-    };
-    const bool kv_first = MLA_SM90_KV_BEFORE_Q && (q_loads > 0 || box_rows == 0);
-    if (!kv_first && q_pending) load_q();
+    }
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (t == 1 && q_pending) load_q();  // tile 0 is in flight (or waiting for its stage) already
       if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       // Tile t + prefetch_tiles towards L2 now: the two shared-memory stages
@@ -234,7 +214,6 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
                              base + smem::kKV + stage * kTileBytes, base + smem::kBarFull + 8 * stage,
                              base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
-    if (q_pending) load_q();  // a one-tile item
   }
 
   // Leave only once the consumers have released the last tiles: every
