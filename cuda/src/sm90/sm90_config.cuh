@@ -28,7 +28,12 @@ constexpr int kWarpgroupThreads = 128;
 constexpr int kConsumerThreads = 256;  // WG 1 + WG 2, the parties of the named barriers
 constexpr int kRows = 64;              // query rows per tile (wgmma M)
 constexpr int kKeys = 64;              // keys per KV tile (wgmma N of S, K of P.V)
-constexpr int kStages = 2;
+// MLA_SM90_STAGES: measurement builds only (1 stage: how the loads scale
+// with the bytes in flight); the library and its tests use 2.
+#ifndef MLA_SM90_STAGES
+#define MLA_SM90_STAGES 2
+#endif
+constexpr int kStages = MLA_SM90_STAGES;
 
 // Register budgets after setmaxnreg (multiples of 8). The CTA keeps the
 // registers it was launched with, 384 x 168 (65536 / 384 rounded down to 8),
@@ -53,6 +58,22 @@ __host__ __device__ constexpr uint32_t swizzled_chunk_offset(uint32_t row, uint3
   return (chunk >> 3) * kColBlockBytes + row * 128u + (((chunk & 7u) ^ (row & 7u)) << 4);
 }
 
+// A stage's "landed" signal comes in kFullParts parts: column block cb of
+// the tile lands on barrier block_part(cb) of the stage, so S = Q K^T starts
+// on the first blocks while the later ones are still in flight (FlashMLA
+// does the same, one barrier per block). 1 restores one barrier a stage.
+#ifndef MLA_SM90_FULL_PARTS
+#define MLA_SM90_FULL_PARTS 3
+#endif
+constexpr uint32_t kFullParts = MLA_SM90_FULL_PARTS;
+static_assert(kFullParts >= 1 && kFullParts <= 9, "1 to 9 parts of the 9 column blocks");
+__host__ __device__ constexpr uint32_t block_part(uint32_t cb) { return cb * kFullParts / 9; }
+__host__ __device__ constexpr uint32_t part_blocks(uint32_t part) {
+  uint32_t n = 0;
+  for (uint32_t cb = 0; cb < 9; ++cb) n += block_part(cb) == part ? 1u : 0u;
+  return n;
+}
+
 // Shared-memory map (byte offsets from a 1024-aligned base).
 namespace smem {
 constexpr uint32_t kQ = 0;
@@ -62,8 +83,8 @@ constexpr uint32_t kScale = kP + 64 * 128;                // 64 floats: per-row 
 constexpr uint32_t kInvSum = kScale + 64 * 4;             // 2 x 64 floats: 1 / softmax sum, per item parity
 constexpr uint32_t kNanKeys = kInvSum + 2 * 64 * 4;       // 4 words: keys with a non-finite V (nonfinite.cuh)
 constexpr uint32_t kNanFlag = kNanKeys + 4 * 4;           // 2 words: a tile has a non-finite raw logit (tile parity)
-constexpr uint32_t kBarFull = kNanFlag + 2 * 4;           // kStages mbarriers: tile landed
-constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages;    // kStages mbarriers: tile consumed
+constexpr uint32_t kBarFull = kNanFlag + 2 * 4;           // [kStages][kFullParts] mbarriers: tile parts landed
+constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages * kFullParts;  // kStages mbarriers: tile consumed
 constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;   // Q tile landed
 constexpr uint32_t kBarQEmpty = kBarQFull + 8;            // Q tile no longer read
 constexpr uint32_t kEnd = kBarQEmpty + 8;
@@ -71,8 +92,13 @@ constexpr uint32_t kDynamicBytes = kEnd + 1024;  // slack to align the base
 static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
 }  // namespace smem
 
+// Barrier `part` of a stage's "landed" signal.
+__host__ __device__ constexpr uint32_t full_bar(uint32_t base, uint32_t stage, uint32_t part) {
+  return base + smem::kBarFull + 8 * (stage * kFullParts + part);
+}
+
 // Arrivals each mbarrier waits for.
-// KV tile: every producer thread (cp.async noinc) + lane 0 of each producer
+// KV tile (each part's barrier): every producer thread (cp.async noinc) + lane 0 of each producer
 // warp (arrive.expect_tx for its TMA boxes, 0 bytes when it has none).
 constexpr uint32_t kFullArrivals = kWarpgroupThreads + 4;
 constexpr uint32_t kQFullArrivals = kWarpgroupThreads;  // Q tile: cp.async only

@@ -17,7 +17,7 @@ namespace mla::cuda_impl::sm90 {
 
 template <int kVariant>
 __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t base, const float* scale_smem,
-                                               const float* inv_sum_smem, int32_t m_tile) {
+                                               const float* inv_sum_smem, int32_t m_tile, uint32_t parts) {
   const uint32_t tid = threadIdx.x - 2 * kWarpgroupThreads;
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
@@ -40,7 +40,7 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + smem::kKV + stage * kTileBytes;
       if constexpr (kVariant == kVariantNoCompute) {  // dev timing only: consume the tile untouched
-        mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+        for (uint32_t part = 0; part < parts; ++part) mbar_wait(full_bar(base, stage, part), (tile_count / kStages) & 1);
         if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
         continue;
       }
@@ -58,7 +58,8 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       for (int i = 0; i < 128; ++i) o[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
       // WG 1 saw this tile land; waiting here too makes the copies visible to
       // this warpgroup on its own (the wait returns at once).
-      mbar_wait(base + smem::kBarFull + 8 * stage, (tile_count / kStages) & 1);
+#pragma unroll
+      for (uint32_t part = 0; part < parts; ++part) mbar_wait(full_bar(base, stage, part), (tile_count / kStages) & 1);
       fence_proxy_async();
 
       const uint64_t v_desc = make_sw128_desc(tile + 4 * kColBlockBytes, kColBlockBytes, 1024);

@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (threadIdx.x == 0) {
     for (uint32_t s = 0; s < kStages; ++s) {
-      mbar_init(base + smem::kBarFull + 8 * s, kFullArrivals);
+      for (uint32_t part = 0; part < kFullParts; ++part) mbar_init(full_bar(base, s, part), kFullArrivals);
       mbar_init(base + smem::kBarEmpty + 8 * s, kEmptyArrivals);
     }
     mbar_init(base + smem::kBarQFull, kQFullArrivals);
@@ -59,15 +59,18 @@ __global__ void __launch_bounds__(kThreads, 1)
   // The role index through a shuffle: the compiler then knows it is
   // warp-uniform, and keeps the wgmma of the consumers out of "divergent" code.
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  // Parts of a stage's landed signal: without TMA every row comes by
+  // cp.async and all parts would land together, so one barrier does.
+  const uint32_t parts = box_rows > 0 ? kFullParts : 1u;
   if (role == 0) {
     regs_release<kProducerRegs>();
     producer_loop<kVariant>(p, &kv_map, box_rows, prefetch_tiles, base, m_tile);
   } else {
     regs_claim<kConsumerRegs>();
     if (role == 1)
-      softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
+      softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile, parts);
     else
-      helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile);
+      helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile, parts);
   }
 #else
   (void)p;

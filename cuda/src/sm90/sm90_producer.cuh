@@ -99,7 +99,10 @@ __device__ __forceinline__ bool page_prefetch_applies(const DecodeParams& p, con
 // and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
 // is on, else 16), and run j belongs to warp j % 4. A run whose rows are all
 // readable goes through TMA (9 boxes, one per column block), the others row
-// by row through cp.async. Every producer thread then arrives on `full`.
+// by row through cp.async. Every producer thread then arrives on each of the
+// stage's kFullParts barriers (`full`: part 0; part p at full + 8 p), and
+// each TMA box counts its bytes on its column block's part; without TMA
+// (box_rows = 0) only part 0 is used (the consumers wait for it alone).
 template <int kVariant>
 __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                              const int32_t* pages, int32_t k0, int32_t key_hi, uint32_t tile,
@@ -135,14 +138,18 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
     first_row[k] = row < 32 ? lo_row : hi_row;
   }
   if (lane == 0) {
-    mbar_arrive_expect_tx(full, uint32_t(__popc(tma_runs)) * uint32_t(run_rows) * 9u * 128u);
+    // Each part's barrier: this warp's TMA bytes in that part's column blocks.
+    const uint32_t block_bytes = uint32_t(__popc(tma_runs)) * uint32_t(run_rows) * 128u;
+#pragma unroll
+    for (uint32_t part = 0; part < kFullParts; ++part)
+      if (part == 0 || box_rows > 0) mbar_arrive_expect_tx(full + 8 * part, block_bytes * part_blocks(part));
     for (int32_t k = 0; k < 2; ++k) {
       const int32_t j = int32_t(warp) + 4 * k;
       if (!((tma_runs >> j) & 1u)) continue;
       const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
 #pragma unroll
       for (uint32_t cb = 0; cb < 9; ++cb)
-        tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 64), first_row[k], full);
+        tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 64), first_row[k], full + 8 * block_part(cb));
     }
   }
   // The rest of this warp's runs, row by row.
@@ -155,7 +162,9 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
         copy_row(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
       }
     }
-  cp_async_arrive_noinc(full);
+#pragma unroll
+  for (uint32_t part = 0; part < kFullParts; ++part)
+    if (part == 0 || box_rows > 0) cp_async_arrive_noinc(full + 8 * part);
 }
 
 // L2 prefetch of the rows of a later tile (keys k0..k0+63): lane l < 16 of
@@ -211,7 +220,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
       const uint32_t stage = tile_count % kStages;
       const uint32_t round = tile_count / kStages;
       load_kv_tile<kVariant>(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
-                             base + smem::kKV + stage * kTileBytes, base + smem::kBarFull + 8 * stage,
+                             base + smem::kKV + stage * kTileBytes, full_bar(base, stage, 0),
                              base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
   }

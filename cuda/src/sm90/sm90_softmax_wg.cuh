@@ -187,7 +187,7 @@ __device__ __forceinline__ void clean_nonfinite_keys(SoftmaxRows& st, uint32_t t
 
 template <int kVariant>
 __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
-                                                float* inv_sum_smem, int32_t m_tile) {
+                                                float* inv_sum_smem, int32_t m_tile, uint32_t parts) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
@@ -217,10 +217,10 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kStages;
       const uint32_t tile = base + smem::kKV + stage * kTileBytes;
-      const uint32_t full_bar = base + smem::kBarFull + 8 * stage, full_parity = (tile_count / kStages) & 1;
+      const uint32_t full0 = full_bar(base, stage, 0), full_parity = (tile_count / kStages) & 1;
       const uint32_t prev_empty = base + smem::kBarEmpty + 8 * ((tile_count + kStages - 1) % kStages);
       if constexpr (kVariant == kVariantNoCompute) {  // dev timing only: consume the tile untouched
-        mbar_wait(full_bar, full_parity);
+        for (uint32_t part = 0; part < parts; ++part) mbar_wait(full0 + 8 * part, full_parity);
         if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
         if (t == v.n_tiles - 1 && lane == 0 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
           mbar_arrive(base + smem::kBarQEmpty);
@@ -236,14 +236,24 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
         pin_regs(o);
         if (lane == 0) mbar_arrive(prev_empty);
       }
-      mbar_wait(full_bar, full_parity);
+      mbar_wait(full0, full_parity);
       fence_proxy_async();
 
+      // S block by block as the parts land (config: kFullParts): the k-steps
+      // of the first part run while the later parts are still in flight.
       const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
       wgmma_fence();
 #pragma unroll
       for (uint32_t kk = 0; kk < 36; ++kk) {
-        const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+        const uint32_t cb = kk >> 2;
+        if ((kk & 3) == 0 && cb > 0 && block_part(cb) != block_part(cb - 1)) {
+          if (parts > 1) {
+            mbar_wait(full0 + 8 * block_part(cb), full_parity);
+            fence_proxy_async();
+          }
+          wgmma_fence();  // (ptxas would insert it after the wait loop anyway: C7519)
+        }
+        const uint32_t off = cb * kColBlockBytes + (kk & 3) * 32;
         wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
       }
       wgmma_commit();
