@@ -10,6 +10,7 @@
 #include "sm90_decode.h"
 #include "sm90_fp8_kernel.cuh"
 #include "sm90_fp8s_config.cuh"
+#include "sm90_fp8v_kernel.cuh"
 #if MLA_SM90_FP8_SMALLH_BUILD
 #include "sm90_fp8s_kernel.cuh"
 #endif
@@ -31,6 +32,19 @@ bool fp8_route_enabled() {
   static const bool enabled = [] {
     const char* e = std::getenv("MLA_SM90_FP8");
     if (e == nullptr || *e == '\0') return kFp8RouteDefault;
+    return std::strcmp(e, "0") != 0;
+  }();
+  return enabled;
+}
+
+// The register-V M = 64 kernel for (fp8_rope640, fp8_rope640)
+// (sm90_fp8v_config.cuh): on by default; MLA_SM90_FP8V=0 gives the pair back
+// to the FP16-copy kernel (sm90_fp8_kernel.cuh), which bf16 Q keeps.
+constexpr bool kFp8vDefault = true;
+bool fp8v_enabled() {
+  static const bool enabled = [] {
+    const char* e = std::getenv("MLA_SM90_FP8V");
+    if (e == nullptr || *e == '\0') return kFp8vDefault;
     return std::strcmp(e, "0") != 0;
   }();
   return enabled;
@@ -79,6 +93,7 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     return true;
   }
 #endif
+  if (fp8v_enabled() && sm90::launch_fp8v(p, stream)) return true;
   return sm90::launch_fp8kv(p, stream);
 }
 

@@ -64,6 +64,7 @@ template <bool kQFp8>
 struct Fp8Smem {
   static constexpr uint32_t kQBytes = kTileBytes;
   static constexpr uint32_t kQ = 0;
+  static constexpr uint32_t kQLoad = kQ + kQFp8Off;               // where an FP8 Q lands (then converted)
   static constexpr uint32_t kKV = kQ + kQBytes;                   // kStages FP8 tiles
   static constexpr uint32_t kV = kKV + kStages * kFp8TileBytes;   // FP16 content of the current tile
   static constexpr uint32_t kP = kV + kBf16ContentBytes;          // P: 64 x 64 FP16, swizzled

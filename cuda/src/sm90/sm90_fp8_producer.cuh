@@ -136,10 +136,11 @@ __device__ __forceinline__ void load_q_tile_fp8(const DecodeParams& p, int64_t q
   cp_async_arrive_noinc(full);
 }
 
-template <bool kQFp8>
+// S: the shared-memory layout (Fp8Smem, or Fp8vSmem of the register-V
+// kernel), kNStages its FP8 stages; an FP8 Q lands at S::kQLoad.
+template <bool kQFp8, class S = Fp8Smem<kQFp8>, uint32_t kNStages = uint32_t(kStages)>
 __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                                   uint32_t base, int32_t m_tile) {
-  using S = Fp8Smem<kQFp8>;
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
   // The part's end is read again per item (an L1 hit) rather than held: at 56
@@ -151,11 +152,11 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
     if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
       if constexpr (kQFp8) {
-        // Where WG 1 converts it in place. Computed here in an asm so that
-        // ptxas does not keep it live across the loop (at 56 registers that
-        // made it spill).
+        // Where WG 1 reads it (Fp8Smem: converts it in place). Computed here
+        // in an asm so that ptxas does not keep it live across the loop (at
+        // 56 registers that made it spill).
         uint32_t q_dst;
-        asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQ + kQFp8Off));
+        asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQLoad));
         load_q_tile_fp8(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
       } else {
         load_q_tile<kVariantFull>(p, v.q_row0, v.rows, base + S::kQ, base + S::kBarQFull);
@@ -167,8 +168,8 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
-      const uint32_t stage = tile_count % kStages;
-      const uint32_t round = tile_count / kStages;
+      const uint32_t stage = tile_count % kNStages;
+      const uint32_t round = tile_count / kNStages;
       load_kv_tile_fp8(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
                        base + S::kKV + stage * kFp8TileBytes, base + S::kSigmaK + stage * 256,
                        base + S::kBarFull + 8 * stage, base + S::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
@@ -176,9 +177,9 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
   }
   // Leave only once the consumers have released the last tiles: every
   // arrival this thread's copies trigger has then happened.
-  for (uint32_t k = 0; k < kStages && k < tile_count; ++k) {
+  for (uint32_t k = 0; k < kNStages && k < tile_count; ++k) {
     const uint32_t tile = tile_count - 1 - k;
-    mbar_wait(base + S::kBarEmpty + 8 * (tile % kStages), (tile / kStages) & 1);
+    mbar_wait(base + S::kBarEmpty + 8 * (tile % kNStages), (tile / kNStages) & 1);
   }
 }
 

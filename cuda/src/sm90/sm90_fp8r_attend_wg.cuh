@@ -35,6 +35,7 @@
 #include "../portable/ptx_sm80.cuh"
 #include "sm90_config.cuh"
 #include "sm90_fp8_config.cuh"
+#include "sm90_fp8_frags.cuh"
 #include "sm90_fp8_tile.cuh"
 #include "sm90_fp8r_config.cuh"
 #include "sm90_fp8s_config.cuh"
@@ -44,15 +45,6 @@
 #include "sm90_wgmma.cuh"
 
 namespace mla::cuda_impl::sm90 {
-
-// Two E4M3 codes (bytes 0, 1 and 2, 3 of w) as FP16 pairs, their values
-// exactly (first code in the low half); NaN stays NaN.
-__device__ __forceinline__ void e4m3x4_to_f16x2x2(uint32_t w, uint32_t& lo, uint32_t& hi) {
-  asm("{\n\t.reg .b16 a, b;\n\tmov.b32 {a, b}, %2;\n\t"
-      "cvt.rn.f16x2.e4m3x2 %0, a;\n\tcvt.rn.f16x2.e4m3x2 %1, b;\n\t}"
-      : "=r"(lo), "=r"(hi)
-      : "r"(w));
-}
 
 // K fragments of FP8 32-byte chunk kc (dims 32kc..32kc + 31) for keys 16w..:
 // fp8r_k_load brings the 16 codes of the thread (ldmatrix), fp8r_k_convert
@@ -74,23 +66,12 @@ __device__ __forceinline__ void fp8r_k_convert(const uint32_t (&R)[4], uint32_t 
   }
 }
 
-template <int N>
-__device__ __forceinline__ void pin_frags(uint32_t (&a)[N][4]) {
-#pragma unroll
-  for (int k = 0; k < N; ++k) pin_regs(a[k]);
-}
-
 // V^T fragments of m-tile i (value dims 64i + 16w..) for k-steps 2kp, 2kp + 1
-// (keys 32kp..32kp + 31): fp8r_vt_load (ldmatrix.trans), fp8r_vt_convert.
+// (keys 32kp..32kp + 31): fp8r_vt_load (ldmatrix.trans, sm90_fp8_frags.cuh), fp8r_vt_convert.
 // kFinite (a tile with a NaN code): code x 2^-8 by the bit trick of
 // sm90_fp8_tile.cuh, NaN codes made finite, so that a key hidden from a row
 // meets P = 0, never 0 x NaN; otherwise the values by cvt (a byte permute
 // puts keys 2t, 2t + 1 of one dim side by side).
-__device__ __forceinline__ void fp8r_vt_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i, uint32_t kp,
-                                             uint32_t (&R)[4]) {
-  const uint32_t j = lane >> 3, r = lane & 7;
-  ptx::ldmatrix_x4_trans(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
-}
 template <bool kFinite>
 __device__ __forceinline__ void fp8r_vt_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {
 #pragma unroll

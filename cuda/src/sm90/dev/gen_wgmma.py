@@ -4,7 +4,7 @@ kernels issue, with their long accumulator operand lists spelled out (inline
 PTX needs one operand per register), for BF16 inputs (the BF16 kernel) and
 FP16 inputs (the fp8-KV kernel, whose E4M3 content becomes FP16 exactly; its
 P is FP16 too: 2^-11 relative per weight against BF16's 2^-8), and the E4M3
-form of the small-H kernel's QGMMA. Run from the
+forms of the small-H and register-V kernels' QGMMA. Run from the
 repository root:
     python3 cuda/src/sm90/dev/gen_wgmma.py > cuda/src/sm90/sm90_wgmma_ops.cuh
 """
@@ -94,4 +94,12 @@ emit("wgmma_m64n16k16_f16_rs",
      "m64n16k16", 8, "regs", 0, "f16")
 emit("wgmma_m64n16k32_e4m3_ss", "S^T += K.Q^T (content, E4M3): A (K) and B (Q) K-major in shared memory.",
      "m64n16k32", 8, "desc", 0, "e4m3")
+# The register-V M = 64 fp8-KV kernel (sm90_fp8v_*.cuh): S's content on the
+# FP8 tensor cores straight from the FP8 tile, O^T = V^T.P^T with V^T
+# converted in registers (N = the tile's 64 query rows).
+emit("wgmma_m64n64k32_e4m3_ss", "S += Q.K^T (content, E4M3): A (Q) and B (K) K-major in shared memory.",
+     "m64n64k32", 32, "desc", 0, "e4m3")
+emit("wgmma_m64n64k16_f16_rs",
+     "O^T += V^T.P^T (FP16): A (V^T) from registers, B (P^T, i.e. P row-major) K-major in shared memory.",
+     "m64n64k16", 32, "regs", 0, "f16")
 print("}  // namespace mla::cuda_impl::sm90")
