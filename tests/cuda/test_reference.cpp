@@ -24,7 +24,7 @@ using namespace mla::test;
 void check_specs(const std::vector<ProblemSpec>& specs, const std::string& name) {
   const auto kernels = gpu::kernels_under_test();
   int failed = 0, runs = 0;
-  std::map<std::string, double> worst;
+  std::map<std::string, double> worst, worst_lse;
   for (const ProblemSpec& s : specs) {
     const HostProblem p = make_problem(s);
     const Reference ref = run_reference(p);
@@ -35,13 +35,15 @@ void check_specs(const std::vector<ProblemSpec>& specs, const std::string& name)
       ++runs;
       const CompareResult c = gpu::check_against_reference(p, ref, r, gpu::kernel_label(k));
       if (!c.ok || r.status != 0u) ++failed;
-      double& w = worst[std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format) + " " +
-                        mla::cuda::to_string(k)];
-      w = std::max(w, c.max_err_over_tol);
+      const std::string key =
+          std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format) + " " + mla::cuda::to_string(k);
+      worst[key] = std::max(worst[key], c.max_err_over_tol);
+      worst_lse[key] = std::max(worst_lse[key], c.max_lse_err_over_tol);
     }
   }
   std::ostringstream margins;
-  for (const auto& [key, w] : worst) margins << "\n    worst error / tolerance " << key << ": " << w;
+  for (const auto& [key, w] : worst)
+    margins << "\n    worst error / tolerance " << key << ": " << w << " (LSE " << worst_lse[key] << ")";
   MESSAGE(name << ": " << runs - failed << " of " << runs << " runs within tolerance" << margins.str());
 }
 

@@ -103,7 +103,10 @@ TEST_CASE("fp8 stress: content at +-448 and scales 2^-20..2^20 give finite outpu
         for (float v : r.lse) bad += !std::isfinite(v);
         CHECK_MESSAGE(bad == 0, bad << " non-finite outputs or LSEs");
         const auto c = mla::test::compare(p, r.out.data(), r.lse.data(), mla::test::run_reference(p));
-        INFO("max error / tolerance " << c.max_err_over_tol << ", max LSE error " << c.max_lse_err);
+        INFO("max error / tolerance " << c.max_err_over_tol << ", max LSE error " << c.max_lse_err << " ("
+                                      << c.max_lse_err_over_tol << " of its tolerance)");
+        MESSAGE("fp8 stress LSE error / tolerance " << c.max_lse_err_over_tol << " (" << std::string(s.name)
+                                                    << ", " << mla::to_string(q_format) << " Q)");
         CHECK_MESSAGE(c.ok, c.first_failure);
         rel::count("FP8 stress", "problems at +-448 and extreme scales");
       }

@@ -51,6 +51,12 @@ HostProblem make_problem(const ProblemSpec& spec);
 
 struct Reference {
   std::vector<float> out, lse;
+  // (fp8_rope640 Q, fp8_rope640 KV) only, else empty: per row, the largest
+  // |softmax_scale| * sum over the 512 content dims of |q_c * k_c|
+  // (dequantized) over the row's visible keys, 0 for a row that sees none:
+  // the magnitude that the accumulation error of an FP8 tensor-core Q.K
+  // scales with (Tolerance::lse_fp8_acc).
+  std::vector<float> lse_mag;
 };
 Reference run_reference(const HostProblem& p);  // REQUIREs success
 
@@ -76,10 +82,24 @@ std::vector<ProblemSpec> config_matrix(uint64_t seed, int count, int max_kv_len 
 // H200 as MLA_TEST_SEED=1852860488589113285), 0.95 with 1/96, 0.69 with
 // 2^-6; hence 2^-6 of the row's RMS. A missing or extra key moves most
 // elements of its rows by several percent of the RMS and still fails.
+//
+// For (fp8_rope640, fp8_rope640) the LSE may also err by lse_fp8_acc times
+// the row's content magnitude (Reference::lse_mag). Hopper's FP8 tensor
+// cores (QGMMA, which the sm_90a kernels run the content of Q.K on: issue 6)
+// align each k32 step's addends to the largest exponent and keep ~14 bits
+// (DeepSeek-V3 report; 13-14 measured in the third session), truncating:
+// each addend errs by up to 2^-13 of the step's largest |q_c k_c|, so a
+// logit by up to 32 x 2^-13 = 2^-8 of sum |q_c k_c| at worst, the errors
+// of one sign. The allowance is 2^-9 of the largest such sum over the
+// row's keys (the LSE moves by at most the largest logit error): half the
+// worst case, 16 times the typical one. The first sm_90a run (H200,
+// 2026-11-28) missed the plain 1e-3 only in the FP8 stress table (content
+// at +-448, scales 2^-20..2^20: LSE 2.1e7, error 1.2e-3 relative).
 struct Tolerance {
   double rel = 1.0 / 256;
   double abs_rms = 1.0 / 64;
   double lse_abs = 1e-3;
+  double lse_fp8_acc = 1.0 / 512;
 };
 
 struct CompareResult {
@@ -89,6 +109,7 @@ struct CompareResult {
   double max_err_over_tol = 0;  // worst |o - r| / tolerance (<= 1 passes)
   double max_rel_l2 = 0;        // worst ||o - r|| / ||r|| over rows with ||r|| > 0
   double max_lse_err = 0;
+  double max_lse_err_over_tol = 0;  // worst LSE error / its tolerance
   std::string first_failure;
 };
 

@@ -78,7 +78,8 @@ struct Fp8vSmem {
   static constexpr uint32_t kInvSum = kScale + 64 * 4;              // 2 x 64 floats, per item parity
   static constexpr uint32_t kSigmaK = kInvSum + 2 * 64 * 4;         // kVStages x 64 floats (producer)
   static constexpr uint32_t kRowF = kSigmaK + kVStages * 64 * 4;    // 64 floats: sigma_q * scale * log2(e)
-  static constexpr uint32_t kBarFull = kRowF + 64 * 4;
+  static constexpr uint32_t kProf = kRowF + 64 * 4;                // kFp8ProfSlots uint64 (MLA_SM90_FP8_PROFILE)
+  static constexpr uint32_t kBarFull = kProf + 8 * kFp8ProfSlots;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kVStages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kVStages;
   static constexpr uint32_t kBarQEmpty = kBarQFull + 8;

@@ -28,6 +28,7 @@ __device__ __forceinline__ void fp8v_helper_wg_loop(const DecodeParams& p, uint3
 
   float o[kFp8vWg2MTiles][32];
   uint32_t tile_count = 0, items_done = 0;
+  Fp8Prof prof(base + Sm::kProf, 1, tid);  // MLA_SM90_FP8_PROFILE only
   // The part's end is read again per item (an L1 hit) rather than held in a
   // register across the tile loop.
   const volatile int32_t* part_end = p.part_begin + blockIdx.x + 1;
@@ -42,17 +43,25 @@ __device__ __forceinline__ void fp8v_helper_wg_loop(const DecodeParams& p, uint3
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kVStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
+      prof.mark(5);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kVStages) & 1);
+      prof.mark(0);
       if (t > 0) named_sync(kBarTileFree, kConsumerThreads);
+      prof.mark(1);
       named_sync(kBarPReady, kConsumerThreads);
+      prof.mark(2);
       fp8v_rescale(o, base + Sm::kScale, lane);
+      prof.mark(3);
       fp8v_pv<kFp8vWg2MTiles, kFp8vWg2Bufs>(o, tile, warp, lane, kFp8vWg1MTiles, p_desc, base + Sm::kBarEmpty + 8 * stage);
+      prof.mark(4);
+      prof.tile_done();
     }
 
     named_sync(kBarItemEnd, kConsumerThreads);
     fp8v_store_output(p, v, warp, lane, kFp8vWg1MTiles, o, base + Sm::kInvSum + 256u * (items_done & 1));
     ++items_done;
   }
+  prof.report();
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -7,7 +7,13 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
+#if MLA_SM90_FP8_PROFILE
+#include <map>
+#include <mutex>
+#include <utility>
+#endif
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "../decode_params.h"
@@ -40,6 +46,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     mbar_init(base + Sm::kBarQFull, kQFullArrivals);
     mbar_init(base + Sm::kBarQEmpty, kFp8vQEmptyArrivals);
+#if MLA_SM90_FP8_PROFILE
+    for (uint32_t i = 0; i < kFp8ProfSlots; ++i)
+      asm volatile("st.shared.u64 [%0], %1;" ::"r"(base + Sm::kProf + 8 * i), "l"(0ull) : "memory");
+#endif
     mbar_init_fence();
   }
   __syncthreads();
@@ -65,6 +75,36 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
+#if MLA_SM90_FP8_PROFILE
+// MLA_SM90_FP8_PROFILE: after the first 2 launches of each grid shape
+// (outside stream capture), waits for the kernel and prints CTA (0, 0)'s
+// cycles a tile per phase of both consumer warpgroups (Fp8Prof).
+inline void fp8v_profile_print(cudaStream_t stream, dim3 grid) {
+  static std::mutex mu;
+  static std::map<std::pair<unsigned, unsigned>, int> seen;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (seen[{grid.x, grid.y}]++ >= 2) return;
+  }
+  unsigned long long v[2][8];
+  if (cudaStreamSynchronize(stream) != cudaSuccess || cudaMemcpyFromSymbol(v, g_fp8_prof, sizeof(v)) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return;
+  }
+  static const char* const names[2][7] = {{"full", "S", "softmax", "tilefree", "p+pready", "pv", "-"},
+                                          {"full", "tilefree", "pready", "rescale", "pv", "-", "-"}};
+  for (int wg = 0; wg < 2; ++wg) {
+    const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
+    std::fprintf(stderr, "fp8v profile grid %ux%u WG %d (CTA 0, %llu tiles), cycles a tile:", grid.x, grid.y, wg + 1,
+                 v[wg][7]);
+    for (int i = 0; i < 7; ++i) std::fprintf(stderr, " %s %.0f", names[wg][i], double(v[wg][i]) / n);
+    std::fprintf(stderr, "\n");
+  }
+}
+#endif
+
 // Launches the kernel; false (nothing launched) where the device cannot run it.
 inline bool launch_fp8v(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format != MLA_FORMAT_FP8_ROPE640 || p.q_format != MLA_FORMAT_FP8_ROPE640) return false;
@@ -81,6 +121,9 @@ inline bool launch_fp8v(const DecodeParams& p, cudaStream_t stream) {
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_fp8v_kernel<<<grid, kThreads, Fp8vSmem::kDynamicBytes, stream>>>(p, map, box_rows);
+#if MLA_SM90_FP8_PROFILE
+  fp8v_profile_print(stream, grid);
+#endif
   return true;
 }
 

@@ -105,6 +105,7 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
   float s[32];
   uint32_t tile_count = 0, q_loads = 0, items_done = 0;
   int32_t loaded_request = -1;
+  Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -127,10 +128,13 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kVStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
+      prof.mark(6);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kVStages) & 1);
       fence_proxy_async();  // rows that cp.async wrote are read by wgmma
+      prof.mark(0);
       fp8v_s(s, q_desc, tile);
       pin_regs(s);
+      prof.mark(1);
       // Every thread (kFp8vQEmptyArrivals): S was the item's last read of Q.
       if (t == v.n_tiles - 1 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
@@ -140,9 +144,11 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
                           r_scale, alpha);
       uint32_t pa[4][4];
       pack_p_f16(s, pa);
+      prof.mark(2);
       // WG 2's O^T of the previous tile has read P' (this WG's finished in
       // fp8v_pv); at an item's first tile ItemEnd did this.
       if (t > 0) named_sync(kBarTileFree, kConsumerThreads);
+      prof.mark(3);
       store_p(base + Sm::kP, pa, rp);
       if (rp.quad == 0) {
         asm volatile("st.shared.f32 [%0], %1;" ::"r"(base + Sm::kScale + 4u * rp.r0), "f"(alpha[0]) : "memory");
@@ -151,9 +157,12 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
       }
       fence_proxy_async();  // P' is read by wgmma (async proxy)
       named_sync(kBarPReady, kConsumerThreads);
+      prof.mark(4);
 
       fp8v_rescale(o, base + Sm::kScale, lane);
       fp8v_pv<kFp8vWg1MTiles, 2>(o, tile, warp, lane, 0, p_desc, base + Sm::kBarEmpty + 8 * stage);
+      prof.mark(5);
+      prof.tile_done();
     }
 
     // The quad holds the 64 columns of a row between them.
@@ -175,6 +184,7 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
     store_lse(p, v, rp, lse);
     ++items_done;
   }
+  prof.report();
 }
 
 }  // namespace mla::cuda_impl::sm90
