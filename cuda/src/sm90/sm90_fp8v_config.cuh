@@ -32,6 +32,13 @@
 
 namespace mla::cuda_impl::sm90 {
 
+// S's content k-steps per promotion group (2: the small-H kernel's rule;
+// 4: DeepSeek's, half the waits; A/B builds).
+#ifndef MLA_SM90_FP8V_PROMOTE
+#define MLA_SM90_FP8V_PROMOTE 2
+#endif
+static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4, "promotion every 2 or 4 k-steps");
+
 // FP8 stages in flight (A/B builds: -DMLA_SM90_FP8V_STAGES=N, 2..4).
 #ifndef MLA_SM90_FP8V_STAGES
 #define MLA_SM90_FP8V_STAGES 4

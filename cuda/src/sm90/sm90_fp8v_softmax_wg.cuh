@@ -40,7 +40,7 @@ namespace mla::cuda_impl::sm90 {
 // wgmma finished.
 __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t tile) {
   const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
-  constexpr uint32_t kGroups = 8;  // of 2 k-steps
+  constexpr uint32_t kPer = MLA_SM90_FP8V_PROMOTE, kGroups = 16 / kPer;  // groups of kPer k-steps
   float acc[2][32];
   wgmma_fence();
 #pragma unroll
@@ -60,10 +60,10 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
       wgmma_fence();  // acc[b] was read: the next group overwrites it
     }
 #pragma unroll
-    for (uint32_t j = 0; j < 2; ++j) {
-      const uint32_t kk = 2 * grp + j;
+    for (uint32_t j = 0; j < kPer; ++j) {
+      const uint32_t kk = kPer * grp + j;
       const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, off), desc_advance(k_desc, off), j);
+      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, off), desc_advance(k_desc, off), j > 0 ? 1u : 0u);
     }
     wgmma_commit();
   }
@@ -76,6 +76,78 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
   pin_regs(acc[1]);
 #pragma unroll
   for (int x = 0; x < 32; ++x) s[x] += acc[1][x];
+}
+
+// softmax_tile_scaled (sm90_fp8_softmax_wg.cuh) with the thread's 16 per-key
+// factors loaded once into registers (that function loads them twice,
+// volatile, to save registers the FP16-copy kernel did not have) and 1 / R
+// by rcp.approx (R only has to be the same for P' and O's rescale: both use
+// this inv). A/B switch while measured: MLA_SM90_FP8V_FAST_SOFTMAX.
+#ifndef MLA_SM90_FP8V_FAST_SOFTMAX
+#define MLA_SM90_FP8V_FAST_SOFTMAX 0
+#endif
+__device__ __forceinline__ void fp8v_softmax_tile(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
+                                                  uint32_t col, RowPair rp, float (&r_scale)[2], float (&rescale)[2]) {
+  float row_f[2];
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[0]) : "r"(row + 4u * rp.r0));
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[1]) : "r"(row + 4u * (rp.r0 + 8)));
+  float sk[16];
+#pragma unroll
+  for (int j = 0; j < 8; ++j)
+    asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];"
+                 : "=f"(sk[2 * j]), "=f"(sk[2 * j + 1])
+                 : "r"(col + 4u * (8u * j + 2u * rp.quad)));
+  int32_t lo[2], hi[2];
+  bool all_visible = true;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    lo[h] = st.lo[h] - k0 - int32_t(2 * rp.quad);
+    hi[h] = st.hi[h] - k0 - int32_t(2 * rp.quad);
+    all_visible = all_visible && st.lo[h] <= k0 && st.hi[h] >= k0 + kKeys;
+  }
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    const int j = i >> 2, e = i & 3, h = e >> 1;
+    const float x = s[i] * (row_f[h] * sk[2 * j + (e & 1)]);
+    const int32_t c = 8 * j + (e & 1);
+    s[i] = (all_visible || (c >= lo[h] && c < hi[h])) ? x : -INFINITY;
+    mx[h] = fmaxf(mx[h], s[i]);
+  }
+  float shift[2], alpha[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    const float m_new = fmaxf(st.m[h], mx[h]);
+    shift[h] = m_new == -INFINITY ? 0.f : m_new;  // a row that saw nothing yet: keep everything 0
+    alpha[h] = fast_exp2(st.m[h] - shift[h]);     // 2^-inf = 0 on the first visible tile
+    st.m[h] = m_new;
+  }
+  float part[2] = {0.f, 0.f}, wmax[2] = {0.f, 0.f};
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    const int j = i >> 2, e = i & 3, h = e >> 1;
+    const float p = fast_exp2(s[i] - shift[h]);
+    part[h] += p;
+    s[i] = p != 0.f ? p * sk[2 * j + (e & 1)] : 0.f;
+    wmax[h] = fmaxf(wmax[h], fabsf(s[i]));  // |.|: a negative sigma_k; a NaN weight stays NaN in P'
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    st.sum[h] = st.sum[h] * alpha[h] + part[h];
+    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 1));
+    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
+    const float kept = r_scale[h] * alpha[h];
+    const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
+    float inv;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(r_new));
+    rescale[h] = kept * inv;
+    r_scale[h] = r_new;
+    wmax[h] = inv;
+  }
+#pragma unroll
+  for (int i = 0; i < 32; ++i) s[i] *= wmax[(i >> 1) & 1];
 }
 
 // sigma_q * scale * log2(e) of the thread's two rows into the 64 row
@@ -140,8 +212,12 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
         mbar_arrive(base + Sm::kBarQEmpty);
 
       float alpha[2];  // O's rescale factor (R_old * 2^(m_old - m) / R)
-      softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
+      if constexpr (MLA_SM90_FP8V_FAST_SOFTMAX != 0)
+        fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
                           r_scale, alpha);
+      else
+        softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
+                            r_scale, alpha);
       uint32_t pa[4][4];
       pack_p_f16(s, pa);
       prof.mark(2);
