@@ -9,13 +9,13 @@
 # Summary: $OUT/fp8vab-summary.txt; logs: $OUT/fp8vab-logs.tgz.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
-PATTERN='test cases|ERROR|FAILED|error|graph sm90|rc='
+PATTERN='test cases|ERROR|FAILED|error|graph sm90|rc=|fp8_rope640/fp8_rope640|LSE error / tolerance'
 source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
 STEP_LINES=20
 step_init fp8vab "${FP8VAB_BUDGET:-570}"
 VARIANTS=("base:" ${FP8V_VARIANTS:-})
 targets="tools/mla"
-[ "${FP8V_TESTS:-0}" = 1 ] && targets="tools/mla tests/cuda/test_cuda"
+[ "${FP8V_TESTS:-0}" = 1 ] && targets="tools/mla tests/cuda/test_cuda tests/reliability/test_reliability_cuda"
 pids=()
 for v in "${VARIANTS[@]}"; do
   n=${v%%:*} d=${v#*:}
@@ -27,7 +27,11 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 for v in "${VARIANTS[@]}"; do echo "   | build ${v%%:*}: $(tail -1 "$OUT_DIR/build-${v%%:*}.log")" | tee -a "$SUMMARY"; done
 if [ "${FP8V_TESTS:-0}" = 1 ]; then
-  for v in "${VARIANTS[@]}"; do step "suite-${v%%:*}" 120 "build-${v%%:*}/tools/../tests/cuda/test_cuda"; done
+  # The sm_90a kernel only (the portable ones do not change with these defines).
+  for v in "${VARIANTS[@]}"; do
+    step "suite-${v%%:*}" 120 env MLA_TEST_KERNELS=automatic "build-${v%%:*}/tests/cuda/test_cuda"
+    step "reliability-${v%%:*}" 60 "build-${v%%:*}/tests/reliability/test_reliability_cuda"
+  done
 fi
 ONE=(--batch 128 --kv-len 4096 --q-format fp8_rope640 --kv-format fp8_rope640 --mode graph --min-runs 20 --target-ms 30)
 run_set() {  # run_set NAME ENV BUILD ROUND

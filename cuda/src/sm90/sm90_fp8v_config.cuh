@@ -6,8 +6,9 @@
 //        (fp8_producer_loop with this layout).
 //   WG 1 "softmax":  S = Q.K^T: the 512 content values on the FP8 tensor
 //        cores (QGMMA m64n64k32 e4m3, A = the FP8 Q, B = the FP8 tile, both as
-//        loaded), promoted to fp32 every 2 k-steps (Hopper's FP8 accumulation
-//        keeps ~13 bits: the small-H kernel's rule, docs/fp8_small_h_design.md),
+//        loaded), promoted to fp32 every MLA_SM90_FP8V_PROMOTE = 4 k-steps
+//        (Hopper's FP8 accumulation keeps ~13-14 bits; DeepSeek-V3's
+//        interval; the small-H kernel's 2 cost 20% here, see below),
 //        the 64 rope values on the BF16 cores into the same fp32 S; per-token
 //        scales, mask, online softmax, P' to shared memory (FP16); then
 //        O^T for value dims [0, 64 kFp8vWg1MTiles).
@@ -33,11 +34,15 @@
 namespace mla::cuda_impl::sm90 {
 
 // S's content k-steps per promotion group (2: the small-H kernel's rule;
-// 4: DeepSeek's, half the waits; A/B builds).
+// 4: DeepSeek's; 8, 16: measurement builds). Each group ends in a wait for
+// the group before it: at 2, H128 q2 took 836 us, at 4 692 (H200, first
+// A/B of this kernel).
 #ifndef MLA_SM90_FP8V_PROMOTE
-#define MLA_SM90_FP8V_PROMOTE 2
+#define MLA_SM90_FP8V_PROMOTE 4
 #endif
-static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4, "promotion every 2 or 4 k-steps");
+static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4 || MLA_SM90_FP8V_PROMOTE == 8 ||
+                  MLA_SM90_FP8V_PROMOTE == 16,
+              "promotion every 2, 4, 8 or 16 k-steps");
 
 // FP8 stages in flight (A/B builds: -DMLA_SM90_FP8V_STAGES=N, 2..4).
 #ifndef MLA_SM90_FP8V_STAGES

@@ -36,7 +36,8 @@ namespace mla::cuda_impl::sm90 {
 
 // S = Q.K^T over the FP8 Q tile (q_desc) and the FP8 KV tile at `tile`:
 // rope in BF16 (block 4 of both), content in E4M3 k32 steps (block kk / 4,
-// 32 bytes a step), promoted to fp32 every 2 k-steps. Returns with every
+// 32 bytes a step), promoted to fp32 every MLA_SM90_FP8V_PROMOTE k-steps,
+// two groups in flight. Returns with every
 // wgmma finished.
 __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t tile) {
   const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
@@ -67,24 +68,29 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
     }
     wgmma_commit();
   }
-  wgmma_wait<1>();
-  pin_regs(acc[0]);
+  if constexpr (kGroups >= 2) {  // the last two groups, in order
+    constexpr uint32_t b = (kGroups - 2) & 1;
+    wgmma_wait<1>();
+    pin_regs(acc[b]);
+    pin_regs(s);
+#pragma unroll
+    for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
+  }
+  constexpr uint32_t b = (kGroups - 1) & 1;
+  wgmma_wait<0>();
+  pin_regs(acc[b]);
   pin_regs(s);
 #pragma unroll
-  for (int x = 0; x < 32; ++x) s[x] += acc[0][x];
-  wgmma_wait<0>();
-  pin_regs(acc[1]);
-#pragma unroll
-  for (int x = 0; x < 32; ++x) s[x] += acc[1][x];
+  for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
 }
 
 // softmax_tile_scaled (sm90_fp8_softmax_wg.cuh) with the thread's 16 per-key
 // factors loaded once into registers (that function loads them twice,
 // volatile, to save registers the FP16-copy kernel did not have) and 1 / R
 // by rcp.approx (R only has to be the same for P' and O's rescale: both use
-// this inv). A/B switch while measured: MLA_SM90_FP8V_FAST_SOFTMAX.
+// this inv). H128 q2 836 -> 783 us (H200, first A/B; 0 builds the other).
 #ifndef MLA_SM90_FP8V_FAST_SOFTMAX
-#define MLA_SM90_FP8V_FAST_SOFTMAX 0
+#define MLA_SM90_FP8V_FAST_SOFTMAX 1
 #endif
 __device__ __forceinline__ void fp8v_softmax_tile(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
                                                   uint32_t col, RowPair rp, float (&r_scale)[2], float (&rescale)[2]) {
