@@ -135,7 +135,7 @@ std::vector<mla::cuda::Kernel> kernels_under_test() {
     const std::string list = std::string(",") + only + ",";
     for (Kernel k : {Kernel::automatic, Kernel::portable_big, Kernel::portable_small, Kernel::sm90})
       if (list.find(std::string(",") + mla::cuda::to_string(k) + ",") != std::string::npos) ks.push_back(k);
-    REQUIRE_MESSAGE(!ks.empty(), "MLA_TEST_KERNELS = " << only << " names no kernel");
+    REQUIRE_MESSAGE(!ks.empty(), "MLA_TEST_KERNELS = " << std::string(only) << " names no kernel (auto, portable_big, portable_small, sm90)");
     return ks;
   }
   std::vector<Kernel> ks = {Kernel::automatic};

@@ -29,7 +29,7 @@ for v in "${VARIANTS[@]}"; do echo "   | build ${v%%:*}: $(tail -1 "$OUT_DIR/bui
 if [ "${FP8V_TESTS:-0}" = 1 ]; then
   # The sm_90a kernel only (the portable ones do not change with these defines).
   for v in "${VARIANTS[@]}"; do
-    step "suite-${v%%:*}" 120 env MLA_TEST_KERNELS=automatic "build-${v%%:*}/tests/cuda/test_cuda"
+    step "suite-${v%%:*}" 120 env MLA_TEST_KERNELS=auto "build-${v%%:*}/tests/cuda/test_cuda"
     step "reliability-${v%%:*}" 60 "build-${v%%:*}/tests/reliability/test_reliability_cuda"
   done
 fi
