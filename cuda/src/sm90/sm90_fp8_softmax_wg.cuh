@@ -66,9 +66,15 @@ __device__ __forceinline__ float2 col_pair(uint32_t col, int j, RowPair rp) {
 // every |P'| <= 1 (no FP16 overflow whatever sigma_k) and the row's largest weights
 // keep FP16's 11 bits. O (both halves) is rescaled by R_old * alpha / R,
 // returned in `rescale`; the output is O * R * 2^8 / sum (V = code * 2^-8).
-__device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
-                                                    uint32_t col, RowPair rp, float (&r_scale)[2],
-                                                    float (&rescale)[2]) {
+// softmax_tile_scaled_by is the body, for any source of the per-key
+// factors: col_of(j) returns those of the thread's pair in 8-key block j;
+// kApproxRcp takes 1 / R by rcp.approx (R only has to be the same for P' and
+// O's rescale, which both use this value; the register-V kernel) instead of
+// the IEEE reciprocal.
+template <bool kApproxRcp, class ColOf>
+__device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
+                                                       ColOf col_of, RowPair rp, float (&r_scale)[2],
+                                                       float (&rescale)[2]) {
   float row_f[2];
   asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[0]) : "r"(row + 4u * rp.r0));
   asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[1]) : "r"(row + 4u * (rp.r0 + 8)));
@@ -83,7 +89,7 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int j = 0; j < 8; ++j) {
-    const float2 f = col_pair(col, j, rp);
+    const float2 f = col_of(j);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int i = 4 * j + e, h = e >> 1;
@@ -106,7 +112,7 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
   float part[2] = {0.f, 0.f}, wmax[2] = {0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < 8; ++j) {
-    const float2 f = col_pair(col, j, rp);
+    const float2 f = col_of(j);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int i = 4 * j + e, h = e >> 1;
@@ -123,13 +129,25 @@ __device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows&
     wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
     const float kept = r_scale[h] * alpha[h];
     const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
-    const float inv = __frcp_rn(r_new);
+    float inv;
+    if constexpr (kApproxRcp)
+      asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(r_new));
+    else
+      inv = __frcp_rn(r_new);
     rescale[h] = kept * inv;
     r_scale[h] = r_new;
     wmax[h] = inv;
   }
 #pragma unroll
   for (int i = 0; i < 32; ++i) s[i] *= wmax[(i >> 1) & 1];
+}
+
+// The FP16-copy kernel's form: the factors loaded from shared memory at
+// `col` where they are used (volatile, twice: at the edge of its registers).
+__device__ __forceinline__ void softmax_tile_scaled(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
+                                                    uint32_t col, RowPair rp, float (&r_scale)[2],
+                                                    float (&rescale)[2]) {
+  softmax_tile_scaled_by<false>(s, st, k0, row, [&](int j) { return col_pair(col, j, rp); }, rp, r_scale, rescale);
 }
 
 // P' for P.V as FP16 pairs in the A-fragment order of m64n256k16 (that of

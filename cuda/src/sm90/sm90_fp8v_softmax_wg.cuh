@@ -84,76 +84,22 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
   for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
 }
 
-// softmax_tile_scaled (sm90_fp8_softmax_wg.cuh) with the thread's 16 per-key
-// factors loaded once into registers (that function loads them twice,
-// volatile, to save registers the FP16-copy kernel did not have) and 1 / R
-// by rcp.approx (R only has to be the same for P' and O's rescale: both use
-// this inv). H128 q2 836 -> 783 us (H200, first A/B; 0 builds the other).
+// softmax_tile_scaled_by (sm90_fp8_softmax_wg.cuh) with the thread's 16
+// per-key factors loaded once into registers (the FP16-copy kernel loads
+// them twice, volatile, to save registers it did not have) and 1 / R by
+// rcp.approx. H128 q2 836 -> 783 us (H200, first A/B; 0 builds the other).
 #ifndef MLA_SM90_FP8V_FAST_SOFTMAX
 #define MLA_SM90_FP8V_FAST_SOFTMAX 1
 #endif
 __device__ __forceinline__ void fp8v_softmax_tile(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
                                                   uint32_t col, RowPair rp, float (&r_scale)[2], float (&rescale)[2]) {
-  float row_f[2];
-  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[0]) : "r"(row + 4u * rp.r0));
-  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(row_f[1]) : "r"(row + 4u * (rp.r0 + 8)));
-  float sk[16];
+  float2 sk[8];
 #pragma unroll
   for (int j = 0; j < 8; ++j)
     asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];"
-                 : "=f"(sk[2 * j]), "=f"(sk[2 * j + 1])
-                 : "r"(col + 4u * (8u * j + 2u * rp.quad)));
-  int32_t lo[2], hi[2];
-  bool all_visible = true;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    lo[h] = st.lo[h] - k0 - int32_t(2 * rp.quad);
-    hi[h] = st.hi[h] - k0 - int32_t(2 * rp.quad);
-    all_visible = all_visible && st.lo[h] <= k0 && st.hi[h] >= k0 + kKeys;
-  }
-  float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-  for (int i = 0; i < 32; ++i) {
-    const int j = i >> 2, e = i & 3, h = e >> 1;
-    const float x = s[i] * (row_f[h] * sk[2 * j + (e & 1)]);
-    const int32_t c = 8 * j + (e & 1);
-    s[i] = (all_visible || (c >= lo[h] && c < hi[h])) ? x : -INFINITY;
-    mx[h] = fmaxf(mx[h], s[i]);
-  }
-  float shift[2], alpha[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-    const float m_new = fmaxf(st.m[h], mx[h]);
-    shift[h] = m_new == -INFINITY ? 0.f : m_new;  // a row that saw nothing yet: keep everything 0
-    alpha[h] = fast_exp2(st.m[h] - shift[h]);     // 2^-inf = 0 on the first visible tile
-    st.m[h] = m_new;
-  }
-  float part[2] = {0.f, 0.f}, wmax[2] = {0.f, 0.f};
-#pragma unroll
-  for (int i = 0; i < 32; ++i) {
-    const int j = i >> 2, e = i & 3, h = e >> 1;
-    const float p = fast_exp2(s[i] - shift[h]);
-    part[h] += p;
-    s[i] = p != 0.f ? p * sk[2 * j + (e & 1)] : 0.f;
-    wmax[h] = fmaxf(wmax[h], fabsf(s[i]));  // |.|: a negative sigma_k; a NaN weight stays NaN in P'
-  }
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    st.sum[h] = st.sum[h] * alpha[h] + part[h];
-    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 1));
-    wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
-    const float kept = r_scale[h] * alpha[h];
-    const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
-    float inv;
-    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(r_new));
-    rescale[h] = kept * inv;
-    r_scale[h] = r_new;
-    wmax[h] = inv;
-  }
-#pragma unroll
-  for (int i = 0; i < 32; ++i) s[i] *= wmax[(i >> 1) & 1];
+                 : "=f"(sk[j].x), "=f"(sk[j].y)
+                 : "r"(col + 4u * (8u * uint32_t(j) + 2u * rp.quad)));
+  softmax_tile_scaled_by<true>(s, st, k0, row, [&](int j) { return sk[j]; }, rp, r_scale, rescale);
 }
 
 // sigma_q * scale * log2(e) of the thread's two rows into the 64 row
