@@ -93,12 +93,7 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
   if (!kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   CUtensorMap map;
-  std::memset(&map, 0, sizeof(map));
-  int32_t box_rows = tma_box_rows(p.page_size);
-  const int64_t pool_rows = int64_t(p.num_pages) * p.page_size;
-  if (box_rows > 0 &&
-      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map_fp8(&map, p.kv_pool, pool_rows, box_rows)))
-    box_rows = 0;
+  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
   const dim3 grid(unsigned(p.num_parts), 1u);
   decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
   return true;

@@ -5,6 +5,7 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstdint>
 
 namespace mla::cuda_impl::sm90 {
@@ -28,5 +29,18 @@ bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box
 // of 128 bytes x box_rows rows, 128-byte swizzle; 5 boxes make a row run
 // (4 blocks of E4M3 content, 1 of BF16 rope). Used by the fp8-KV kernel.
 bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows);
+
+// What an fp8-KV kernel launch passes: `map` zeroed, then filled for the
+// pool of (pool, num_pages x page_size rows) when TMA applies; returns the
+// box rows, 0 for cp.async only (small pages, a pool beyond INT32_MAX rows,
+// or a driver that cannot encode it).
+inline int32_t fp8_kv_map_for_launch(CUtensorMap* map, const void* pool, int32_t num_pages, int32_t page_size) {
+  *map = CUtensorMap{};
+  const int32_t box_rows = tma_box_rows(page_size);
+  const int64_t pool_rows = int64_t(num_pages) * page_size;
+  if (box_rows > 0 && pool_rows > 0 && pool_rows <= INT32_MAX && encode_kv_map_fp8(map, pool, pool_rows, box_rows))
+    return box_rows;
+  return 0;
+}
 
 }  // namespace mla::cuda_impl::sm90
