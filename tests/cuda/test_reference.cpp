@@ -24,7 +24,7 @@ using namespace mla::test;
 void check_specs(const std::vector<ProblemSpec>& specs, const std::string& name) {
   const auto kernels = gpu::kernels_under_test();
   int failed = 0, runs = 0;
-  std::map<std::string, double> worst, worst_lse;
+  std::map<std::string, double> worst, worst_lse, worst_l2;
   for (const ProblemSpec& s : specs) {
     const HostProblem p = make_problem(s);
     const Reference ref = run_reference(p);
@@ -39,11 +39,13 @@ void check_specs(const std::vector<ProblemSpec>& specs, const std::string& name)
           std::string(to_string(p.desc.q_format)) + "/" + to_string(p.desc.kv_format) + " " + mla::cuda::to_string(k);
       worst[key] = std::max(worst[key], c.max_err_over_tol);
       worst_lse[key] = std::max(worst_lse[key], c.max_lse_err_over_tol);
+      worst_l2[key] = std::max(worst_l2[key], c.max_rel_l2);
     }
   }
   std::ostringstream margins;
   for (const auto& [key, w] : worst)
-    margins << "\n    worst error / tolerance " << key << ": " << w << " (LSE " << worst_lse[key] << ")";
+    margins << "\n    worst error / tolerance " << key << ": " << w << " (LSE " << worst_lse[key]
+            << "; worst row relative L2 error " << worst_l2[key] << ")";
   MESSAGE(name << ": " << runs - failed << " of " << runs << " runs within tolerance" << margins.str());
 }
 
