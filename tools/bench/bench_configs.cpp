@@ -83,7 +83,11 @@ void heads(std::vector<BenchConfig>* v, bool with_base) {
 // Issue 6: (fp8, fp8) and (bf16, fp8) against BF16 at three shapes.
 void fp8(std::vector<BenchConfig>* v, bool with_base) {
   struct Shape { int32_t b, h, q, kv; double pct_copy, ratio; };
-  const Shape shapes[] = {{128, 16, 1, 4096, 85, 0.6}, {128, 128, 2, 4096, 0, 1 / 1.5}, {1, 16, 1, 131072, 80, 0}};
+  // Issue 6's three shapes (with its targets), then H64 / H128 q1 (no
+  // target: the M = 64 kernels' other compute-bound points, tracked since the
+  // register-V kernel, 2026-11-28).
+  const Shape shapes[] = {{128, 16, 1, 4096, 85, 0.6}, {128, 128, 2, 4096, 0, 1 / 1.5}, {1, 16, 1, 131072, 80, 0},
+                          {128, 64, 1, 4096, 0, 0},     {128, 128, 1, 4096, 0, 0}};
   for (const Shape& s : shapes) {
     const BenchConfig base = make(s.b, s.h, s.q, s.kv);
     if (with_base || s.kv == 131072) v->push_back(base);
