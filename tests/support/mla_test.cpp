@@ -161,26 +161,38 @@ std::vector<float> content_magnitudes(const HostProblem& p) {
   std::vector<float> mag(size_t(lse_count(d)), 0.f);
   const int64_t rb = row_bytes(RowFormat::fp8_rope640);
   const double scale = std::fabs(double(d.softmax_scale));
-  std::vector<double> k(MLA_DIM_QK), q(MLA_DIM_QK);
+  std::vector<double> k(MLA_DIM_QK), q, best;
+  std::vector<KeyRange> range;
   for (int32_t b = 0; b < d.batch; ++b) {
     const int64_t q0 = p.q_offsets[size_t(b)], q_len = p.q_offsets[size_t(b) + 1] - q0, kv_len = p.kv_lens[size_t(b)];
-    for (int64_t i = 0; i < q_len; ++i) {
-      const KeyRange range = visible_keys(d.mask, d.window, d.chunk, kv_len, q_len, i);
-      for (int32_t h = 0; h < d.num_heads; ++h) {
-        const int64_t row = (q0 + i) * d.num_heads + h;
-        decode_row(RowFormat::fp8_rope640, &p.q[size_t(row * rb)], p.q_scales[size_t(q0 + i)], q.data());
-        double best = 0;
-        for (int64_t t = range.begin; t < range.end; ++t) {
-          const int64_t page = p.page_table[size_t(int64_t(b) * d.max_pages + t / d.page_size)];
-          const int64_t slot = page * d.page_size + t % d.page_size;
-          decode_row(RowFormat::fp8_rope640, &p.kv_pool[size_t(slot * rb)], p.kv_scales[size_t(slot)], k.data());
+    const int64_t nrows = q_len * d.num_heads;
+    if (nrows == 0) continue;
+    // The request's Q rows decoded once, then every key once (as the
+    // reference walks them), against the rows that see it.
+    q.assign(size_t(nrows * MLA_DIM_QK), 0.0);
+    best.assign(size_t(nrows), 0.0);
+    for (int64_t r = 0; r < nrows; ++r)
+      decode_row(RowFormat::fp8_rope640, &p.q[size_t((q0 * d.num_heads + r) * rb)],
+                 p.q_scales[size_t(q0 + r / d.num_heads)], &q[size_t(r * MLA_DIM_QK)]);
+    range.resize(size_t(q_len));
+    for (int64_t i = 0; i < q_len; ++i) range[size_t(i)] = visible_keys(d.mask, d.window, d.chunk, kv_len, q_len, i);
+    const KeyRange all = request_keys(d.mask, d.window, d.chunk, kv_len, q_len);
+    for (int64_t t = all.begin; t < all.end; ++t) {
+      const int64_t page = p.page_table[size_t(int64_t(b) * d.max_pages + t / d.page_size)];
+      const int64_t slot = page * d.page_size + t % d.page_size;
+      decode_row(RowFormat::fp8_rope640, &p.kv_pool[size_t(slot * rb)], p.kv_scales[size_t(slot)], k.data());
+      for (int64_t i = 0; i < q_len; ++i) {
+        if (t < range[size_t(i)].begin || t >= range[size_t(i)].end) continue;
+        for (int32_t h = 0; h < d.num_heads; ++h) {
+          const int64_t r = i * d.num_heads + h;
+          const double* qr = &q[size_t(r * MLA_DIM_QK)];
           double sum = 0;
-          for (int c = 0; c < MLA_DIM_CONTENT; ++c) sum += std::fabs(q[size_t(c)] * k[size_t(c)]);
-          if (!(sum <= best)) best = sum;  // NaN wins: its row is NaN anyway
+          for (int c = 0; c < MLA_DIM_CONTENT; ++c) sum += std::fabs(qr[c] * k[size_t(c)]);
+          if (!(sum <= best[size_t(r)])) best[size_t(r)] = sum;  // NaN wins: its row is NaN anyway
         }
-        mag[size_t(row)] = float(scale * best);
       }
     }
+    for (int64_t r = 0; r < nrows; ++r) mag[size_t(q0 * d.num_heads + r)] = float(scale * best[size_t(r)]);
   }
   return mag;
 }
