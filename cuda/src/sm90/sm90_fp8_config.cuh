@@ -23,6 +23,14 @@
 #pragma once
 
 #include <cstdint>
+#if MLA_SM90_FP8_PROFILE
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <tuple>
+#endif
 
 #include "sm90_config.cuh"
 
@@ -158,6 +166,33 @@ constexpr int kFp8DevVariant = MLA_SM90_FP8_DEV_VARIANT;
 // (fp8_profile_print). Compiles to nothing when off.
 #if MLA_SM90_FP8_PROFILE
 static __device__ unsigned long long g_fp8_prof[2][8];
+
+// The host side: after the first 2 launches of each (kernel label, grid)
+// outside stream capture, waits for the kernel and prints CTA (0, 0)'s
+// cycles a tile for the 7 phases `names` of both consumer warpgroups.
+inline void fp8_profile_print(cudaStream_t stream, const char* label, dim3 grid,
+                              const char* const (&names)[2][7]) {
+  static std::mutex mu;
+  static std::map<std::tuple<const char*, unsigned, unsigned>, int> seen;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (seen[{label, grid.x, grid.y}]++ >= 2) return;
+  }
+  unsigned long long v[2][8];
+  if (cudaStreamSynchronize(stream) != cudaSuccess || cudaMemcpyFromSymbol(v, g_fp8_prof, sizeof(v)) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return;
+  }
+  for (int wg = 0; wg < 2; ++wg) {
+    const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
+    std::fprintf(stderr, "%s profile grid %ux%u WG %d (CTA 0, %llu tiles), cycles a tile:", label, grid.x, grid.y,
+                 wg + 1, v[wg][7]);
+    for (int i = 0; i < 7; ++i) std::fprintf(stderr, " %s %.0f", names[wg][i], double(v[wg][i]) / n);
+    std::fprintf(stderr, "\n");
+  }
+}
 #endif
 struct Fp8Prof {
   uint32_t slots, wg;

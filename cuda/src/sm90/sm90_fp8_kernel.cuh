@@ -7,11 +7,6 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#if MLA_SM90_FP8_PROFILE
-#include <map>
-#include <mutex>
-#include <tuple>
-#endif
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -78,36 +73,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 }
 
 #if MLA_SM90_FP8_PROFILE
-// MLA_SM90_FP8_PROFILE: after the first 2 launches of each grid shape
-// (outside stream capture), waits for the kernel and prints CTA (0, 0)'s
-// cycles a tile per phase of both consumer warpgroups (Fp8Prof in
-// sm90_fp8_config.cuh).
-inline void fp8_profile_print(cudaStream_t stream, bool q_fp8, dim3 grid) {
-  static std::mutex mu;
-  static std::map<std::tuple<bool, unsigned, unsigned>, int> seen;
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (seen[{q_fp8, grid.x, grid.y}]++ >= 2) return;
-  }
-  unsigned long long v[2][8];
-  if (cudaStreamSynchronize(stream) != cudaSuccess || cudaMemcpyFromSymbol(v, g_fp8_prof, sizeof(v)) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return;
-  }
-  static const char* const names[2][7] = {
-      {"pv-wait+tilefree+item", "full", kFp8SplitConversion ? "convert+vready" : "vready", "S", "softmax",
-       "p+pready", "pv-issue"},
-      {"tilefree+item", "full", "convert", "vready", "pready", "pv", "-"}};
-  for (int wg = 0; wg < 2; ++wg) {
-    const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
-    std::fprintf(stderr, "fp8 profile q=%s grid %ux%u %s WG (CTA 0, %llu tiles), cycles a tile:", q_fp8 ? "fp8" : "bf16",
-                 grid.x, grid.y, wg ? "helper" : "softmax", v[wg][7]);
-    for (int i = 0; i < 7; ++i) std::fprintf(stderr, " %s %.0f", names[wg][i], double(v[wg][i]) / n);
-    std::fprintf(stderr, "\n");
-  }
-}
+// The phase names of Fp8Prof's marks in the two consumer warpgroups.
+inline const char* const kFp8ProfNames[2][7] = {
+    {"pv-wait+tilefree+item", "full", kFp8SplitConversion ? "convert+vready" : "vready", "S", "softmax", "p+pready",
+     "pv-issue"},
+    {"tilefree+item", "full", "convert", "vready", "pready", "pv", "-"}};
 #endif
 
 // Launches the kernel for an fp8_rope640 KV cache; false (nothing launched)
@@ -123,7 +93,7 @@ bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
-  fp8_profile_print(stream, kQFp8, grid);
+  fp8_profile_print(stream, kQFp8 ? "fp8 (FP16 copy) q=fp8" : "fp8 (FP16 copy) q=bf16", grid, kFp8ProfNames);
 #endif
   return true;
 }

@@ -7,11 +7,6 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#if MLA_SM90_FP8_PROFILE
-#include <map>
-#include <mutex>
-#include <utility>
-#endif
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -76,33 +71,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 }
 
 #if MLA_SM90_FP8_PROFILE
-// MLA_SM90_FP8_PROFILE: after the first 2 launches of each grid shape
-// (outside stream capture), waits for the kernel and prints CTA (0, 0)'s
-// cycles a tile per phase of both consumer warpgroups (Fp8Prof).
-inline void fp8v_profile_print(cudaStream_t stream, dim3 grid) {
-  static std::mutex mu;
-  static std::map<std::pair<unsigned, unsigned>, int> seen;
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(stream, &capturing) != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (seen[{grid.x, grid.y}]++ >= 2) return;
-  }
-  unsigned long long v[2][8];
-  if (cudaStreamSynchronize(stream) != cudaSuccess || cudaMemcpyFromSymbol(v, g_fp8_prof, sizeof(v)) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return;
-  }
-  static const char* const names[2][7] = {{"full", "S", "softmax", "tilefree", "p+pready", "pv", "-"},
-                                          {"full", "tilefree", "pready", "rescale", "pv", "-", "-"}};
-  for (int wg = 0; wg < 2; ++wg) {
-    const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
-    std::fprintf(stderr, "fp8v profile grid %ux%u WG %d (CTA 0, %llu tiles), cycles a tile:", grid.x, grid.y, wg + 1,
-                 v[wg][7]);
-    for (int i = 0; i < 7; ++i) std::fprintf(stderr, " %s %.0f", names[wg][i], double(v[wg][i]) / n);
-    std::fprintf(stderr, "\n");
-  }
-}
+// The phase names of Fp8Prof's marks in the two consumer warpgroups.
+inline const char* const kFp8vProfNames[2][7] = {{"full", "S", "softmax", "tilefree", "p+pready", "pv", "-"},
+                                                 {"full", "tilefree", "pready", "rescale", "pv", "-", "-"}};
 #endif
 
 // Launches the kernel; false (nothing launched) where the device cannot run it.
@@ -117,7 +88,7 @@ inline bool launch_fp8v(const DecodeParams& p, cudaStream_t stream) {
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_fp8v_kernel<<<grid, kThreads, Fp8vSmem::kDynamicBytes, stream>>>(p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
-  fp8v_profile_print(stream, grid);
+  fp8_profile_print(stream, "fp8v", grid, kFp8vProfNames);
 #endif
   return true;
 }

@@ -87,10 +87,8 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
 // softmax_tile_scaled_by (sm90_fp8_softmax_wg.cuh) with the thread's 16
 // per-key factors loaded once into registers (the FP16-copy kernel loads
 // them twice, volatile, to save registers it did not have) and 1 / R by
-// rcp.approx. H128 q2 836 -> 783 us (H200, first A/B; 0 builds the other).
-#ifndef MLA_SM90_FP8V_FAST_SOFTMAX
-#define MLA_SM90_FP8V_FAST_SOFTMAX 1
-#endif
+// rcp.approx: H128 q2 836 -> 783 us against softmax_tile_scaled (H200,
+// the first A/B of this kernel).
 __device__ __forceinline__ void fp8v_softmax_tile(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
                                                   uint32_t col, RowPair rp, float (&r_scale)[2], float (&rescale)[2]) {
   float2 sk[8];
@@ -164,12 +162,8 @@ __device__ __forceinline__ void fp8v_softmax_wg_loop(const DecodeParams& p, uint
         mbar_arrive(base + Sm::kBarQEmpty);
 
       float alpha[2];  // O's rescale factor (R_old * 2^(m_old - m) / R)
-      if constexpr (MLA_SM90_FP8V_FAST_SOFTMAX != 0)
-        fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
-                          r_scale, alpha);
-      else
-        softmax_tile_scaled(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
-                            r_scale, alpha);
+      fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, base + Sm::kSigmaK + stage * 256, rp,
+                        r_scale, alpha);
       uint32_t pa[4][4];
       pack_p_f16(s, pa);
       prof.mark(2);
