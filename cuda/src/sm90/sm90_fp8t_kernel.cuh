@@ -1,0 +1,77 @@
+// sm90_fp8t_kernel.cuh - the rows-split sm_90a kernel for (fp8_rope640 Q,
+// fp8_rope640 KV) and its host-side launch. Roles: fp8_producer_loop
+// (sm90_fp8_producer.cuh) with the Fp8tSmem layout, two
+// sm90_fp8t_attend_wg.cuh; design: sm90_fp8t_config.cuh.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_device_ready.cuh"
+#include "sm90_fp8_producer.cuh"
+#include "sm90_fp8t_attend_wg.cuh"
+#include "sm90_fp8t_config.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_tma_map.h"
+
+namespace mla::cuda_impl::sm90 {
+
+// kv_map / box_rows: the TMA view of the pool as bytes (box_rows = 0: cp.async only).
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_fp8t_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
+                       int32_t box_rows) {
+#if MLA_SM90_DEVICE
+  using Sm = Fp8tSmem;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t base = ((raw + 1023u) & ~1023u);  // swizzle atoms need 1024-byte alignment
+  const int32_t m_tile = int32_t(blockIdx.y);
+
+  if (threadIdx.x == 0) {
+    for (uint32_t s = 0; s < kTStages; ++s) {
+      mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
+      mbar_init(base + Sm::kBarEmpty + 8 * s, kFp8tEmptyArrivals);
+    }
+    mbar_init(base + Sm::kBarQFull, kQFullArrivals);
+    mbar_init(base + Sm::kBarQEmpty, kFp8tQEmptyArrivals);
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
+  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  if (role == 0) {
+    regs_release<kFp8ProducerRegs>();
+    fp8_producer_loop<true, Sm, kTStages>(p, &kv_map, box_rows, base, m_tile);
+  } else {
+    regs_claim<kFp8tAttendRegs>();
+    fp8t_attend_wg_loop(p, base, m_tile, role - 1);
+  }
+#else
+  (void)p;
+  (void)kv_map;
+  (void)box_rows;
+#endif
+}
+
+// Launches the kernel; false (nothing launched) where the device cannot run it.
+inline bool launch_fp8t(const DecodeParams& p, cudaStream_t stream) {
+  if (p.kv_format != MLA_FORMAT_FP8_ROPE640 || p.q_format != MLA_FORMAT_FP8_ROPE640) return false;
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (!kernel_device_ready<decode_fp8t_kernel>(dev, int(Fp8tSmem::kDynamicBytes))) return false;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  CUtensorMap map;
+  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
+  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  decode_fp8t_kernel<<<grid, kThreads, Fp8tSmem::kDynamicBytes, stream>>>(p, map, box_rows);
+  return true;
+}
+
+}  // namespace mla::cuda_impl::sm90
