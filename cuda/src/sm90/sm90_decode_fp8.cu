@@ -10,7 +10,6 @@
 #include "sm90_decode.h"
 #include "sm90_fp8_kernel.cuh"
 #include "sm90_fp8s_config.cuh"
-#include "sm90_fp8t_kernel.cuh"
 #include "sm90_fp8v_kernel.cuh"
 #if MLA_SM90_FP8_SMALLH_BUILD
 #include "sm90_fp8s_kernel.cuh"
@@ -46,19 +45,6 @@ bool fp8v_enabled() {
   static const bool enabled = [] {
     const char* e = std::getenv("MLA_SM90_FP8V");
     if (e == nullptr || *e == '\0') return kFp8vDefault;
-    return std::strcmp(e, "0") != 0;
-  }();
-  return enabled;
-}
-
-// The rows-split M = 64 kernel for (fp8_rope640, fp8_rope640)
-// (sm90_fp8t_config.cuh): MLA_SM90_FP8T=1 takes the pair from the register-V
-// kernel; 0 or unset: kFp8tDefault.
-constexpr bool kFp8tDefault = false;
-bool fp8t_enabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("MLA_SM90_FP8T");
-    if (e == nullptr || *e == '\0') return kFp8tDefault;
     return std::strcmp(e, "0") != 0;
   }();
   return enabled;
@@ -107,7 +93,6 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     return true;
   }
 #endif
-  if (fp8t_enabled() && sm90::launch_fp8t(p, stream)) return true;
   if (fp8v_enabled() && sm90::launch_fp8v(p, stream)) return true;
   return sm90::launch_fp8kv(p, stream);
 }

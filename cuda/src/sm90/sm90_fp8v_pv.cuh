@@ -1,13 +1,11 @@
 // sm90_fp8v_pv.cuh - a consumer warpgroup's share of O^T = V^T.P'^T in the
 // register-V fp8-KV kernel (sm90_fp8v_config.cuh): kN m-tiles of 64 value
-// dims from m-tile i0, N = the tile's 64 query rows; and, with N = 32 (an
-// accumulator of 16 floats an m-tile), all 8 m-tiles of one warpgroup's 32
-// rows in the rows-split kernel (sm90_fp8t_config.cuh).
+// dims from m-tile i0, N = the tile's 64 query rows.
 //
-// Accumulator layout (wgmma m64nN, A = V^T fragments of sm90_fp8_frags.cuh):
+// Accumulator layout (wgmma m64n64, A = V^T fragments of sm90_fp8_frags.cuh):
 // element 4j + 2h + e of m-tile i is value dim 64 (i0 + i) + 16 w + 2 g + h,
-// query row 8j + 2t + e (warp w, lane l, g = l / 4, t = l % 4, j < N / 8): a
-// thread holds N / 4 query rows and, per m-tile, two adjacent value dims of each.
+// query row 8j + 2t + e (warp w, lane l, g = l / 4, t = l % 4): a thread
+// holds 16 query rows and, per m-tile, two adjacent value dims of each.
 #pragma once
 
 #include <cstdint>
@@ -40,14 +38,6 @@ __device__ __forceinline__ void fp8v_vt_convert(const uint32_t (&R)[4], uint32_t
     }
 }
 
-// One k-step of O^T += V^T.P'^T, N = 64 (32 accumulators) or 32 (16).
-__device__ __forceinline__ void wgmma_vt_pt(float (&d)[32], const uint32_t (&a)[4], uint64_t b_desc) {
-  wgmma_m64n64k16_f16_rs(d, a, b_desc, 1u);
-}
-__device__ __forceinline__ void wgmma_vt_pt(float (&d)[16], const uint32_t (&a)[4], uint64_t b_desc) {
-  wgmma_m64n32k16_f16_rs(d, a, b_desc, 1u);
-}
-
 // O^T *= the rescale factor of each query row (64 floats at `scale`, shared
 // memory, written before PReady).
 template <uint32_t kN>
@@ -73,16 +63,15 @@ __device__ __forceinline__ void fp8v_rescale(float (&o)[kN][32], uint32_t scale,
 // five m-tiles at 216 registers made ptxas serialize every wgmma, C7512),
 // the next m-tile's codes loaded one ahead. Every thread arrives on `empty`
 // (the stage) once its last fragment is in registers. Returns with its
-// wgmma finished. fp8v_pv_by is the body, for any fragment loader:
-// vt_load(i, kp, R) brings the codes of the call's m-tile i, k-steps 2kp,
-// 2kp + 1, as fp8r_vt_load does.
-template <uint32_t kN, uint32_t kBufs, int kAcc, class VtLoad>
-__device__ __forceinline__ void fp8v_pv_by(float (&o)[kN][kAcc], VtLoad vt_load, uint64_t p_desc, uint32_t empty) {
+// wgmma finished.
+template <uint32_t kN, uint32_t kBufs>
+__device__ __forceinline__ void fp8v_pv(float (&o)[kN][32], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i0,
+                                        uint64_t p_desc, uint32_t empty) {
   static_assert(kBufs == 1 || kBufs == 2, "one or two fragment buffers");
   uint32_t va[kBufs][4][4];
   uint32_t raw[2][4];
 #pragma unroll
-  for (uint32_t kp = 0; kp < 2; ++kp) vt_load(0u, kp, raw[kp]);
+  for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i0, kp, raw[kp]);
 #pragma unroll
   for (uint32_t i = 0; i < kN; ++i) {
     const uint32_t buf = i % kBufs;
@@ -102,13 +91,13 @@ __device__ __forceinline__ void fp8v_pv_by(float (&o)[kN][kAcc], VtLoad vt_load,
     }
     if (i + 1 < kN) {
 #pragma unroll
-      for (uint32_t kp = 0; kp < 2; ++kp) vt_load(i + 1, kp, raw[kp]);
+      for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i0 + i + 1, kp, raw[kp]);
     } else {
       mbar_arrive(empty);  // the stage's last read is in registers
     }
     wgmma_fence();
 #pragma unroll
-    for (uint32_t kk = 0; kk < 4; ++kk) wgmma_vt_pt(o[i], va[buf][kk], desc_advance(p_desc, kk * 32));
+    for (uint32_t kk = 0; kk < 4; ++kk) wgmma_m64n64k16_f16_rs(o[i], va[buf][kk], desc_advance(p_desc, kk * 32), 1u);
     wgmma_commit();
   }
   wgmma_wait<0>();
@@ -117,30 +106,21 @@ __device__ __forceinline__ void fp8v_pv_by(float (&o)[kN][kAcc], VtLoad vt_load,
 #pragma unroll
   for (uint32_t i = 0; i < kN; ++i) pin_regs(o[i]);
 }
-template <uint32_t kN, uint32_t kBufs, int kAcc>
-__device__ __forceinline__ void fp8v_pv(float (&o)[kN][kAcc], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i0,
-                                        uint64_t p_desc, uint32_t empty) {
-  fp8v_pv_by<kN, kBufs>(
-      o, [&](uint32_t i, uint32_t kp, uint32_t(&R)[4]) { fp8r_vt_load(tile, warp, lane, i0 + i, kp, R); }, p_desc,
-      empty);
-}
 
 // Writes the share: O^T times 1 / sum of each query row (64 floats at
-// `inv_sum`, shared memory, indexed by tile row, written before ItemEnd),
-// BF16 pairs of adjacent value dims into out for a whole-request item, fp32
-// pairs into the split-K workspace otherwise. The accumulator's query rows
-// start at tile row `row0` (the rows-split kernel's second warpgroup: 32).
-// Rows past v.rows are padding and are not written.
-template <uint32_t kN, int kAcc>
+// `inv_sum`, shared memory, written before ItemEnd), BF16 pairs of adjacent
+// value dims into out for a whole-request item, fp32 pairs into the split-K
+// workspace otherwise. Rows past v.rows are padding and are not written.
+template <uint32_t kN>
 __device__ __forceinline__ void fp8v_store_output(const DecodeParams& p, const ItemView& v, uint32_t warp,
-                                                  uint32_t lane, uint32_t i0, const float (&o)[kN][kAcc],
-                                                  uint32_t inv_sum, uint32_t row0 = 0) {
+                                                  uint32_t lane, uint32_t i0, const float (&o)[kN][32],
+                                                  uint32_t inv_sum) {
   const uint32_t t = lane & 3, g = lane >> 2;
 #pragma unroll
-  for (uint32_t j = 0; j < kAcc / 4; ++j)
+  for (uint32_t j = 0; j < 8; ++j)
 #pragma unroll
     for (uint32_t e = 0; e < 2; ++e) {
-      const int32_t r = int32_t(row0 + 8 * j + 2 * t + e);
+      const int32_t r = int32_t(8 * j + 2 * t + e);
       if (r >= v.rows) continue;
       float inv;
       asm volatile("ld.shared.f32 %0, [%1];" : "=f"(inv) : "r"(inv_sum + 4u * uint32_t(r)));

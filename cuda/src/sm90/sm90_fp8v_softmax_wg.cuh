@@ -23,7 +23,6 @@
 #include "../decode_params.h"
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
-#include "sm90_fp8_qgmma.cuh"
 #include "sm90_fp8_softmax_wg.cuh"
 #include "sm90_fp8v_config.cuh"
 #include "sm90_fp8v_pv.cuh"
@@ -35,11 +34,54 @@
 
 namespace mla::cuda_impl::sm90 {
 
-// S = Q.K^T over the FP8 Q tile (q_desc) and the FP8 KV tile at `tile`
-// (qgmma_promoted, MLA_SM90_FP8V_PROMOTE k-steps a group). Returns with
-// every wgmma finished.
+// S = Q.K^T over the FP8 Q tile (q_desc) and the FP8 KV tile at `tile`:
+// rope in BF16 (block 4 of both), content in E4M3 k32 steps (block kk / 4,
+// 32 bytes a step), promoted to fp32 every MLA_SM90_FP8V_PROMOTE k-steps,
+// two groups in flight. Returns with every
+// wgmma finished.
 __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t tile) {
-  qgmma_promoted<MLA_SM90_FP8V_PROMOTE>(s, q_desc, make_sw128_desc(tile, 16, 1024));
+  const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+  constexpr uint32_t kPer = MLA_SM90_FP8V_PROMOTE, kGroups = 16 / kPer;  // groups of kPer k-steps
+  float acc[2][32];
+  wgmma_fence();
+#pragma unroll
+  for (uint32_t kk = 0; kk < 4; ++kk) {
+    const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
+    wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+  }
+#pragma unroll
+  for (uint32_t grp = 0; grp < kGroups; ++grp) {
+    const uint32_t b = grp & 1;
+    if (grp >= 2) {
+      wgmma_wait<1>();  // group grp - 2 (and the rope) finished
+      pin_regs(acc[b]);
+      pin_regs(s);
+#pragma unroll
+      for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
+      wgmma_fence();  // acc[b] was read: the next group overwrites it
+    }
+#pragma unroll
+    for (uint32_t j = 0; j < kPer; ++j) {
+      const uint32_t kk = kPer * grp + j;
+      const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
+      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, off), desc_advance(k_desc, off), j > 0 ? 1u : 0u);
+    }
+    wgmma_commit();
+  }
+  if constexpr (kGroups >= 2) {  // the last two groups, in order
+    constexpr uint32_t b = (kGroups - 2) & 1;
+    wgmma_wait<1>();
+    pin_regs(acc[b]);
+    pin_regs(s);
+#pragma unroll
+    for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
+  }
+  constexpr uint32_t b = (kGroups - 1) & 1;
+  wgmma_wait<0>();
+  pin_regs(acc[b]);
+  pin_regs(s);
+#pragma unroll
+  for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
 }
 
 // softmax_tile_scaled_by (sm90_fp8_softmax_wg.cuh) with the thread's 16

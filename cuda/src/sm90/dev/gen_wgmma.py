@@ -102,14 +102,4 @@ emit("wgmma_m64n64k32_e4m3_ss", "S += Q.K^T (content, E4M3): A (Q) and B (K) K-m
 emit("wgmma_m64n64k16_f16_rs",
      "O^T += V^T.P^T (FP16): A (V^T) from registers, B (P^T, i.e. P row-major) K-major in shared memory.",
      "m64n64k16", 32, "regs", 0, "f16")
-# The rows-split M = 64 fp8-KV kernel (sm90_fp8t_*.cuh): each consumer
-# warpgroup holds 32 of the tile's query rows, so N = 32 in S^T = K.Q^T and
-# O^T = V^T.P^T.
-emit("wgmma_m64n32k16_ss", "S^T += K.Q^T (rope, BF16): A (K) and B (Q) K-major in shared memory.",
-     "m64n32k16", 16, "desc", 0, "bf16")
-emit("wgmma_m64n32k32_e4m3_ss", "S^T += K.Q^T (content, E4M3): A (K) and B (Q) K-major in shared memory.",
-     "m64n32k32", 16, "desc", 0, "e4m3")
-emit("wgmma_m64n32k16_f16_rs",
-     "O^T += V^T.P^T (FP16): A (V^T) from registers, B (P^T, i.e. P row-major) K-major in shared memory.",
-     "m64n32k16", 16, "regs", 0, "f16")
 print("}  // namespace mla::cuda_impl::sm90")
