@@ -16,9 +16,8 @@
 //   wgmma (two register buffers) -> release the stage once its last
 //   fragment is in registers.
 // Per item, the two warpgroups merge: both write their row sums, WG 2 its
-// O^T, m and R into the stage of its last tile of the item, which it kept
-// (MergeReady); WG 1 folds them into its own, releases that stage and
-// writes the output; MergeFree.
+// O^T, m and R (MergeReady); WG 1 folds them into its own and writes the
+// output; MergeFree.
 // Register fragments (per warp w, lane l, t = l % 4, g = l / 4):
 //  - K (S^T A, m = keys 16w.., k = 16 dims): ldmatrix gives bytes 4t..4t+3
 //    of a 16-byte group, so logical column 2t + e is dim 4t + e and 2t + 8 +
@@ -94,8 +93,7 @@ __device__ __forceinline__ void fp8r_vt_convert(const uint32_t (&R)[4], uint32_t
 }
 
 // O^T += V^T.P^T for one tile: per m-tile 4 k-steps, two register buffers;
-// arrives on `empty` (the stage) once its last fragment is in registers
-// (empty = 0: keeps the stage, WG 2's last tile of an item: the merge).
+// arrives on `empty` (the stage) once its last fragment is in registers.
 // p_desc: the descriptor of this warpgroup's P^T (k-step 0).
 template <bool kFinite>
 __device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_t warp, uint32_t lane,
@@ -125,7 +123,7 @@ __device__ __forceinline__ void fp8r_pv(float (&o)[8][8], uint32_t tile, uint32_
 #pragma unroll
       for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i + 1, kp, raw[kp]);
     } else {
-      if (empty != 0) mbar_arrive(empty);  // the stage's last read is in registers (every thread)
+      mbar_arrive(empty);  // the stage's last read is in registers (every thread)
     }
     wgmma_fence();
     if constexpr ((kFp8DevVariant & 8) == 0) {  // measurement builds: no P.V
@@ -210,22 +208,15 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
       for (int x = 0; x < 8; ++x) o[i][x] = 0.f;
 
-    // WG 2's last tile of the item (odd global index; -1: it has none): WG 2
-    // keeps that stage and hands WG 1 its O^T through it (kMergeBytes).
-    const int32_t t_last2 = v.n_tiles == 0 ? -1
-                            : ((tile_count + uint32_t(v.n_tiles) - 1u) & 1u) != 0 ? v.n_tiles - 1
-                                                                                  : v.n_tiles - 2;
-    const uint32_t merge_stage = t_last2 < 0 ? 0u : (tile_count + uint32_t(t_last2)) % kRStages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       if ((tile_count & 1u) != wg) continue;  // the other warpgroup's tile
-      const bool keep = t == t_last2;         // (only WG 2 meets it)
       const uint32_t stage = tile_count % kRStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       const uint32_t par = my_tiles & 1;
       ++my_tiles;
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kRStages) & 1);
       if constexpr ((kFp8DevVariant & 16) != 0) {  // measurement builds: loads only
-        if (!keep) mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
+        mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
         continue;
       }
       fence_proxy_async();  // the rope wgmma reads rows that cp.async wrote
@@ -444,11 +435,10 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       // ---- O^T += V^T.P^T ----
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
-      const uint32_t empty = keep ? 0u : base + Sm::kBarEmpty + 8 * stage;
       if (tile_nan)
-        fp8r_pv<true>(o, tile, warp, lane, p_desc, empty);
+        fp8r_pv<true>(o, tile, warp, lane, p_desc, base + Sm::kBarEmpty + 8 * stage);
       else
-        fp8r_pv<false>(o, tile, warp, lane, p_desc, empty);
+        fp8r_pv<false>(o, tile, warp, lane, p_desc, base + Sm::kBarEmpty + 8 * stage);
 #pragma unroll
       for (int i = 0; i < 8; ++i) pin_regs(o[i]);
     }
@@ -467,27 +457,23 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         asm volatile("st.shared.f32 [%0], %1;" ::"r"(sums + (warp * 16 + n) * 4), "f"(sum[ri]) : "memory");
       }
     }
-    const uint32_t merge = base + Sm::kKV + merge_stage * kFp8TileBytes;  // WG 2's kept stage
     if (wg == 1) {
-      if (t_last2 >= 0) {
-        // Its last wgmma and fragment loads of the stage are finished (fp8r_pv).
 #pragma unroll
-        for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < 8; ++i)
 #pragma unroll
-          for (int h2 = 0; h2 < 2; ++h2)
-            asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(merge + ((2 * i + h2) * 128 + tid) * 16),
-                         "f"(o[i][4 * h2]), "f"(o[i][4 * h2 + 1]), "f"(o[i][4 * h2 + 2]), "f"(o[i][4 * h2 + 3])
-                         : "memory");
-        if (warp == 0 && g == 0) {
+        for (int h2 = 0; h2 < 2; ++h2)
+          asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(base + Sm::kMerge +
+                                                                          ((2 * i + h2) * 128 + tid) * 16),
+                       "f"(o[i][4 * h2]), "f"(o[i][4 * h2 + 1]), "f"(o[i][4 * h2 + 2]), "f"(o[i][4 * h2 + 3])
+                       : "memory");
+      if (warp == 0 && g == 0) {
 #pragma unroll
-          for (int ri = 0; ri < 4; ++ri) {
-            const uint32_t n = 8 * (ri >> 1) + 2 * quad + (ri & 1);
-            asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(merge + kMergeRowOff + n * 8), "f"(m[ri]),
-                         "f"(r_scale[ri])
-                         : "memory");
-          }
+        for (int ri = 0; ri < 4; ++ri) {
+          const uint32_t n = 8 * (ri >> 1) + 2 * quad + (ri & 1);
+          asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(base + Sm::kMergeRow + n * 8), "f"(m[ri]),
+                       "f"(r_scale[ri])
+                       : "memory");
         }
-        fence_proxy_async();  // the producer's next copy into the stage is in the async proxy
       }
     }
     named_sync(kBarRMergeReady, kConsumerThreads);
@@ -509,9 +495,8 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         l1 += a;
         l2 += b;
       }
-      float m2 = -INFINITY, r2 = 0.f;  // WG 2 saw no tile: nothing to fold in
-      if (t_last2 >= 0)
-        asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(m2), "=f"(r2) : "r"(merge + kMergeRowOff + n * 8) : "memory");
+      float m2, r2;
+      asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(m2), "=f"(r2) : "r"(base + Sm::kMergeRow + n * 8) : "memory");
       const float mm = fmaxf(m[ri], m2);
       // Both -inf (nothing visible yet, or NaN logits only): both factors 1,
       // so 0 stays 0 and NaN sums stay NaN.
@@ -527,20 +512,17 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
     for (int i = 0; i < 8; ++i)
 #pragma unroll
       for (int h2 = 0; h2 < 2; ++h2) {
-        float b[4] = {0.f, 0.f, 0.f, 0.f};  // WG 2 saw no tile: its O^T is 0
-        if (t_last2 >= 0)
-          asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
-                       : "=f"(b[0]), "=f"(b[1]), "=f"(b[2]), "=f"(b[3])
-                       : "r"(merge + ((2 * i + h2) * 128 + tid) * 16)
-                       : "memory");
+        float b[4];
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(b[0]), "=f"(b[1]), "=f"(b[2]), "=f"(b[3])
+                     : "r"(base + Sm::kMerge + ((2 * i + h2) * 128 + tid) * 16)
+                     : "memory");
 #pragma unroll
         for (int y = 0; y < 4; ++y) {
           const int x = 4 * h2 + y, ri = 2 * (x >> 2) + (x & 1);
           o[i][x] = o[i][x] * c1[ri] + b[y] * c2[ri];
         }
       }
-    // WG 2's kept stage is read: released by every thread of WG 1 (kFp8rEmptyArrivals).
-    if (t_last2 >= 0) mbar_arrive(base + Sm::kBarEmpty + 8 * merge_stage);
     named_sync(kBarRMergeFree, kConsumerThreads);
 #pragma unroll
     for (int ri = 0; ri < 4; ++ri) {

@@ -19,15 +19,7 @@
 
 namespace mla::cuda_impl::sm90 {
 
-// FP8 stages: each attend warpgroup holds one from its S^T to its last V^T
-// fragment, so kRStages - 2 are in flight (A/B builds:
-// -DMLA_SM90_FP8R_STAGES=N, 3..5; 5 fits only because WG 2 hands its O^T to
-// WG 1 through its last stage of the item, not a buffer of its own).
-#ifndef MLA_SM90_FP8R_STAGES
-#define MLA_SM90_FP8R_STAGES 5
-#endif
-constexpr uint32_t kRStages = MLA_SM90_FP8R_STAGES;
-static_assert(kRStages >= 3 && kRStages <= 5, "3 to 5 FP8 stages");
+constexpr uint32_t kRStages = 4;  // FP8 stages: two held by the attend WGs, two in flight
 
 // S^T runs in this many batches of 32 / N k-steps, two register buffers (a
 // batch's wgmma run while the next one converts): 2, 4, 8 or 16 (A/B builds:
@@ -59,7 +51,9 @@ struct Fp8rSmem {
   static constexpr uint32_t kQ = 0;                                // compact Q: 9 x 2 KiB (permuted FP16 content)
   static constexpr uint32_t kKV = kQ + 9 * kQcBlockBytes;          // kRStages FP8 tiles (40 KiB each)
   static constexpr uint32_t kP = kKV + kRStages * kFp8TileBytes;   // P^T of WG 1, then of WG 2 (2 KiB each)
-  static constexpr uint32_t kSum = kP + 2 * kQcBlockBytes;         // [wg][warp][row] partial sums: 2 x 4 x 16
+  static constexpr uint32_t kMerge = kP + 2 * kQcBlockBytes;       // WG 2's O^T: 16 x 128 threads x 16 B
+  static constexpr uint32_t kMergeRow = kMerge + 16 * 128 * 16;    // WG 2's m and R per row: 16 x 2 floats
+  static constexpr uint32_t kSum = kMergeRow + 16 * 2 * 4;         // [wg][warp][row] partial sums: 2 x 4 x 16
   static constexpr uint32_t kRed = kSum + 2 * 4 * 16 * 4;          // [wg][parity][warp][row] {m, w}: 2 KiB
   static constexpr uint32_t kSigmaK = kRed + 2 * 2 * 4 * 16 * 8;   // kRStages x 64 floats (producer)
   static constexpr uint32_t kQExp = kSigmaK + kRStages * 64 * 4;   // 16 int32: e of each Q row (kQExpNaN)
@@ -75,16 +69,6 @@ struct Fp8rSmem {
   static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
   static_assert(kKV % 1024 == 0 && kP % 1024 == 0, "swizzle atoms need 1024-byte alignment");
 };
-
-// WG 2's O^T (16 x 128 threads x 16 B), then its m and R per row (16 x 2
-// floats), go to WG 1 through the stage of WG 2's last tile of the item:
-// WG 2 does not release that stage; it writes them there after its last
-// fragment load, and WG 1 releases the stage once it has read them
-// (MergeReady .. MergeFree). With 5 stages the layout fills the 227 KiB
-// exactly, so no byte of it can be a merge buffer.
-constexpr uint32_t kMergeBytes = 16 * 128 * 16;
-constexpr uint32_t kMergeRowOff = kMergeBytes;
-static_assert(kMergeRowOff + 16 * 2 * 4 <= kFp8TileBytes, "WG 2's O^T, m and R fit in a stage");
 
 // Arrivals: a stage is read by one attend warpgroup (every thread arrives:
 // racecheck releases a thread's accesses at its own arrive,
