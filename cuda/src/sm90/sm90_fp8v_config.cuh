@@ -61,7 +61,7 @@ static_assert(kVStages >= 2 && kVStages <= 4, "2 to 4 FP8 stages");
 // takes fewer (3 x 32 + 96 = 192 of its 224 registers); WG 2 the other 5
 // (160 + two V^T fragment buffers).
 #ifndef MLA_SM90_FP8V_WG1_MTILES
-#define MLA_SM90_FP8V_WG1_MTILES 3
+#define MLA_SM90_FP8V_WG1_MTILES 2
 #endif
 constexpr uint32_t kFp8vWg1MTiles = MLA_SM90_FP8V_WG1_MTILES;
 constexpr uint32_t kFp8vWg2MTiles = 8 - kFp8vWg1MTiles;
@@ -79,7 +79,7 @@ static_assert(kFp8vWg1MTiles >= 1 && kFp8vWg1MTiles <= 4, "WG 1 takes 1 to 4 of 
 // the 208 left. The CTA's 384 x 168 launch registers cover exactly
 // 128 x (56 + 240 + 208).
 #ifndef MLA_SM90_FP8V_SOFTMAX_REGS
-#define MLA_SM90_FP8V_SOFTMAX_REGS 240
+#define MLA_SM90_FP8V_SOFTMAX_REGS 208
 #endif
 constexpr uint32_t kFp8vSoftmaxRegs = MLA_SM90_FP8V_SOFTMAX_REGS;
 constexpr uint32_t kFp8vHelperRegs = kThreads * kLaunchRegs / kWarpgroupThreads - kFp8ProducerRegs - kFp8vSoftmaxRegs;
