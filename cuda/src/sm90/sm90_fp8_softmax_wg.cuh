@@ -125,10 +125,6 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
     st.m[h] = m_new;
   }
   float part[2] = {0.f, 0.f}, wmax[2] = {0.f, 0.f};
-  // A masked key's P is exactly 0 and must stay 0 whatever its factor (0 x
-  // NaN must not reach P.V); a tile without masked keys folds the factor in
-  // without that select (a visible key's weight is never 0 in the reference,
-  // so a NaN factor makes the row NaN there too).
 #pragma unroll
   for (int j = 0; j < 8; ++j) {
     const float2 f = col_of(j);
@@ -137,8 +133,7 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
       const int i = 4 * j + e, h = e >> 1;
       const float p = fast_exp2(s[i] - shift[h]);
       part[h] += p;
-      const float pf = p * ((e & 1) ? f.y : f.x);
-      s[i] = all_visible || p != 0.f ? pf : 0.f;
+      s[i] = p != 0.f ? p * ((e & 1) ? f.y : f.x) : 0.f;
       wmax[h] = fmaxf(wmax[h], fabsf(s[i]));  // |.|: a negative sigma_k; a NaN weight stays NaN in P'
     }
   }

@@ -34,8 +34,7 @@
 namespace mla::cuda_impl::sm90 {
 
 // S's content k-steps per promotion group (2: the small-H kernel's rule;
-// 4: a measurement build; 8 and 16 were, before fp8v_s took group 0 into S
-// directly). Each group ends in a wait for the group
+// 4, 8, 16: measurement builds). Each group ends in a wait for the group
 // before it, so fewer groups are faster (H200, H128 q2, old softmax: 836 us
 // at 2, 692 at 4; with the register softmax 783 / 671 / 645 / 640 at
 // 2 / 4 / 8 / 16), but the FP8 tensor cores' accumulation then errs more:
@@ -46,8 +45,9 @@ namespace mla::cuda_impl::sm90 {
 #ifndef MLA_SM90_FP8V_PROMOTE
 #define MLA_SM90_FP8V_PROMOTE 2
 #endif
-static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4,
-              "promotion every 2 or 4 k-steps (fp8v_s folds group 0 into S without an add: at least 3 groups)");
+static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4 || MLA_SM90_FP8V_PROMOTE == 8 ||
+                  MLA_SM90_FP8V_PROMOTE == 16,
+              "promotion every 2, 4, 8 or 16 k-steps");
 
 // FP8 stages in flight (A/B builds: -DMLA_SM90_FP8V_STAGES=N, 2..4).
 #ifndef MLA_SM90_FP8V_STAGES

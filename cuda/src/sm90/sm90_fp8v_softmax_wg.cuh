@@ -37,52 +37,51 @@ namespace mla::cuda_impl::sm90 {
 // S = Q.K^T over the FP8 Q tile (q_desc) and the FP8 KV tile at `tile`:
 // rope in BF16 (block 4 of both), content in E4M3 k32 steps (block kk / 4,
 // 32 bytes a step), promoted to fp32 every MLA_SM90_FP8V_PROMOTE k-steps,
-// two groups in flight. Returns with every wgmma finished.
+// two groups in flight. Returns with every
+// wgmma finished.
 __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t tile) {
   const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
   constexpr uint32_t kPer = MLA_SM90_FP8V_PROMOTE, kGroups = 16 / kPer;  // groups of kPer k-steps
   float acc[2][32];
-  const auto fold = [&](uint32_t b) {
-    pin_regs(acc[b]);
-    pin_regs(s);
+  wgmma_fence();
 #pragma unroll
-    for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
-  };
-  const auto content = [&](float(&d)[32], uint32_t grp) {
+  for (uint32_t kk = 0; kk < 4; ++kk) {
+    const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
+    wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+  }
+#pragma unroll
+  for (uint32_t grp = 0; grp < kGroups; ++grp) {
+    const uint32_t b = grp & 1;
+    if (grp >= 2) {
+      wgmma_wait<1>();  // group grp - 2 (and the rope) finished
+      pin_regs(acc[b]);
+      pin_regs(s);
+#pragma unroll
+      for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
+      wgmma_fence();  // acc[b] was read: the next group overwrites it
+    }
 #pragma unroll
     for (uint32_t j = 0; j < kPer; ++j) {
       const uint32_t kk = kPer * grp + j;
       const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-      wgmma_m64n64k32_e4m3_ss(d, desc_advance(q_desc, off), desc_advance(k_desc, off), j > 0 ? 1u : 0u);
+      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, off), desc_advance(k_desc, off), j > 0 ? 1u : 0u);
     }
-  };
-  // Group 0 straight into s (a fresh accumulator, as every group's), then
-  // the rope on the BF16 cores into s in fp32: one fold fewer.
-  wgmma_fence();
-  content(s, 0);
-#pragma unroll
-  for (uint32_t kk = 0; kk < 4; ++kk) {
-    const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
-    wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), 1u);
-  }
-  wgmma_commit();
-  // Groups 1 .. kGroups - 1 into acc[(grp - 1) % 2], two in flight.
-#pragma unroll
-  for (uint32_t grp = 1; grp < kGroups; ++grp) {
-    const uint32_t b = (grp - 1) & 1;
-    if (grp >= 3) {
-      wgmma_wait<1>();  // group grp - 2 (and group 0 with the rope) finished
-      fold(b);
-      wgmma_fence();  // acc[b] was read: the next group overwrites it
-    }
-    content(acc[b], grp);
     wgmma_commit();
   }
-  static_assert(kGroups >= 3, "the last two groups are folded in order below");
-  wgmma_wait<1>();
-  fold((kGroups - 2 - 1) & 1);
+  if constexpr (kGroups >= 2) {  // the last two groups, in order
+    constexpr uint32_t b = (kGroups - 2) & 1;
+    wgmma_wait<1>();
+    pin_regs(acc[b]);
+    pin_regs(s);
+#pragma unroll
+    for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
+  }
+  constexpr uint32_t b = (kGroups - 1) & 1;
   wgmma_wait<0>();
-  fold((kGroups - 1 - 1) & 1);
+  pin_regs(acc[b]);
+  pin_regs(s);
+#pragma unroll
+  for (int x = 0; x < 32; ++x) s[x] += acc[b][x];
 }
 
 // softmax_tile_scaled_by (sm90_fp8_softmax_wg.cuh) with the thread's 16
