@@ -57,16 +57,19 @@ constexpr uint32_t kVStages = MLA_SM90_FP8V_STAGES;
 static_assert(kVStages >= 2 && kVStages <= 4, "2 to 4 FP8 stages");
 
 // O^T's 8 m-tiles (64 value dims each) between the consumers: WG 1 holds S
-// and two promotion accumulators (96 registers) beside its share, so it
-// takes fewer (3 x 32 + 96 = 192 of its 224 registers); WG 2 the other 5
-// (160 + two V^T fragment buffers).
+// and two promotion accumulators (96 registers) beside its share and runs
+// the serial chain S -> softmax -> P', so it takes fewer: 2 (2 x 32 + 96 =
+// 160 of its 208 registers); WG 2 the other 6 (192 + one V^T fragment
+// buffer, 240 registers). 3 / 5 (240 / 208 registers) until the eleventh
+// session: 2 / 6 is 2-3% faster at H = 64 and 128 (H200, same run: H128 q2
+// 748 vs 769 us), WG 2 having time to spare under WG 1's chain.
 #ifndef MLA_SM90_FP8V_WG1_MTILES
 #define MLA_SM90_FP8V_WG1_MTILES 2
 #endif
 constexpr uint32_t kFp8vWg1MTiles = MLA_SM90_FP8V_WG1_MTILES;
 constexpr uint32_t kFp8vWg2MTiles = 8 - kFp8vWg1MTiles;
-// WG 2's V^T fragment buffers (fp8v_pv): one at 5 m-tiles (two made ptxas
-// serialize its wgmma for want of registers, C7512).
+// WG 2's V^T fragment buffers (fp8v_pv): one (two made ptxas serialize its
+// wgmma for want of registers at 5 m-tiles and at 6, C7512).
 #ifndef MLA_SM90_FP8V_WG2_BUFS
 #define MLA_SM90_FP8V_WG2_BUFS 1
 #endif
@@ -74,10 +77,10 @@ constexpr uint32_t kFp8vWg2Bufs = MLA_SM90_FP8V_WG2_BUFS;
 static_assert(kFp8vWg1MTiles >= 1 && kFp8vWg1MTiles <= 4, "WG 1 takes 1 to 4 of the 8 O^T m-tiles");
 
 // Register budgets after setmaxnreg, one per warpgroup: WG 1 (S, two
-// promotion accumulators and its O^T share) spilled at 224 and 232 (nvcc
-// 13.0, 40 bytes), not at 240; WG 2 (5 m-tiles, one fragment buffer) fits in
-// the 208 left. The CTA's 384 x 168 launch registers cover exactly
-// 128 x (56 + 240 + 208).
+// promotion accumulators, 2 O^T m-tiles) at 208, WG 2 (6 m-tiles, one
+// fragment buffer) the 240 left, both without spills (nvcc 13.0; WG 1 at
+// 200 spilled 48 bytes, at 216 WG 2 serialized its wgmma, C7512). The CTA's
+// 384 x 168 launch registers cover exactly 128 x (56 + 208 + 240).
 #ifndef MLA_SM90_FP8V_SOFTMAX_REGS
 #define MLA_SM90_FP8V_SOFTMAX_REGS 208
 #endif
