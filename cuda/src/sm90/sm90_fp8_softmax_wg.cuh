@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../decode_params.h"
 #include "sm90_config.cuh"
@@ -87,20 +88,9 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
     all_visible = all_visible && st.lo[h] <= k0 && st.hi[h] >= k0 + kKeys;
   }
   float mx[2] = {-INFINITY, -INFINITY};
-  // Two copies of the loop, so that a tile every row sees whole (all but
-  // the edges of a request) runs no per-key mask (~100 instructions a tile).
-  if (all_visible) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 f = col_of(j);
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 4 * j + e, h = e >> 1;
-        s[i] = s[i] * (row_f[h] * ((e & 1) ? f.y : f.x));
-        mx[h] = fmaxf(mx[h], s[i]);
-      }
-    }
-  } else {
+  // The loop in two copies (`mask`), so that a tile every row sees whole (all
+  // but the edges of a request) runs no per-key mask (~100 instructions a tile).
+  const auto scale_and_max = [&](auto mask) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       const float2 f = col_of(j);
@@ -108,12 +98,20 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
       for (int e = 0; e < 4; ++e) {
         const int i = 4 * j + e, h = e >> 1;
         const float x = s[i] * (row_f[h] * ((e & 1) ? f.y : f.x));
-        const int32_t c = 8 * j + (e & 1);
-        s[i] = (c >= lo[h] && c < hi[h]) ? x : -INFINITY;
+        if constexpr (decltype(mask)::value) {
+          const int32_t c = 8 * j + (e & 1);
+          s[i] = (c >= lo[h] && c < hi[h]) ? x : -INFINITY;
+        } else {
+          s[i] = x;
+        }
         mx[h] = fmaxf(mx[h], s[i]);
       }
     }
-  }
+  };
+  if (all_visible)
+    scale_and_max(std::false_type{});
+  else
+    scale_and_max(std::true_type{});
   float shift[2], alpha[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
