@@ -34,13 +34,6 @@
 
 #include "sm90_config.cuh"
 
-// Measurement switch (0 = the default code): R of the scaled softmax
-// (softmax_tile_scaled_by) kept a power of two, so that it moves only when
-// the weights outgrow it by 2x and O needs no rescale otherwise.
-#ifndef MLA_SM90_FP8_POW2R
-#define MLA_SM90_FP8_POW2R 0
-#endif
-
 namespace mla::cuda_impl::sm90 {
 
 // A 640-byte row in shared memory: 5 column blocks of [64 rows][128 B], the

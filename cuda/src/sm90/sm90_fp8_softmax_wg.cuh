@@ -141,13 +141,7 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
     wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 1));
     wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
     const float kept = r_scale[h] * alpha[h];
-    float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
-    if constexpr (MLA_SM90_FP8_POW2R != 0) {
-      if (r_new != kept) {  // up to a power of two (>= 2^-100; Inf stays Inf)
-        const uint32_t b = __float_as_uint(r_new);
-        r_new = __uint_as_float((b & 0x7fffffu) != 0 ? (b & 0x7f800000u) + 0x800000u : b);
-      }
-    }
+    const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
     float inv;
     if constexpr (kApproxRcp)
       asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(r_new));

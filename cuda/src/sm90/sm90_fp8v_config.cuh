@@ -49,12 +49,6 @@ static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4 || MLA_SM
                   MLA_SM90_FP8V_PROMOTE == 16,
               "promotion every 2, 4, 8 or 16 k-steps");
 
-// Measurement switch (0 = the default code): O's rescale skipped per 8
-// query rows by a warp vote instead of only per warp (fp8v_rescale).
-#ifndef MLA_SM90_FP8V_RESCALE_ROWS
-#define MLA_SM90_FP8V_RESCALE_ROWS 0
-#endif
-
 // FP8 stages in flight (A/B builds: -DMLA_SM90_FP8V_STAGES=N, 2..4).
 #ifndef MLA_SM90_FP8V_STAGES
 #define MLA_SM90_FP8V_STAGES 4

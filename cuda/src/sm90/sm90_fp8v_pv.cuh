@@ -58,9 +58,7 @@ __device__ __forceinline__ void fp8v_rescale(float (&o)[kN][32], uint32_t scale,
   }
   if (__all_sync(0xffffffffu, one)) return;
 #pragma unroll
-  for (uint32_t j = 0; j < 8; ++j) {
-    // MLA_SM90_FP8V_RESCALE_ROWS (measurement builds): one vote per 8 rows.
-    if (MLA_SM90_FP8V_RESCALE_ROWS && __all_sync(0xffffffffu, a[j][0] == 1.f && a[j][1] == 1.f)) continue;
+  for (uint32_t j = 0; j < 8; ++j)
 #pragma unroll
     for (uint32_t i = 0; i < kN; ++i) {
       o[i][4 * j + 0] *= a[j][0];
@@ -68,7 +66,6 @@ __device__ __forceinline__ void fp8v_rescale(float (&o)[kN][32], uint32_t scale,
       o[i][4 * j + 2] *= a[j][0];
       o[i][4 * j + 3] *= a[j][1];
     }
-  }
 }
 
 // O^T += V^T.P'^T for m-tiles i0 .. i0 + kN - 1 of the FP8 tile at `tile`:
