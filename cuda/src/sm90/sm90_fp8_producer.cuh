@@ -136,11 +136,14 @@ __device__ __forceinline__ void load_q_tile_fp8(const DecodeParams& p, int64_t q
   cp_async_arrive_noinc(full);
 }
 
-// S: the shared-memory layout (Fp8Smem, or Fp8vSmem of the register-V
-// kernel), kNStages its FP8 stages; an FP8 Q lands at S::kQLoad.
-template <bool kQFp8, class S = Fp8Smem<kQFp8>, uint32_t kNStages = uint32_t(kStages)>
-__device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
-                                                  uint32_t base, int32_t m_tile) {
+// The producer's loop over the part's items, for any fp8-KV kernel: per
+// request, after the consumers handed the previous Q back, load_q(v) loads
+// the item's Q (and arrives on S::kBarQFull); per tile, its FP8 rows and
+// sigma_k into stage tile_count % kNStages. S: the kernel's shared-memory
+// layout, kNStages its FP8 stages, m_tile this CTA's M tile.
+template <class S, uint32_t kNStages, class LoadQ>
+__device__ __forceinline__ void fp8_producer_ring(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
+                                                  uint32_t base, int32_t m_tile, LoadQ load_q) {
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
   // The part's end is read again per item (an L1 hit) rather than held: at 56
@@ -151,16 +154,7 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
     if (v.rows == 0 || v.n_tiles == 0) continue;
     if (v.request != loaded_request) {
       if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
-      if constexpr (kQFp8) {
-        // Where WG 1 reads it (Fp8Smem: converts it in place). Computed here
-        // in an asm so that ptxas does not keep it live across the loop (at
-        // 56 registers that made it spill).
-        uint32_t q_dst;
-        asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQLoad));
-        load_q_tile_fp8(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
-      } else {
-        load_q_tile<kVariantFull>(p, v.q_row0, v.rows, base + S::kQ, base + S::kBarQFull);
-      }
+      load_q(v);
       ++q_loads;
       loaded_request = v.request;
     }
@@ -181,6 +175,26 @@ __device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const C
     const uint32_t tile = tile_count - 1 - k;
     mbar_wait(base + S::kBarEmpty + 8 * (tile % kNStages), (tile / kNStages) & 1);
   }
+}
+
+// The M = 64 kernels' producer. S: the shared-memory layout (Fp8Smem, or
+// Fp8vSmem of the register-V kernel), kNStages its FP8 stages; an FP8 Q
+// lands at S::kQLoad.
+template <bool kQFp8, class S = Fp8Smem<kQFp8>, uint32_t kNStages = uint32_t(kStages)>
+__device__ __forceinline__ void fp8_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
+                                                  uint32_t base, int32_t m_tile) {
+  fp8_producer_ring<S, kNStages>(p, kv_map, box_rows, base, m_tile, [&](const ItemView& v) {
+    if constexpr (kQFp8) {
+      // Where WG 1 reads it (Fp8Smem: converts it in place). Computed here
+      // in an asm so that ptxas does not keep it live across the loop (at
+      // 56 registers that made it spill).
+      uint32_t q_dst;
+      asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQLoad));
+      load_q_tile_fp8(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
+    } else {
+      load_q_tile<kVariantFull>(p, v.q_row0, v.rows, base + S::kQ, base + S::kBarQFull);
+    }
+  });
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -41,41 +41,16 @@ __device__ __forceinline__ void load_q_compact(const DecodeParams& p, int64_t q_
   cp_async_arrive_noinc(full);
 }
 
-// S: the kernel's shared-memory map (Fp8rSmem), kN its stage count.
+// S: the kernel's shared-memory map (Fp8rSmem), kN its stage count; the
+// loop is fp8_producer_ring's with the compact Q.
 template <bool kQFp8, class S, uint32_t kN>
 __device__ __forceinline__ void fp8s_producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                                    uint32_t base) {
-  uint32_t tile_count = 0, q_loads = 0;
-  int32_t loaded_request = -1;
-  // Read again per item (an L1 hit) rather than held across the loop (56 registers).
-  const volatile int32_t* part_end = p.part_begin + blockIdx.x + 1;
-  for (int32_t index = p.part_begin[blockIdx.x]; index < *part_end; ++index) {
-    const ItemView v = view_item(p, index, 0);
-    if (v.rows == 0 || v.n_tiles == 0) continue;
-    if (v.request != loaded_request) {
-      if (q_loads > 0) mbar_wait(base + S::kBarQEmpty, (q_loads - 1) & 1);
-      uint32_t q_dst;  // in an asm so that ptxas does not keep it live across the loop
-      asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQ + (kQFp8 ? kQcFp8Off : 0u)));
-      load_q_compact<kQFp8>(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
-      ++q_loads;
-      loaded_request = v.request;
-    }
-    const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
-    for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      if (page_prefetch_applies(p, v, t))
-        prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
-      const uint32_t stage = tile_count % kN;
-      const uint32_t round = tile_count / kN;
-      load_kv_tile_fp8(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
-                       base + S::kKV + stage * kFp8TileBytes, base + S::kSigmaK + stage * 256,
-                       base + S::kBarFull + 8 * stage, base + S::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
-    }
-  }
-  // Leave only once the consumers have released the last tiles.
-  for (uint32_t k = 0; k < kN && k < tile_count; ++k) {
-    const uint32_t tile = tile_count - 1 - k;
-    mbar_wait(base + S::kBarEmpty + 8 * (tile % kN), (tile / kN) & 1);
-  }
+  fp8_producer_ring<S, kN>(p, kv_map, box_rows, base, 0, [&](const ItemView& v) {
+    uint32_t q_dst;  // in an asm so that ptxas does not keep it live across the loop
+    asm volatile("add.u32 %0, %1, %2;" : "=r"(q_dst) : "r"(base), "n"(S::kQ + (kQFp8 ? kQcFp8Off : 0u)));
+    load_q_compact<kQFp8>(p, v.q_row0, v.rows, q_dst, base + S::kBarQFull);
+  });
 }
 
 }  // namespace mla::cuda_impl::sm90
