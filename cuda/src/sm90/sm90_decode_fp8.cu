@@ -10,6 +10,7 @@
 #include "sm90_decode.h"
 #include "sm90_fp8_kernel.cuh"
 #include "sm90_fp8s_config.cuh"
+#include "sm90_fp8v3_kernel.cuh"
 #include "sm90_fp8v_kernel.cuh"
 #if MLA_SM90_FP8_SMALLH_BUILD
 #include "sm90_fp8s_kernel.cuh"
@@ -46,6 +47,17 @@ bool fp8v_enabled() {
     const char* e = std::getenv("MLA_SM90_FP8V");
     if (e == nullptr || *e == '\0') return kFp8vDefault;
     return std::strcmp(e, "0") != 0;
+  }();
+  return enabled;
+}
+
+// The three-consumer form of the register-V kernel (sm90_fp8v3_config.cuh,
+// not yet run on a GPU): MLA_SM90_FP8V3=1 takes the (fp8, fp8) pair's M = 64
+// tiles from the two-consumer kernel; 0 or unset: off.
+bool fp8v3_enabled() {
+  static const bool enabled = [] {
+    const char* e = std::getenv("MLA_SM90_FP8V3");
+    return e != nullptr && *e != '\0' && std::strcmp(e, "0") != 0;
   }();
   return enabled;
 }
@@ -93,6 +105,7 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     return true;
   }
 #endif
+  if (fp8v3_enabled() && sm90::launch_fp8v3(p, stream)) return true;
   if (fp8v_enabled() && sm90::launch_fp8v(p, stream)) return true;
   return sm90::launch_fp8kv(p, stream);
 }

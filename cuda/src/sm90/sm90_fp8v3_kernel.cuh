@@ -1,0 +1,81 @@
+// sm90_fp8v3_kernel.cuh - the three-consumer register-V sm_90a kernel for
+// (fp8_rope640 Q, fp8_rope640 KV) and its host-side launch. Roles:
+// fp8_producer_loop (sm90_fp8_producer.cuh) with the Fp8v3Smem layout,
+// sm90_fp8v3_wg.cuh; design: sm90_fp8v3_config.cuh. NOT yet run on a GPU.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "../decode_params.h"
+#include "sm90_config.cuh"
+#include "sm90_device_ready.cuh"
+#include "sm90_fp8_producer.cuh"
+#include "sm90_fp8v3_config.cuh"
+#include "sm90_fp8v3_wg.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_tma_map.h"
+
+namespace mla::cuda_impl::sm90 {
+
+// kv_map / box_rows: the TMA view of the pool as bytes (box_rows = 0: cp.async only).
+__global__ void __launch_bounds__(kV3Threads, 1)
+    decode_fp8v3_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
+                        int32_t box_rows) {
+#if MLA_SM90_DEVICE
+  using Sm = Fp8v3Smem;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t base = ((raw + 1023u) & ~1023u);  // swizzle atoms need 1024-byte alignment
+  const int32_t m_tile = int32_t(blockIdx.y);
+
+  if (threadIdx.x == 0) {
+    for (uint32_t s = 0; s < kV3Stages; ++s) {
+      mbar_init(base + Sm::kBarFull + 8 * s, kFullArrivals);
+      mbar_init(base + Sm::kBarEmpty + 8 * s, kV3EmptyArrivals);
+    }
+    mbar_init(base + Sm::kBarQFull, kQFullArrivals);
+    mbar_init(base + Sm::kBarQEmpty, kV3QEmptyArrivals);
+    for (uint32_t b = 0; b < 2; ++b) {
+      mbar_init(base + Sm::kBarPReady + 8 * b, kV3PReadyArrivals);
+      mbar_init(base + Sm::kBarPFree + 8 * b, kV3PFreeArrivals);
+    }
+    mbar_init_fence();
+  }
+  if (threadIdx.x < 64) asm volatile("st.shared.f32 [%0], %1;" ::"r"(base + Sm::kZero + 4u * threadIdx.x), "f"(0.f) : "memory");
+  __syncthreads();
+
+  // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
+  const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
+  if (role == 0) {
+    regs_release<kV3ProducerRegs>();
+    fp8_producer_loop<true, Sm, kV3Stages>(p, &kv_map, box_rows, base, m_tile);
+  } else if (role == 1) {
+    regs_claim<kV3SoftmaxRegs>();
+    fp8v3_softmax_wg_loop(p, base, m_tile);
+  } else {
+    regs_claim<kV3PvRegs>();
+    fp8v3_pv_wg_loop(p, base, m_tile, role - 2);
+  }
+#else
+  (void)p;
+  (void)kv_map;
+  (void)box_rows;
+#endif
+}
+
+// Launches the kernel; false (nothing launched) where the device cannot run it.
+inline bool launch_fp8v3(const DecodeParams& p, cudaStream_t stream) {
+  if (p.kv_format != MLA_FORMAT_FP8_ROPE640 || p.q_format != MLA_FORMAT_FP8_ROPE640) return false;
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (!kernel_device_ready<decode_fp8v3_kernel>(dev, int(Fp8v3Smem::kDynamicBytes))) return false;
+  if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
+  CUtensorMap map;
+  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
+  const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
+  decode_fp8v3_kernel<<<grid, kV3Threads, Fp8v3Smem::kDynamicBytes, stream>>>(p, map, box_rows);
+  return true;
+}
+
+}  // namespace mla::cuda_impl::sm90
