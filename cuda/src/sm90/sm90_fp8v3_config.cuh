@@ -70,6 +70,10 @@ constexpr uint32_t kV3SoftmaxRegs = MLA_SM90_FP8V3_SOFTMAX_REGS;
 constexpr uint32_t kV3PvRegs = (512 - kV3ProducerRegs - kV3SoftmaxRegs) / 2 / 8 * 8;
 static_assert(kV3ProducerRegs + kV3SoftmaxRegs + 2 * kV3PvRegs <= 512, "setmaxnreg budgets exceed the CTA's registers");
 static_assert(kV3ProducerRegs % 8 == 0 && kV3SoftmaxRegs % 8 == 0 && kV3ProducerRegs >= 24, "setmaxnreg: 24..256, by 8");
+// setmaxnreg.dec / .inc from the 128 a thread of the launch (512 threads).
+static_assert(kV3ProducerRegs <= 128 && kV3SoftmaxRegs >= 128 && kV3PvRegs >= 128 && kV3SoftmaxRegs <= 256 &&
+                  kV3PvRegs <= 256,
+              "the producer gives registers back, the consumers claim them: 24..128 and 128..256");
 
 struct Fp8v3Smem {
   static constexpr uint32_t kQ = 0;                                  // the FP8 Q tile as loaded (40 KiB)

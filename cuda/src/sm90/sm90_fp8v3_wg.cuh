@@ -12,10 +12,12 @@
 #include "../decode_params.h"
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
+#include "sm90_fp8_softmax_wg.cuh"
 #include "sm90_fp8v3_config.cuh"
 #include "sm90_fp8v_pv.cuh"
 #include "sm90_fp8v_softmax_wg.cuh"
 #include "sm90_items.cuh"
+#include "sm90_softmax_wg.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
 
