@@ -11,7 +11,7 @@
 # Summary: $OUT/fp8v3-summary.txt; logs: $OUT/fp8v3-logs.tgz.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
-PATTERN='test cases|SUMMARY|ERROR|FAILED|error|graph sm90|rc=|GMMA|spill|fp8|worst'
+PATTERN='test cases|SUMMARY|ERROR|FAILED|error|graph sm90|rc=|GMMA|spill|fp8|worst|three-consumer'
 source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
 step_init fp8v3 "${FP8V3_BUDGET:-570}"
 B=build-fp8v3

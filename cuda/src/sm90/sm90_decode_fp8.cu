@@ -105,7 +105,15 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     return true;
   }
 #endif
-  if (fp8v3_enabled() && sm90::launch_fp8v3(p, stream)) return true;
+  if (fp8v3_enabled() && sm90::launch_fp8v3(p, stream)) {
+    // One line per process, so that a GPU check can tell that the kernel ran
+    // at all (a passing suite alone does not show it).
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true))
+      std::fprintf(stderr, "mla: MLA_SM90_FP8V3=1: first three-consumer fp8-KV kernel launch (H %d, max_q_len %d)\n",
+                   p.num_heads, p.plan_max_q_len);
+    return true;
+  }
   if (fp8v_enabled() && sm90::launch_fp8v(p, stream)) return true;
   return sm90::launch_fp8kv(p, stream);
 }
