@@ -65,7 +65,10 @@ constexpr int32_t kQExpNaN = -128;
 #ifndef MLA_SM90_FP8_PROFILE
 #define MLA_SM90_FP8_PROFILE 0
 #endif
-constexpr uint32_t kFp8ProfSlots = MLA_SM90_FP8_PROFILE ? 16 : 0;  // 8 per consumer warpgroup
+constexpr uint32_t kFp8ProfWgs = 3;  // consumer warpgroups profiled at most (the three-consumer kernel)
+// Shared-memory slots: 8 per consumer warpgroup (two-consumer layouts; the
+// three-consumer layout reserves 8 * kFp8ProfWgs).
+constexpr uint32_t kFp8ProfSlots = MLA_SM90_FP8_PROFILE ? 16 : 0;
 
 // One layout for both Q formats (both are converted to FP16 in place).
 template <bool kQFp8>
@@ -165,13 +168,15 @@ constexpr int kFp8DevVariant = MLA_SM90_FP8_DEV_VARIANT;
 // serialise every wgmma), printed by the host after the launch
 // (fp8_profile_print). Compiles to nothing when off.
 #if MLA_SM90_FP8_PROFILE
-static __device__ unsigned long long g_fp8_prof[2][8];
+static __device__ unsigned long long g_fp8_prof[kFp8ProfWgs][8];
 
 // The host side: after the first 2 launches of each (kernel label, grid)
 // outside stream capture, waits for the kernel and prints CTA (0, 0)'s
-// cycles a tile for the 7 phases `names` of both consumer warpgroups.
+// cycles a tile for the 7 phases `names` of each of its Wgs consumer warpgroups.
+template <int Wgs>
 inline void fp8_profile_print(cudaStream_t stream, const char* label, dim3 grid,
-                              const char* const (&names)[2][7]) {
+                              const char* const (&names)[Wgs][7]) {
+  static_assert(Wgs <= int(kFp8ProfWgs), "more warpgroups than g_fp8_prof holds");
   static std::mutex mu;
   static std::map<std::tuple<const char*, unsigned, unsigned>, int> seen;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
@@ -180,12 +185,12 @@ inline void fp8_profile_print(cudaStream_t stream, const char* label, dim3 grid,
     std::lock_guard<std::mutex> lock(mu);
     if (seen[{label, grid.x, grid.y}]++ >= 2) return;
   }
-  unsigned long long v[2][8];
+  unsigned long long v[kFp8ProfWgs][8];
   if (cudaStreamSynchronize(stream) != cudaSuccess || cudaMemcpyFromSymbol(v, g_fp8_prof, sizeof(v)) != cudaSuccess) {
     (void)cudaGetLastError();
     return;
   }
-  for (int wg = 0; wg < 2; ++wg) {
+  for (int wg = 0; wg < Wgs; ++wg) {
     const double n = v[wg][7] > 0 ? double(v[wg][7]) : 1.0;
     std::fprintf(stderr, "%s profile grid %ux%u WG %d (CTA 0, %llu tiles), cycles a tile:", label, grid.x, grid.y,
                  wg + 1, v[wg][7]);

@@ -85,7 +85,9 @@ struct Fp8v3Smem {
   static constexpr uint32_t kSigmaK = kInvSum + 2 * 64 * 4;          // kV3Stages x 64 floats (producer)
   static constexpr uint32_t kRowF = kSigmaK + kV3Stages * 64 * 4;    // 64 floats: sigma_q * scale * log2(e)
   static constexpr uint32_t kZero = kRowF + 64 * 4;                 // 64 zero floats: R / sum of rows that see no key
-  static constexpr uint32_t kBarFull = kZero + 64 * 4;
+  static constexpr uint32_t kProfSlots = MLA_SM90_FP8_PROFILE ? 8 * kFp8ProfWgs : 0;
+  static constexpr uint32_t kProf = kZero + 64 * 4;                 // kProfSlots uint64 (MLA_SM90_FP8_PROFILE)
+  static constexpr uint32_t kBarFull = kProf + 8 * kProfSlots;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kV3Stages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kV3Stages;
   static constexpr uint32_t kBarQEmpty = kBarQFull + 8;

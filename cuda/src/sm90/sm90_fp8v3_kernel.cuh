@@ -40,6 +40,10 @@ __global__ void __launch_bounds__(kV3Threads, 1)
       mbar_init(base + Sm::kBarPReady + 8 * b, kV3PReadyArrivals);
       mbar_init(base + Sm::kBarPFree + 8 * b, kV3PFreeArrivals);
     }
+#if MLA_SM90_FP8_PROFILE
+    for (uint32_t i = 0; i < Sm::kProfSlots; ++i)
+      asm volatile("st.shared.u64 [%0], %1;" ::"r"(base + Sm::kProf + 8 * i), "l"(0ull) : "memory");
+#endif
     mbar_init_fence();
   }
   if (threadIdx.x < 64) asm volatile("st.shared.f32 [%0], %1;" ::"r"(base + Sm::kZero + 4u * threadIdx.x), "f"(0.f) : "memory");
@@ -64,6 +68,14 @@ __global__ void __launch_bounds__(kV3Threads, 1)
 #endif
 }
 
+#if MLA_SM90_FP8_PROFILE
+// The phase names of Fp8Prof's marks in the three consumer warpgroups.
+inline const char* const kFp8v3ProfNames[3][7] = {
+    {"full", "S", "softmax", "pfree", "p+pready", "-", "loop"},
+    {"full", "pready", "rescale", "pv", "out+pfree", "loop", "-"},
+    {"full", "pready", "rescale", "pv", "out+pfree", "loop", "-"}};
+#endif
+
 // Launches the kernel; false (nothing launched) where the device cannot run it.
 inline bool launch_fp8v3(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format != MLA_FORMAT_FP8_ROPE640 || p.q_format != MLA_FORMAT_FP8_ROPE640) return false;
@@ -75,6 +87,9 @@ inline bool launch_fp8v3(const DecodeParams& p, cudaStream_t stream) {
   const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_fp8v3_kernel<<<grid, kV3Threads, Fp8v3Smem::kDynamicBytes, stream>>>(p, map, box_rows);
+#if MLA_SM90_FP8_PROFILE
+  fp8_profile_print(stream, "fp8v3", grid, kFp8v3ProfNames);
+#endif
   return true;
 }
 

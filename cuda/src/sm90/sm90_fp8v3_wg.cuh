@@ -32,6 +32,7 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
   float s[32];
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
+  Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -50,10 +51,13 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       const uint32_t stage = tile_count % kV3Stages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
+      prof.mark(6);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kV3Stages) & 1);
       fence_proxy_async();  // rows that cp.async wrote are read by wgmma
+      prof.mark(0);
       fp8v_s(s, q_desc, tile);
       pin_regs(s);
+      prof.mark(1);
       // Every thread of this warpgroup (kV3QEmptyArrivals): S was the item's last read of Q.
       if (t == v.n_tiles - 1 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
@@ -70,9 +74,11 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
       uint32_t pa[4][4];
       pack_p_f16(s, pa);
+      prof.mark(2);
 
       const uint32_t b = tile_count & 1, use = tile_count >> 1;
       if (use > 0) mbar_wait(base + Sm::kBarPFree + 8 * b, (use - 1) & 1);  // its previous P.V read it
+      prof.mark(3);
       store_p(base + Sm::kP + b * 8192, pa, rp);
       const uint32_t scale = base + Sm::kScale + 256 * b;
       if (rp.quad == 0) {
@@ -98,12 +104,15 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       }
       fence_proxy_async();  // P' is read by wgmma (async proxy)
       mbar_arrive(base + Sm::kBarPReady + 8 * b);
+      prof.mark(4);
+      prof.tile_done();
     }
     if (v.n_tiles == 0) {  // the rows see no key: LSE -inf (the P.V warpgroups write zeros)
       const float lse[2] = {-INFINITY, -INFINITY};
       store_lse(p, v, rp, lse);
     }
   }
+  prof.report();
 }
 
 // w = 0 (WG 2) or 1 (WG 3): O^T m-tiles kV3PvMTiles w .. + kV3PvMTiles - 1.
@@ -115,6 +124,7 @@ __device__ __forceinline__ void fp8v3_pv_wg_loop(const DecodeParams& p, uint32_t
 
   float o[kV3PvMTiles][32];
   uint32_t tile_count = 0;
+  Fp8Prof prof(base + Sm::kProf, 1 + w, tid);  // MLA_SM90_FP8_PROFILE only
   // The part's end is read again per item (an L1 hit) rather than held in a
   // register across the tile loop.
   const volatile int32_t* part_end = p.part_begin + blockIdx.x + 1;
@@ -130,16 +140,24 @@ __device__ __forceinline__ void fp8v3_pv_wg_loop(const DecodeParams& p, uint32_t
       const uint32_t stage = tile_count % kV3Stages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       const uint32_t b = tile_count & 1, use = tile_count >> 1;
+      prof.mark(5);
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kV3Stages) & 1);
+      prof.mark(0);
       mbar_wait(base + Sm::kBarPReady + 8 * b, use & 1);
+      prof.mark(1);
       fp8v_rescale(o, base + Sm::kScale + 256 * b, lane);
+      prof.mark(2);
       fp8v_pv<kV3PvMTiles, MLA_SM90_FP8V3_PV_BUFS>(o, tile, warp, lane, i0, make_sw128_desc(base + Sm::kP + b * 8192, 16, 1024),
                                                    base + Sm::kBarEmpty + 8 * stage);
+      prof.mark(3);
       if (t == v.n_tiles - 1) fp8v_store_output(p, v, warp, lane, i0, o, base + Sm::kInvSum + 256 * b);
       mbar_arrive(base + Sm::kBarPFree + 8 * b);  // P', the factors and R / sum of buffer b read
+      prof.mark(4);
+      prof.tile_done();
     }
     if (v.n_tiles == 0) fp8v_store_output(p, v, warp, lane, i0, o, base + Sm::kZero);  // O^T = 0: zeros
   }
+  prof.report();
 }
 
 }  // namespace mla::cuda_impl::sm90
