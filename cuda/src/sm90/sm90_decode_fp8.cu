@@ -51,13 +51,25 @@ bool fp8v_enabled() {
   return enabled;
 }
 
-// The three-consumer form of the register-V kernel (sm90_fp8v3_config.cuh,
-// not yet run on a GPU): MLA_SM90_FP8V3=1 takes the (fp8, fp8) pair's M = 64
-// tiles from the two-consumer kernel; 0 or unset: off.
+// The three-consumer form of the register-V kernel (sm90_fp8v3_config.cuh):
+// on by default for the (fp8, fp8) pair's M = 64 tiles since the twelfth
+// session (H200, graph, B128 kv4096, lazy R in both: H128 q2 628-633 vs
+// 649-654 us for the two-consumer kernel, H128 q1 313-316 vs 332-335, H64 q1
+// 165-168 vs 176-177; cuda suite and reliability tables pass with each).
+// MLA_SM90_FP8V3=0 gives those tiles back to the two-consumer kernel.
+constexpr bool kFp8v3Default = true;
+bool fp8v3_env_set() {
+  static const bool set = [] {
+    const char* e = std::getenv("MLA_SM90_FP8V3");
+    return e != nullptr && *e != '\0';
+  }();
+  return set;
+}
 bool fp8v3_enabled() {
   static const bool enabled = [] {
     const char* e = std::getenv("MLA_SM90_FP8V3");
-    return e != nullptr && *e != '\0' && std::strcmp(e, "0") != 0;
+    if (e == nullptr || *e == '\0') return kFp8v3Default;
+    return std::strcmp(e, "0") != 0;
   }();
   return enabled;
 }
@@ -109,8 +121,8 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     // One line per process, so that a GPU check can tell that the kernel ran
     // at all (a passing suite alone does not show it).
     static std::atomic<bool> told{false};
-    if (!told.exchange(true))
-      std::fprintf(stderr, "mla: MLA_SM90_FP8V3=1: first three-consumer fp8-KV kernel launch (H %d, max_q_len %d)\n",
+    if (fp8v3_env_set() && !told.exchange(true))
+      std::fprintf(stderr, "mla: MLA_SM90_FP8V3 set: first three-consumer fp8-KV kernel launch (H %d, max_q_len %d)\n",
                    p.num_heads, p.plan_max_q_len);
     return true;
   }

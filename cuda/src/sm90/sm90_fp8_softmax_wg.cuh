@@ -72,7 +72,12 @@ __device__ __forceinline__ float2 col_pair(uint32_t col, int j, RowPair rp) {
 // kApproxRcp takes 1 / R by rcp.approx (R only has to be the same for P' and
 // O's rescale, which both use this value; the register-V kernel) instead of
 // the IEEE reciprocal.
-template <bool kApproxRcp, class ColOf>
+// kLazyLog2 > 0 (the register-V kernels): R moves only when the tile's
+// largest |weight| exceeds R_old * alpha * 2^kLazyLog2, so |P'| <= 2^kLazyLog2
+// (FP16's range is 2^15; its relative precision does not depend on the
+// magnitude) and O's rescale factor is exactly 1 on most tiles, where
+// R = max(...) moved it whenever a tile's largest weight set a new high.
+template <bool kApproxRcp, int kLazyLog2 = 0, class ColOf>
 __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRows& st, int32_t k0, uint32_t row,
                                                        ColOf col_of, RowPair rp, float (&r_scale)[2],
                                                        float (&rescale)[2]) {
@@ -141,7 +146,10 @@ __device__ __forceinline__ void softmax_tile_scaled_by(float (&s)[32], SoftmaxRo
     wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 1));
     wmax[h] = fmaxf(wmax[h], __shfl_xor_sync(0xffffffffu, wmax[h], 2));
     const float kept = r_scale[h] * alpha[h];
-    const float r_new = fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f);
+    static_assert(kLazyLog2 >= 0 && kLazyLog2 <= 12, "|P'| <= 2^kLazyLog2 must stay well inside FP16");
+    // NaN wmax: the comparison is false and R keeps its value (as fmaxf did).
+    const float r_new = kLazyLog2 == 0 ? fmaxf(fmaxf(kept, wmax[h]), 0x1p-100f)
+                                       : fmaxf(wmax[h] > kept * float(1 << kLazyLog2) ? wmax[h] : kept, 0x1p-100f);
     float inv;
     if constexpr (kApproxRcp)
       asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(r_new));

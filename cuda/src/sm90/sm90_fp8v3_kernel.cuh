@@ -1,7 +1,7 @@
 // sm90_fp8v3_kernel.cuh - the three-consumer register-V sm_90a kernel for
 // (fp8_rope640 Q, fp8_rope640 KV) and its host-side launch. Roles:
 // fp8_producer_loop (sm90_fp8_producer.cuh) with the Fp8v3Smem layout,
-// sm90_fp8v3_wg.cuh; design: sm90_fp8v3_config.cuh. NOT yet run on a GPU.
+// sm90_fp8v3_wg.cuh; design and measurements: sm90_fp8v3_config.cuh.
 #pragma once
 
 #include <cuda.h>

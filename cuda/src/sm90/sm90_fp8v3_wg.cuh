@@ -33,6 +33,9 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
   Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
+  // kV3DeferPReady: the P' buffer whose PReady arrival waits for the next S.
+  constexpr uint32_t kNoPending = 2;
+  uint32_t pending = kNoPending;
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -58,6 +61,12 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       fp8v_s(s, q_desc, tile);
       pin_regs(s);
       prof.mark(1);
+      if (kV3DeferPReady && pending != kNoPending) {
+        // The previous tile's P' goes to the P.V warpgroups only now, so that
+        // their wgmma run beside this softmax rather than queue with this S.
+        mbar_arrive(base + Sm::kBarPReady + 8 * pending);
+        pending = kNoPending;
+      }
       // Every thread of this warpgroup (kV3QEmptyArrivals): S was the item's last read of Q.
       if (t == v.n_tiles - 1 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
@@ -67,9 +76,13 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       // than held in 16 registers: this warpgroup's budget is ~140.
       float alpha[2];  // O's rescale factor of the two rows
       const uint32_t col = base + Sm::kSigmaK + stage * 256;
-      softmax_tile_scaled_by<true>(
+#if MLA_SM90_FP8V3_SK_REGS
+      fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, col, rp, r_scale, alpha);
+#else
+      softmax_tile_scaled_by<true, kFp8vLazyLog2>(
           s, st, v.tile_base + t * kKeys, base + Sm::kRowF, [&](int j) { return col_pair(col, j, rp); }, rp, r_scale,
           alpha);
+#endif
       // S and sigma_k were this warpgroup's reads of the stage.
       mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
       uint32_t pa[4][4];
@@ -103,7 +116,10 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
         store_lse(p, v, rp, lse);
       }
       fence_proxy_async();  // P' is read by wgmma (async proxy)
-      mbar_arrive(base + Sm::kBarPReady + 8 * b);
+      if (kV3DeferPReady)
+        pending = b;  // arrived on after the next tile's S, or at the end
+      else
+        mbar_arrive(base + Sm::kBarPReady + 8 * b);
       prof.mark(4);
       prof.tile_done();
     }
@@ -112,6 +128,7 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       store_lse(p, v, rp, lse);
     }
   }
+  if (pending != kNoPending) mbar_arrive(base + Sm::kBarPReady + 8 * pending);  // the part's last tile
   prof.report();
 }
 

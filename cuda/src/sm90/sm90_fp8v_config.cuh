@@ -49,6 +49,16 @@ static_assert(MLA_SM90_FP8V_PROMOTE == 2 || MLA_SM90_FP8V_PROMOTE == 4 || MLA_SM
                   MLA_SM90_FP8V_PROMOTE == 16,
               "promotion every 2, 4, 8 or 16 k-steps");
 
+// Lazy R (softmax_tile_scaled_by's kLazyLog2): R moves only when a tile's
+// largest |weight| passes R * 2^MLA_SM90_FP8V_LAZY, so |P'| <= 2^8 and O's
+// rescale (fp8v_rescale: the P.V warpgroups' 128-192 FMUL a tile, skipped
+// per warp when every factor is 1) is rare after the first tiles; 0 gives
+// R = the largest weight so far (|P'| <= 1) as before.
+#ifndef MLA_SM90_FP8V_LAZY
+#define MLA_SM90_FP8V_LAZY 8
+#endif
+constexpr int kFp8vLazyLog2 = MLA_SM90_FP8V_LAZY;
+
 // FP8 stages in flight (A/B builds: -DMLA_SM90_FP8V_STAGES=N, 2..4).
 #ifndef MLA_SM90_FP8V_STAGES
 #define MLA_SM90_FP8V_STAGES 4

@@ -97,7 +97,7 @@ __device__ __forceinline__ void fp8v_softmax_tile(float (&s)[32], SoftmaxRows& s
     asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];"
                  : "=f"(sk[j].x), "=f"(sk[j].y)
                  : "r"(col + 4u * (8u * uint32_t(j) + 2u * rp.quad)));
-  softmax_tile_scaled_by<true>(s, st, k0, row, [&](int j) { return sk[j]; }, rp, r_scale, rescale);
+  softmax_tile_scaled_by<true, kFp8vLazyLog2>(s, st, k0, row, [&](int j) { return sk[j]; }, rp, r_scale, rescale);
 }
 
 // sigma_q * scale * log2(e) of the thread's two rows into the 64 row
