@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # tools/device/fp8v3_check.sh - first GPU check of the three-consumer fp8-KV
-# kernel (cuda/src/sm90/sm90_fp8v3_*.cuh, on with MLA_SM90_FP8V3=1): one build,
+# kernel (cuda/src/sm90/sm90_fp8v3_*.cuh; ran in the twelfth session, and the
+# kernel is the default since: MLA_SM90_FP8V3=1 below is the default, =0 the
+# two-consumer kernel): one build,
 # the SASS of the kernel (QGMMA / HGMMA counts), the cuda suite with it on
 # (MLA_SM90_FP8_SMALLH=0 too, so that tiles of <= 16 rows take it as well),
 # the fp8 bench sweep with MLA_SM90_FP8V3=0 (the two-consumer register-V

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # tools/device/fp8v_ab.sh - variants of the register-V fp8-KV kernel (nvcc
-# defines) timed against the normal build and against the FP16-copy kernel
+# defines; since the twelfth session the default build runs its
+# three-consumer form, MLA_SM90_FP8V3 unset) timed against the normal build
+# and against the FP16-copy kernel
 # (MLA_SM90_FP8V=0), graph replay, twice each: H128 q2 (the fp8 sweep's
 # config) and H32 / H64 / H128 q1, all (fp8, fp8), B=128, kv_len 4096.
 #   FP8V_VARIANTS  "name:-DX=1 -DY=2 name2:..." (builds of tools/mla)

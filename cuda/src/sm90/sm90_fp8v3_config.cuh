@@ -88,6 +88,23 @@ constexpr uint32_t kV3PvMTiles = 4;   // O^T m-tiles of each P.V warpgroup
 #endif
 constexpr bool kV3DeferPReady = MLA_SM90_FP8V3_DEFER != 0;
 
+// Development switch for timing builds only (wrong results; never in the
+// library): MLA_SM90_FP8V3_DEV = 1 drops S (WG 1 takes a constant S),
+// 2 drops the softmax (P' = S as it is), 3 drops the P.V warpgroups'
+// rescale and P.V (they still wait and release), 4 drops S and the softmax
+// (the P.V warpgroups alone). Timed against the kernel in one call by
+//   FP8V_VARIANTS="nos:-DMLA_SM90_FP8V3_DEV=1 nosm:-DMLA_SM90_FP8V3_DEV=2
+//     nopv:-DMLA_SM90_FP8V3_DEV=3 pvonly:-DMLA_SM90_FP8V3_DEV=4" bash tools/device/fp8v_ab.sh
+// the time without a piece, against the full kernel, says what that piece
+// costs on the critical path with everything else beside it. The default
+// (0) build's SASS is byte-identical to the kernel without the switch.
+#ifndef MLA_SM90_FP8V3_DEV
+#define MLA_SM90_FP8V3_DEV 0
+#endif
+constexpr int kV3Dev = MLA_SM90_FP8V3_DEV;
+constexpr int kV3DevNoS = 1, kV3DevNoSoftmax = 2, kV3DevNoPv = 3, kV3DevPvOnly = 4;
+static_assert(kV3Dev >= 0 && kV3Dev <= 4, "MLA_SM90_FP8V3_DEV: 0 (the kernel) or a timing variant 1-4");
+
 // The split that compiles without C7512 (nvcc 13.0): producer 24, WG 1 136
 // (S 32 + two promotion accumulators 64 + the softmax, sigma_k read from
 // shared memory where used), WG 2 / 3 176 (4 x 32 accumulators, one V^T

@@ -58,7 +58,12 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kV3Stages) & 1);
       fence_proxy_async();  // rows that cp.async wrote are read by wgmma
       prof.mark(0);
-      fp8v_s(s, q_desc, tile);
+      if constexpr (kV3Dev == kV3DevNoS || kV3Dev == kV3DevPvOnly) {
+#pragma unroll
+        for (int x = 0; x < 32; ++x) s[x] = float(x & 7);  // timing only: no S
+      } else {
+        fp8v_s(s, q_desc, tile);
+      }
       pin_regs(s);
       prof.mark(1);
       if (kV3DeferPReady && pending != kNoPending) {
@@ -74,8 +79,11 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
       // The two-consumer kernel's softmax (rcp.approx for 1 / R), but with
       // sigma_k read from shared memory where it is used (col_pair) rather
       // than held in 16 registers: this warpgroup's budget is ~140.
-      float alpha[2];  // O's rescale factor of the two rows
+      float alpha[2] = {1.f, 1.f};  // O's rescale factor of the two rows
       const uint32_t col = base + Sm::kSigmaK + stage * 256;
+      if constexpr (kV3Dev == kV3DevNoSoftmax || kV3Dev == kV3DevPvOnly) {
+        // timing only: P' = S as it is
+      } else {
 #if MLA_SM90_FP8V3_SK_REGS
       fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, col, rp, r_scale, alpha);
 #else
@@ -83,6 +91,7 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
           s, st, v.tile_base + t * kKeys, base + Sm::kRowF, [&](int j) { return col_pair(col, j, rp); }, rp, r_scale,
           alpha);
 #endif
+      }
       // S and sigma_k were this warpgroup's reads of the stage.
       mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
       uint32_t pa[4][4];
@@ -162,10 +171,15 @@ __device__ __forceinline__ void fp8v3_pv_wg_loop(const DecodeParams& p, uint32_t
       prof.mark(0);
       mbar_wait(base + Sm::kBarPReady + 8 * b, use & 1);
       prof.mark(1);
-      fp8v_rescale(o, base + Sm::kScale + 256 * b, lane);
-      prof.mark(2);
-      fp8v_pv<kV3PvMTiles, MLA_SM90_FP8V3_PV_BUFS>(o, tile, warp, lane, i0, make_sw128_desc(base + Sm::kP + b * 8192, 16, 1024),
-                                                   base + Sm::kBarEmpty + 8 * stage);
+      if constexpr (kV3Dev == kV3DevNoPv) {
+        mbar_arrive(base + Sm::kBarEmpty + 8 * stage);  // timing only: no rescale, no P.V
+      } else {
+        fp8v_rescale(o, base + Sm::kScale + 256 * b, lane);
+        prof.mark(2);
+        fp8v_pv<kV3PvMTiles, MLA_SM90_FP8V3_PV_BUFS>(o, tile, warp, lane, i0,
+                                                     make_sw128_desc(base + Sm::kP + b * 8192, 16, 1024),
+                                                     base + Sm::kBarEmpty + 8 * stage);
+      }
       prof.mark(3);
       if (t == v.n_tiles - 1) fp8v_store_output(p, v, warp, lane, i0, o, base + Sm::kInvSum + 256 * b);
       mbar_arrive(base + Sm::kBarPFree + 8 * b);  // P', the factors and R / sum of buffer b read
