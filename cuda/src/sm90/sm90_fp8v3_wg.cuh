@@ -23,8 +23,10 @@
 
 namespace mla::cuda_impl::sm90 {
 
-__device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uint32_t base, int32_t m_tile) {
-  using Sm = Fp8v3Smem;
+// WG 1's loop over the layout Sm (Fp8v3Smem, or Fp8v4Smem: the same members)
+// with kNStages FP8 stages.
+template <class Sm, uint32_t kNStages>
+__device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, uint32_t base, int32_t m_tile) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
   const RowPair rp = thread_rows(tid);
   const uint64_t q_desc = make_sw128_desc(base + Sm::kQ, 16, 1024);
@@ -52,10 +54,10 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
     fp8v_row_factors(p, v, rp, base + Sm::kRowF);
 
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
-      const uint32_t stage = tile_count % kV3Stages;
+      const uint32_t stage = tile_count % kNStages;
       const uint32_t tile = base + Sm::kKV + stage * kFp8TileBytes;
       prof.mark(6);
-      mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kV3Stages) & 1);
+      mbar_wait(base + Sm::kBarFull + 8 * stage, (tile_count / kNStages) & 1);
       fence_proxy_async();  // rows that cp.async wrote are read by wgmma
       prof.mark(0);
       if constexpr (kV3Dev == kV3DevNoS || kV3Dev == kV3DevPvOnly) {
@@ -139,6 +141,10 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uin
   }
   if (pending != kNoPending) mbar_arrive(base + Sm::kBarPReady + 8 * pending);  // the part's last tile
   prof.report();
+}
+
+__device__ __forceinline__ void fp8v3_softmax_wg_loop(const DecodeParams& p, uint32_t base, int32_t m_tile) {
+  fp8v3_softmax_wg_loop_in<Fp8v3Smem, kV3Stages>(p, base, m_tile);
 }
 
 // w = 0 (WG 2) or 1 (WG 3): O^T m-tiles kV3PvMTiles w .. + kV3PvMTiles - 1.
