@@ -8,13 +8,14 @@
 # the per-CTA chain is from the copy rate.
 # Usage, from the repository root on the GPU machine after
 # `source .device/enter.sh`: bash tools/device/b1_breakdown.sh BUILD_DIR
-# (a build with tools/mla). Summary: $OUT/b1-summary.txt.
+# (a build with tools/mla). Summary: $OUT/b1-summary.txt; ncu logs: $OUT/b1-logs.tgz.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
 B=${1:-build-session}
-OUT_DIR=${OUT:-$PWD/b1-out}
+TOP=${OUT:-$PWD/b1-out}
+OUT_DIR=$TOP/b1
 mkdir -p "$OUT_DIR"
-SUMMARY=$OUT_DIR/b1-summary.txt
+SUMMARY=$TOP/b1-summary.txt
 : > "$SUMMARY"
 run() {  # run SWEEP CONFIG
   echo "== $2 (sweep $1)" | tee -a "$SUMMARY"
@@ -32,3 +33,4 @@ run() {  # run SWEEP CONFIG
 run issue5 b1_kv65536_h16_q1_p64
 run fp8 b1_kv131072_h16_q1_p64
 run fp8 b1_kv131072_h16_q1_p64_fp8fp8
+tar czf "$TOP/b1-logs.tgz" -C "$OUT_DIR" . && rm -rf "$OUT_DIR"
