@@ -20,12 +20,13 @@ namespace mla::cuda_impl::sm90 {
 
 // The CTA of a three-consumer fp8-KV kernel over the layout Sm with kNStages
 // FP8 stages: barrier init, then the roles: WG 0 fp8_producer_loop, WG 1
-// fp8v3_softmax_wg_loop_in, WG 2 / 3 pv_loop(base, m_tile, w = 0 / 1), each
+// sm_loop(base, m_tile), WG 2 / 3 pv_loop(base, m_tile, w = 0 / 1), each
 // after its setmaxnreg. Shared by decode_fp8v3_kernel and decode_fp8v4_kernel
-// (sm90_fp8v4_kernel.cuh), which differ in layout, stages and P.V.
-template <class Sm, uint32_t kNStages, uint32_t kProdRegs, uint32_t kSmRegs, uint32_t kPvRegsN, class PvLoop>
+// (sm90_fp8v4_kernel.cuh), which differ in layout, stages, WG 1's loop and P.V.
+template <class Sm, uint32_t kNStages, uint32_t kProdRegs, uint32_t kSmRegs, uint32_t kPvRegsN, class SmLoop,
+          class PvLoop>
 __device__ __forceinline__ void fp8_three_consumer_cta(const DecodeParams& p, const CUtensorMap* kv_map,
-                                                       int32_t box_rows, PvLoop pv_loop) {
+                                                       int32_t box_rows, SmLoop sm_loop, PvLoop pv_loop) {
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw = smem_addr(smem_raw);
   const uint32_t base = ((raw + 1023u) & ~1023u);  // swizzle atoms need 1024-byte alignment
@@ -58,7 +59,7 @@ __device__ __forceinline__ void fp8_three_consumer_cta(const DecodeParams& p, co
     fp8_producer_loop<true, Sm, kNStages>(p, kv_map, box_rows, base, m_tile);
   } else if (role == 1) {
     regs_claim<kSmRegs>();
-    fp8v3_softmax_wg_loop_in<Sm, kNStages>(p, base, m_tile);
+    sm_loop(base, m_tile);
   } else {
     regs_claim<kPvRegsN>();
     pv_loop(base, m_tile, role - 2);
@@ -71,7 +72,7 @@ __global__ void __launch_bounds__(kV3Threads, 1)
                         int32_t box_rows) {
 #if MLA_SM90_DEVICE
   fp8_three_consumer_cta<Fp8v3Smem, kV3Stages, kV3ProducerRegs, kV3SoftmaxRegs, kV3PvRegs>(
-      p, &kv_map, box_rows,
+      p, &kv_map, box_rows, [&](uint32_t base, int32_t m_tile) { fp8v3_softmax_wg_loop(p, base, m_tile); },
       [&](uint32_t base, int32_t m_tile, uint32_t w) { fp8v3_pv_wg_loop(p, base, m_tile, w); });
 #else
   (void)p;

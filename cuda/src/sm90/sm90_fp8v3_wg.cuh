@@ -23,6 +23,40 @@
 
 namespace mla::cuda_impl::sm90 {
 
+// P' of buffer b for the P.V warpgroups: P' itself, O's rescale factors,
+// at an item's last tile (`last`) R / sum of every row and the LSE; then the
+// proxy fence (P' is read by wgmma). The caller has waited for PFree[b] and
+// arrives on PReady[b].
+template <class Sm>
+__device__ __forceinline__ void fp8v3_publish_p(const DecodeParams& p, const ItemView& v, RowPair rp, uint32_t base,
+                                                uint32_t b, const uint32_t (&pa)[4][4], const float (&alpha)[2],
+                                                bool last, const SoftmaxRows& st, const float (&r_scale)[2]) {
+  store_p(base + Sm::kP + b * 8192, pa, rp);
+  const uint32_t scale = base + Sm::kScale + 256 * b;
+  if (rp.quad == 0) {
+    asm volatile("st.shared.f32 [%0], %1;" ::"r"(scale + 4u * rp.r0), "f"(alpha[0]) : "memory");
+    asm volatile("st.shared.f32 [%0], %1;" ::"r"(scale + 4u * (rp.r0 + 8)), "f"(alpha[1]) : "memory");
+  }
+  if (last) {
+    // The item's rows are complete: R / sum for the P.V warpgroups'
+    // output (O^T * R / sum), the LSE here.
+    const uint32_t inv_buf = base + Sm::kInvSum + 256 * b;
+    float lse[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float l = st.sum[h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv_sum = l == 0.f ? 0.f : r_scale[h] / l;  // NaN l: NaN row
+      lse[h] = l == 0.f ? -INFINITY : (st.m[h] + log2f(l)) * 0.69314718055994531f;
+      if (rp.quad == 0)
+        asm volatile("st.shared.f32 [%0], %1;" ::"r"(inv_buf + 4u * (rp.r0 + 8 * h)), "f"(inv_sum) : "memory");
+    }
+    store_lse(p, v, rp, lse);
+  }
+  fence_proxy_async();  // P' is read by wgmma (async proxy)
+}
+
 // WG 1's loop over the layout Sm (Fp8v3Smem, or Fp8v4Smem: the same members)
 // with kNStages FP8 stages.
 template <class Sm, uint32_t kNStages>
@@ -103,30 +137,7 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
       const uint32_t b = tile_count & 1, use = tile_count >> 1;
       if (use > 0) mbar_wait(base + Sm::kBarPFree + 8 * b, (use - 1) & 1);  // its previous P.V read it
       prof.mark(3);
-      store_p(base + Sm::kP + b * 8192, pa, rp);
-      const uint32_t scale = base + Sm::kScale + 256 * b;
-      if (rp.quad == 0) {
-        asm volatile("st.shared.f32 [%0], %1;" ::"r"(scale + 4u * rp.r0), "f"(alpha[0]) : "memory");
-        asm volatile("st.shared.f32 [%0], %1;" ::"r"(scale + 4u * (rp.r0 + 8)), "f"(alpha[1]) : "memory");
-      }
-      if (t == v.n_tiles - 1) {
-        // The item's rows are complete: R / sum for the P.V warpgroups'
-        // output (O^T * R / sum), the LSE here.
-        const uint32_t inv_buf = base + Sm::kInvSum + 256 * b;
-        float lse[2];
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          float l = st.sum[h];
-          l += __shfl_xor_sync(0xffffffffu, l, 1);
-          l += __shfl_xor_sync(0xffffffffu, l, 2);
-          const float inv_sum = l == 0.f ? 0.f : r_scale[h] / l;  // NaN l: NaN row
-          lse[h] = l == 0.f ? -INFINITY : (st.m[h] + log2f(l)) * 0.69314718055994531f;
-          if (rp.quad == 0)
-            asm volatile("st.shared.f32 [%0], %1;" ::"r"(inv_buf + 4u * (rp.r0 + 8 * h)), "f"(inv_sum) : "memory");
-        }
-        store_lse(p, v, rp, lse);
-      }
-      fence_proxy_async();  // P' is read by wgmma (async proxy)
+      fp8v3_publish_p<Sm>(p, v, rp, base, b, pa, alpha, t == v.n_tiles - 1, st, r_scale);
       if (kV3DeferPReady)
         pending = b;  // arrived on after the next tile's S, or at the end
       else

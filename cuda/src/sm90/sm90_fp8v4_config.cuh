@@ -22,8 +22,9 @@
 // ~1,200-1,500 cycles a tile (from ~2,300-2,500); WG 1 unchanged or a
 // little faster (fewer instructions issued beside it); H128 q2 ~560-610 us
 // against the three-consumer kernel's 628-633. The larger step it opens:
-// the P.V warpgroups need fewer registers (~150-160), which could go to
-// WG 1 for S of tile t + 1 under the softmax of tile t.
+// the P.V warpgroups need fewer registers (168 compiles), which go to WG 1
+// for S of tile t + 1 under the softmax of tile t (MLA_SM90_FP8V4_OVERLAP,
+// sm90_fp8v4_softmax_wg.cuh).
 //
 // Costs: the FP16 copy takes 64 KiB of shared memory (32 KiB a warpgroup),
 // so the ring has 2 FP8 stages, not 4; V's FP16 values are the codes times
@@ -56,10 +57,18 @@ namespace mla::cuda_impl::sm90 {
 constexpr int kV4Threads = 512;
 constexpr uint32_t kV4Stages = 2;  // FP8 stages: the FP16 copy takes the room of two more
 
-// setmaxnreg: producer 24, WG 1 as in the three-consumer kernel, the P.V
-// warpgroups the rest (O 128 + the conversion's 16-byte chunks).
+// MLA_SM90_FP8V4_OVERLAP=1: WG 1 computes S of tile t + 1 under the softmax
+// of tile t (sm90_fp8v4_softmax_wg.cuh; NOT yet run on a GPU either).
+#ifndef MLA_SM90_FP8V4_OVERLAP
+#define MLA_SM90_FP8V4_OVERLAP 0
+#endif
+constexpr bool kV4Overlap = MLA_SM90_FP8V4_OVERLAP != 0;
+
+// setmaxnreg: producer 24, WG 1 as in the three-consumer kernel (152 with
+// the overlap: two S and one promotion accumulator), the P.V warpgroups the
+// rest (O 128 + the conversion's 16-byte chunks; 168 compiles without C75xx).
 #ifndef MLA_SM90_FP8V4_SOFTMAX_REGS
-#define MLA_SM90_FP8V4_SOFTMAX_REGS 136
+#define MLA_SM90_FP8V4_SOFTMAX_REGS (MLA_SM90_FP8V4_OVERLAP ? 152 : 136)
 #endif
 constexpr uint32_t kV4ProducerRegs = 24;
 constexpr uint32_t kV4SoftmaxRegs = MLA_SM90_FP8V4_SOFTMAX_REGS;
@@ -75,6 +84,8 @@ static_assert(kV4SoftmaxRegs % 8 == 0 && kV4SoftmaxRegs >= 128 && kV4SoftmaxRegs
 // reading it (before the next conversion overwrites it: wgmma.wait_group
 // covers the calling warp's own wgmma only).
 constexpr uint32_t kBarV4CopyReady0 = 1;
+// With the overlap, id 3: WG 1's copy of a tile's sigma_k is whole (128 threads).
+constexpr uint32_t kBarV4SoftmaxWg = 3;
 
 // The members fp8v3_softmax_wg_loop_in and fp8_producer_loop read are those
 // of Fp8v3Smem, at other offsets; kVCopy is new.
@@ -89,8 +100,9 @@ struct Fp8v4Smem {
   static constexpr uint32_t kSigmaK = kInvSum + 2 * 64 * 4;          // kV4Stages x 64 floats (producer)
   static constexpr uint32_t kRowF = kSigmaK + kV4Stages * 64 * 4;    // 64 floats: sigma_q * scale * log2(e)
   static constexpr uint32_t kZero = kRowF + 64 * 4;                 // 64 zero floats
+  static constexpr uint32_t kSkCopy = kZero + 64 * 4;               // 2 x 64 floats: WG 1's sigma_k (overlap)
   static constexpr uint32_t kProfSlots = MLA_SM90_FP8_PROFILE ? 8 * kFp8ProfWgs : 0;
-  static constexpr uint32_t kProf = kZero + 64 * 4;
+  static constexpr uint32_t kProf = kSkCopy + 2 * 64 * 4;
   static constexpr uint32_t kBarFull = kProf + 8 * kProfSlots;
   static constexpr uint32_t kBarEmpty = kBarFull + 8 * kV4Stages;
   static constexpr uint32_t kBarQFull = kBarEmpty + 8 * kV4Stages;
