@@ -10,12 +10,13 @@
 // rescale 245-470, P.V 2200-2530, waiting for PReady 760-1180. S and the
 // softmax each stretch by whatever the P.V warpgroups issue beside them
 // (deferring PReady so P.V runs beside the softmax, not the S, moved the
-// time from one to the other: MLA_SM90_FP8V3_DEFER); ncu: tensor pipe 38.5%
+// time from one to the other); ncu: tensor pipe 38.5%
 // active, ALU 36%, XU 7%: no unit is saturated, WG 1's chain is latency
 // bound and shares issue slots. Graph time H128 q2: 649-659 us (two-consumer
 // 688-693), 628-633 with lazy R (649-654). Two fragment half-buffers in
-// P.V (MLA_SM90_FP8V3_PV_BUFS=0) and sigma_k in WG 1's registers
-// (MLA_SM90_FP8V3_SK_REGS=1) each left the time unchanged (within 1%).
+// P.V and sigma_k in WG 1's registers each left the time unchanged (within
+// 1%); those variants and the deferred PReady were removed again (the code:
+// commit 5a1780b, docs/perf_notes.md, twelfth session).
 //
 // Why: in the two-consumer kernel (sm90_fp8v_config.cuh) warpgroup 1's chain
 // S -> softmax -> P' -> its O^T share is serial and sets the time (H200,
@@ -61,32 +62,10 @@ constexpr uint32_t kV3Stages = 4;     // FP8 stages in flight
 constexpr uint32_t kV3PvMTiles = 4;   // O^T m-tiles of each P.V warpgroup
 // V^T fragment buffers of a P.V warpgroup (fp8v_pv: 2 = m-tile i converts
 // while m-tile i - 1 multiplies; 2 made ptxas serialise the wgmma, C7512,
-// at every register split tried; 0 = two halves of one buffer, no C7512,
-// measured no faster than 1).
+// at every register split tried).
 #ifndef MLA_SM90_FP8V3_PV_BUFS
 #define MLA_SM90_FP8V3_PV_BUFS 1
 #endif
-
-// 1: WG 1 holds sigma_k of the tile in 16 registers for the softmax
-// (fp8v_softmax_tile) instead of loading it where used (col_pair).
-#ifndef MLA_SM90_FP8V3_SK_REGS
-#define MLA_SM90_FP8V3_SK_REGS 0
-#endif
-
-// WG 1 arrives on PReady of tile t after the S of tile t + 1 (at the part's
-// end for its last tile) rather than after P' of tile t: otherwise the P.V
-// warpgroups' 32 HGMMA of tile t run in the same window as the 20 wgmma of
-// S (t + 1) and the shared tensor pipe stretches S (clock profile, H128 q2:
-// S 1663 cycles a tile for 640 cycles of its own MMA work) while it then
-// idles during the softmax. Deadlock-free: WG 1's next S needs only the
-// producer (whose stages the P.V warpgroups released up to tile t - 1)
-// and the Q (released by WG 1 alone).
-// Measured no faster (twelfth session, with lazy R: H128 q2 628-633 us
-// either way), so off.
-#ifndef MLA_SM90_FP8V3_DEFER
-#define MLA_SM90_FP8V3_DEFER 0
-#endif
-constexpr bool kV3DeferPReady = MLA_SM90_FP8V3_DEFER != 0;
 
 // Development switch for timing builds only (wrong results; never in the
 // library): MLA_SM90_FP8V3_DEV = 1 drops S (WG 1 takes a constant S),

@@ -69,9 +69,6 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
   uint32_t tile_count = 0, q_loads = 0;
   int32_t loaded_request = -1;
   Fp8Prof prof(base + Sm::kProf, 0, tid);  // MLA_SM90_FP8_PROFILE only
-  // kV3DeferPReady: the P' buffer whose PReady arrival waits for the next S.
-  constexpr uint32_t kNoPending = 2;
-  uint32_t pending = kNoPending;
 
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
@@ -102,12 +99,6 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
       }
       pin_regs(s);
       prof.mark(1);
-      if (kV3DeferPReady && pending != kNoPending) {
-        // The previous tile's P' goes to the P.V warpgroups only now, so that
-        // their wgmma run beside this softmax rather than queue with this S.
-        mbar_arrive(base + Sm::kBarPReady + 8 * pending);
-        pending = kNoPending;
-      }
       // Every thread of this warpgroup (kV3QEmptyArrivals): S was the item's last read of Q.
       if (t == v.n_tiles - 1 && next_item_reloads_q(p, index, end, m_tile, loaded_request))
         mbar_arrive(base + Sm::kBarQEmpty);
@@ -120,13 +111,9 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
       if constexpr (kV3Dev == kV3DevNoSoftmax || kV3Dev == kV3DevPvOnly) {
         // timing only: P' = S as it is
       } else {
-#if MLA_SM90_FP8V3_SK_REGS
-      fp8v_softmax_tile(s, st, v.tile_base + t * kKeys, base + Sm::kRowF, col, rp, r_scale, alpha);
-#else
-      softmax_tile_scaled_by<true, kFp8vLazyLog2>(
-          s, st, v.tile_base + t * kKeys, base + Sm::kRowF, [&](int j) { return col_pair(col, j, rp); }, rp, r_scale,
-          alpha);
-#endif
+        softmax_tile_scaled_by<true, kFp8vLazyLog2>(
+            s, st, v.tile_base + t * kKeys, base + Sm::kRowF, [&](int j) { return col_pair(col, j, rp); }, rp,
+            r_scale, alpha);
       }
       // S and sigma_k were this warpgroup's reads of the stage.
       mbar_arrive(base + Sm::kBarEmpty + 8 * stage);
@@ -138,10 +125,7 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
       if (use > 0) mbar_wait(base + Sm::kBarPFree + 8 * b, (use - 1) & 1);  // its previous P.V read it
       prof.mark(3);
       fp8v3_publish_p<Sm>(p, v, rp, base, b, pa, alpha, t == v.n_tiles - 1, st, r_scale);
-      if (kV3DeferPReady)
-        pending = b;  // arrived on after the next tile's S, or at the end
-      else
-        mbar_arrive(base + Sm::kBarPReady + 8 * b);
+      mbar_arrive(base + Sm::kBarPReady + 8 * b);
       prof.mark(4);
       prof.tile_done();
     }
@@ -150,7 +134,6 @@ __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, 
       store_lse(p, v, rp, lse);
     }
   }
-  if (pending != kNoPending) mbar_arrive(base + Sm::kBarPReady + 8 * pending);  // the part's last tile
   prof.report();
 }
 

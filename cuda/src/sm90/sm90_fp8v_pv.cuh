@@ -75,63 +75,19 @@ __device__ __forceinline__ void fp8v_rescale(float (&o)[kN][32], uint32_t scale,
 // the next m-tile's codes loaded one ahead. Every thread arrives on `empty`
 // (the stage) once its last fragment is in registers. Returns with its
 // wgmma finished.
-// kBufs = 0 (kFp8vHalfBufs): one buffer's 16 registers as two halves, one
-// per k-step pair: each m-tile commits its k-steps 0-1 and 2-3 as two
-// groups, and the half of m-tile i converts while the other half of m-tile
-// i - 1 (or i) multiplies, so conversion and MMA overlap as with 2 buffers.
-template <uint32_t kN>
-__device__ __forceinline__ void fp8v_pv_halves(float (&o)[kN][32], uint32_t tile, uint32_t warp, uint32_t lane,
-                                               uint32_t i0, uint64_t p_desc, uint32_t empty) {
-  uint32_t vh[2][2][4];  // [k-step pair][k-step][fragment]
-  uint32_t raw[2][4];
-#pragma unroll
-  for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i0, kp, raw[kp]);
-#pragma unroll
-  for (uint32_t i = 0; i < kN; ++i)
-#pragma unroll
-    for (uint32_t kp = 0; kp < 2; ++kp) {
-      if (i > 0) {
-        wgmma_wait<1>();  // group (i - 1, kp), the last reader of vh[kp], finished
-        pin_frags(vh[kp]);
-      }
-      fp8v_vt_convert(raw[kp], vh[kp]);
-      if (i + 1 < kN)
-        fp8r_vt_load(tile, warp, lane, i0 + i + 1, kp, raw[kp]);
-      else if (kp == 1)
-        mbar_arrive(empty);  // the stage's last read is in registers
-      wgmma_fence();
-#pragma unroll
-      for (uint32_t kk = 0; kk < 2; ++kk)
-        wgmma_m64n64k16_f16_rs(o[i], vh[kp][kk], desc_advance(p_desc, (2 * kp + kk) * 32), 1u);
-      wgmma_commit();
-    }
-  wgmma_wait<0>();
-#pragma unroll
-  for (uint32_t kp = 0; kp < 2; ++kp) pin_frags(vh[kp]);
-#pragma unroll
-  for (uint32_t i = 0; i < kN; ++i) pin_regs(o[i]);
-}
-
-constexpr uint32_t kFp8vHalfBufs = 0;
-
 template <uint32_t kN, uint32_t kBufs>
 __device__ __forceinline__ void fp8v_pv(float (&o)[kN][32], uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i0,
                                         uint64_t p_desc, uint32_t empty) {
-  static_assert(kBufs <= 2, "one or two fragment buffers, or two halves of one");
-  if constexpr (kBufs == kFp8vHalfBufs) {
-    fp8v_pv_halves<kN>(o, tile, warp, lane, i0, p_desc, empty);
-    return;
-  }
-  constexpr uint32_t kB = kBufs == 0 ? 1 : kBufs;
-  uint32_t va[kB][4][4];
+  static_assert(kBufs == 1 || kBufs == 2, "one or two fragment buffers");
+  uint32_t va[kBufs][4][4];
   uint32_t raw[2][4];
 #pragma unroll
   for (uint32_t kp = 0; kp < 2; ++kp) fp8r_vt_load(tile, warp, lane, i0, kp, raw[kp]);
 #pragma unroll
   for (uint32_t i = 0; i < kN; ++i) {
-    const uint32_t buf = i % kB;
-    if (i >= kB) {
-      wgmma_wait<kB - 1>();  // m-tile i - kB (same buffer) finished
+    const uint32_t buf = i % kBufs;
+    if (i >= kBufs) {
+      wgmma_wait<kBufs - 1>();  // m-tile i - kBufs (same buffer) finished
       pin_frags(va[buf]);
     }
 #pragma unroll
@@ -157,7 +113,7 @@ __device__ __forceinline__ void fp8v_pv(float (&o)[kN][32], uint32_t tile, uint3
   }
   wgmma_wait<0>();
 #pragma unroll
-  for (uint32_t b = 0; b < kB; ++b) pin_frags(va[b]);
+  for (uint32_t b = 0; b < kBufs; ++b) pin_frags(va[b]);
 #pragma unroll
   for (uint32_t i = 0; i < kN; ++i) pin_regs(o[i]);
 }
