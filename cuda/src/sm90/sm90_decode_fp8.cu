@@ -11,7 +11,6 @@
 #include "sm90_fp8_kernel.cuh"
 #include "sm90_fp8s_config.cuh"
 #include "sm90_fp8v3_kernel.cuh"
-#include "sm90_fp8v4_kernel.cuh"
 #include "sm90_fp8v_kernel.cuh"
 #if MLA_SM90_FP8_SMALLH_BUILD
 #include "sm90_fp8s_kernel.cuh"
@@ -75,17 +74,6 @@ bool fp8v3_enabled() {
   return enabled;
 }
 
-// The FP16-copy P.V variant of the three-consumer kernel
-// (sm90_fp8v4_config.cuh, not yet run on a GPU): MLA_SM90_FP8V4=1 takes the
-// (fp8, fp8) pair's M = 64 tiles; 0 or unset: off.
-bool fp8v4_enabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("MLA_SM90_FP8V4");
-    return e != nullptr && *e != '\0' && std::strcmp(e, "0") != 0;
-  }();
-  return enabled;
-}
-
 #if MLA_SM90_FP8_SMALLH_BUILD
 // The transposed small-H kernel (docs/fp8_small_h_design.md; sm90_fp8r_* in
 // its register-A form): on by default for launches whose M tiles all have
@@ -129,14 +117,6 @@ bool sm90_decode_launch_fp8kv(const DecodeParams& p, cudaStream_t stream) {
     return true;
   }
 #endif
-  if (fp8v4_enabled() && sm90::launch_fp8v4(p, stream)) {
-    // One line per process, so that a GPU check can tell that it ran.
-    static std::atomic<bool> told{false};
-    if (!told.exchange(true))
-      std::fprintf(stderr, "mla: MLA_SM90_FP8V4=1: first FP16-copy P.V fp8-KV kernel launch (H %d, max_q_len %d)\n",
-                   p.num_heads, p.plan_max_q_len);
-    return true;
-  }
   if (fp8v3_enabled() && sm90::launch_fp8v3(p, stream)) {
     // One line per process, so that a GPU check can tell that the kernel ran
     // at all (a passing suite alone does not show it).

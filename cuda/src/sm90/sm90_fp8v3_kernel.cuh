@@ -21,8 +21,10 @@ namespace mla::cuda_impl::sm90 {
 // The CTA of a three-consumer fp8-KV kernel over the layout Sm with kNStages
 // FP8 stages: barrier init, then the roles: WG 0 fp8_producer_loop, WG 1
 // sm_loop(base, m_tile), WG 2 / 3 pv_loop(base, m_tile, w = 0 / 1), each
-// after its setmaxnreg. Shared by decode_fp8v3_kernel and decode_fp8v4_kernel
-// (sm90_fp8v4_kernel.cuh), which differ in layout, stages, WG 1's loop and P.V.
+// after its setmaxnreg. Used by decode_fp8v3_kernel; a template so that a
+// variant with another layout, stage count, WG 1 loop or P.V can share it (the
+// FP16-copy P.V variant of the twelfth session did, 10% slower: removed, its
+// code is in b6dccd4; docs/perf_notes.md "Lead, thirteenth session").
 template <class Sm, uint32_t kNStages, uint32_t kProdRegs, uint32_t kSmRegs, uint32_t kPvRegsN, class SmLoop,
           class PvLoop>
 __device__ __forceinline__ void fp8_three_consumer_cta(const DecodeParams& p, const CUtensorMap* kv_map,

@@ -57,8 +57,8 @@ __device__ __forceinline__ void fp8v3_publish_p(const DecodeParams& p, const Ite
   fence_proxy_async();  // P' is read by wgmma (async proxy)
 }
 
-// WG 1's loop over the layout Sm (Fp8v3Smem, or Fp8v4Smem: the same members)
-// with kNStages FP8 stages.
+// WG 1's loop over the layout Sm (Fp8v3Smem, or a layout with the same
+// members) with kNStages FP8 stages.
 template <class Sm, uint32_t kNStages>
 __device__ __forceinline__ void fp8v3_softmax_wg_loop_in(const DecodeParams& p, uint32_t base, int32_t m_tile) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;

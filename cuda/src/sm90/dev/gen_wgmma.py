@@ -102,10 +102,4 @@ emit("wgmma_m64n64k32_e4m3_ss", "S += Q.K^T (content, E4M3): A (Q) and B (K) K-m
 emit("wgmma_m64n64k16_f16_rs",
      "O^T += V^T.P^T (FP16): A (V^T) from registers, B (P^T, i.e. P row-major) K-major in shared memory.",
      "m64n64k16", 32, "regs", 0, "f16")
-# Its FP16-copy P.V variant (sm90_fp8v4_*.cuh): O = P'.V from an FP16 copy of
-# V in shared memory, in 128-dim halves (a 512-thread launch leaves ptxas 128
-# registers: no m64n256, C7602).
-emit("wgmma_m64n128k16_f16_ss_vt",
-     "O[:, 128-dim half] += P.V: A (P) K-major and B (V) MN-major, both in shared memory.",
-     "m64n128k16", 64, "desc", 1, "f16")
 print("}  // namespace mla::cuda_impl::sm90")
