@@ -58,16 +58,23 @@ Status kernel_from_env(Kernel* k) {
 // one-warp-per-row combine of 2026-11-27 (kept for one release to compare
 // both in one GPU run). The schedule itself is the same; either combine
 // kernel reads what either planner writes, so the variable may differ
-// between run_planner and decode without harm.
-Status planner_legacy(bool* legacy) {
+// between run_planner and decode without harm. "cta": the default path, but
+// batches of <= 32 go to the one-CTA planner kernel instead of the one-warp
+// one (planner.cu; an A/B switch, the same schedule).
+Status planner_mode(bool* legacy, bool* cta) {
   *legacy = false;
+  *cta = false;
   const char* e = std::getenv("MLA_PLANNER");
   if (!e || !*e || std::strcmp(e, "default") == 0) return Status::Ok();
   if (std::strcmp(e, "legacy") == 0) {
     *legacy = true;
     return Status::Ok();
   }
-  return invalid_argument(std::string("MLA_PLANNER = ") + e + " is not one of default, legacy");
+  if (std::strcmp(e, "cta") == 0) {
+    *cta = true;
+    return Status::Ok();
+  }
+  return invalid_argument(std::string("MLA_PLANNER = ") + e + " is not one of default, cta, legacy");
 }
 
 int64_t combine_units_offset(const DecodePlan& plan) {
@@ -229,9 +236,9 @@ Status run_planner(const DecodePlan& plan, const ProblemData& data, void* ws, in
   }
   cuda_impl::PlannerParams p = cuda_impl::planner_problem(d, plan.num_parts);
   p.max_q_len = plan.max_q_len;
-  bool legacy = false;
-  MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
-  p.parallel = legacy ? 0 : 1;
+  bool legacy = false, cta = false;
+  MLA_RETURN_IF_ERROR(planner_mode(&legacy, &cta));
+  p.parallel = legacy ? 0 : (cta ? 2 : 1);
   p.q_offsets = data.q_offsets;
   p.kv_lens = data.kv_lens;
   p.page_table = data.page_table;
@@ -262,8 +269,8 @@ Status decode(const DecodePlan& plan, const ProblemData& data, void* ws, int64_t
   MLA_RETURN_IF_ERROR(check_alignment("kv_pool", data.kv_pool, 16));
   MLA_RETURN_IF_ERROR(check_alignment("out", out, 16));
   MLA_RETURN_IF_ERROR(check_alignment("lse", lse, 4));
-  bool legacy = false;
-  MLA_RETURN_IF_ERROR(planner_legacy(&legacy));
+  bool legacy = false, cta = false;
+  MLA_RETURN_IF_ERROR(planner_mode(&legacy, &cta));
   if (d.batch == 0 || d.total_q == 0) return Status::Ok();  // no row to write
 
   const cuda_impl::DeviceInfo* dev = nullptr;

@@ -20,6 +20,9 @@
 // A batch of at most kPlannerThreads requests keeps each request's facts in
 // its thread's registers from B1 to B2 (no round trip through requests[] /
 // cost_begin[]); a larger one goes through them chunk by chunk.
+// A batch of at most 32 (default path) goes to planner_small_kernel instead:
+// the same phases in one warp, without CTA barriers (MLA_PLANNER=cta keeps
+// the one-CTA kernel for it).
 // The schedule arithmetic is in planner.h (plan::), shared with the host
 // mirror planner_host.h.
 #include "planner.h"
@@ -523,6 +526,157 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   }
 }
 
+// ---- Small batches (batch <= 32, the fast case otherwise) ----
+// The same schedule as planner_kernel<true>, from the same plan:: arithmetic
+// in the same order, but phases B1 and B2 run in warp 0 alone with warp-level
+// scans: one request a lane, so every CTA-wide scan of the kFast kernel is
+// its warp-0 part (the prefix of the earlier warps is the identity) and the
+// results are the same bit for bit (tests: the schedule against the host
+// mirror). What goes away is the CTA: the kFast kernel's ~8 barrier phases,
+// each waiting for the slowest of 16 warps, cost most of its ~5 us of SM time
+// (ncu, thirteenth session: 41% of its stall samples at barriers); here the
+// other warps meet warp 0 once, before the parallel emission.
+constexpr int kSmallBatch = 32;
+constexpr int kSmallThreads = 256;  // emission: one item a thread for <= 32 + num_parts items on 132 SMs
+
+__device__ __forceinline__ ScanVals warp_exclusive_scan(const ScanVals& v, ScanVals* total) {
+  const ScanVals inc = warp_inclusive_scan(v);
+  *total = ScanVals{__shfl_sync(0xffffffffu, inc.sum0, 31), __shfl_sync(0xffffffffu, inc.sum1, 31),
+                    __shfl_sync(0xffffffffu, inc.sum3, 31), __shfl_sync(0xffffffffu, inc.sum2, 31),
+                    __shfl_sync(0xffffffffu, inc.max0, 31), __shfl_sync(0xffffffffu, inc.max1, 31),
+                    __shfl_sync(0xffffffffu, inc.or0, 31)};
+  ScanVals ex = shfl_up(inc, 1);
+  if ((threadIdx.x & 31) == 0) ex = scan_identity();
+  return ex;
+}
+
+__global__ void __launch_bounds__(kSmallThreads) planner_small_kernel(const __grid_constant__ PlannerParams p) {
+  __shared__ int32_t item0_s[kSmallBatch], prev_part_s[kSmallBatch], row0_s[kSmallBatch];
+  __shared__ RequestInfo ri_s[kSmallBatch];
+  __shared__ int64_t S_s[kSmallBatch];
+  __shared__ ScanVals tot_s;  // B2's totals for the emission
+  __shared__ int64_t payload_s;
+  __shared__ bool whole_s;
+  const int tid = threadIdx.x;
+  if (tid < 32) {
+    const int b = tid;  // this lane's request
+    const bool active = b < p.batch;
+    int32_t o0 = 0, o1 = 0, kv = 0, o_prev = INT_MIN;
+    if (active) {
+      o0 = p.q_offsets[b];
+      o1 = p.q_offsets[b + 1];
+      kv = p.kv_lens[b];
+      if (b > 0) o_prev = p.q_offsets[b - 1];
+    }
+    wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+    // Phase B1 (planner_kernel: gather_flags, the starts test, request facts, the cost scan).
+    uint32_t bits = 0;
+    if (active) {
+      const uint32_t* f = p.page_flags + int64_t(b) * p.check_chunks;
+      for (int32_t k = 0; k < p.check_chunks; ++k) bits |= __ldcg(f + k);
+    }
+    int32_t prev_max;
+    if (!__any_sync(0xffffffffu, active && b > 0 && o_prev > o0)) {
+      prev_max = o_prev;  // INT_MIN for b = 0
+    } else {
+      const int32_t inc = warp_inclusive_max(active ? o0 : INT_MIN);
+      prev_max = __shfl_up_sync(0xffffffffu, inc, 1);
+      if (b == 0) prev_max = INT_MIN;
+    }
+    RequestInfo ri{0, 0, kv, 1, -1, 0u, 0};
+    plan::Geometry g{0, 0, 0, 0, 0};
+    int64_t cost = 0;
+    if (active) {
+      ri = plan::request_info(p, b, o0, o1, kv, prev_max, bits);
+      bits = ri.status;
+      g = plan::geometry(p, ri.q_len, kv);
+      cost = plan::request_cost(p, ri, g);
+    }
+    ScanVals c = scan_identity();
+    c.sum0 = cost;
+    c.max1 = g.tiles;
+    c.max0 = int32_t(cost < INT_MAX ? cost : INT_MAX);
+    c.or0 = bits;
+    warp_scan_b1(&c);  // c.sum0 inclusive; max0 / max1 / or0 warp totals
+    int64_t S = __shfl_up_sync(0xffffffffu, c.sum0, 1);
+    if (b == 0) S = 0;
+    const int64_t total_cost = __shfl_sync(0xffffffffu, c.sum0, 31);
+    const int64_t max_cost = max(int64_t(0), int64_t(c.max0));
+    const int32_t max_tiles = max(INT_MIN, c.max1);
+    const uint32_t status = c.or0;
+    // Phase B2.
+    bool whole = false;
+    const int64_t payload = plan::payload_of(p, total_cost, max_cost, max_tiles, &whole);
+    plan::RequestSplit r{0, 0, -1, 0, 0};
+    if (active) r = plan::request_split(p, ri, plan::geometry(p, ri.q_len, ri.kv_len), S, payload, whole, b);
+    const int32_t n = r.n;
+    const int64_t rows_per_split = int64_t(ri.q_len) * p.num_heads;
+    const bool comb = active && (n > 1 || (ri.status != 0 && ri.fault_q_len > 0));
+    RequestInfo rc = ri;
+    rc.num_splits = n > 1 ? n : 1;
+    ScanVals v = scan_identity(), tot;
+    v.sum0 = n > 1 ? n * rows_per_split : 0;
+    v.sum1 = comb ? 1 : 0;
+    v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
+    v.sum2 = n;
+    v.max0 = n > 0 ? r.last_part : INT_MIN;
+    const ScanVals before = warp_exclusive_scan(v, &tot);
+    if (active) {
+      const int64_t row0 = before.sum0;
+      rc.partial_row = n > 1 ? int32_t(row0) : -1;
+      p.requests[b] = rc;
+      if (comb) {
+        p.combine_list[before.sum1] = b;
+        p.combine_units[before.sum1] = int32_t(before.sum3);
+      }
+      item0_s[b] = before.sum2;
+      prev_part_s[b] = max(before.max0, -1);
+      row0_s[b] = int32_t(row0);
+      ri_s[b] = rc;
+      S_s[b] = S;
+    } else {
+      item0_s[b] = INT_MAX;  // never the slot of an item
+    }
+    if (b == 0) {
+      tot_s = tot;
+      payload_s = payload;
+      whole_s = whole;
+      *p.combine_count = int32_t(tot.sum1);
+      p.combine_units[tot.sum1] = int32_t(tot.sum3);
+      *p.status = status;
+    }
+  }
+  __syncthreads();
+  // Emission, as planner_kernel's parallel form: item i belongs to the last
+  // request whose first item is <= i.
+  const ScanVals tot = tot_s;
+  const int64_t payload = payload_s;
+  const bool whole = whole_s;
+  const int32_t slots = p.batch;
+  for (int32_t i = tid; i < tot.sum2; i += kSmallThreads) {
+    int32_t lo = 0, hi = slots;
+    while (hi - lo > 1) {
+      const int32_t mid = (lo + hi) >> 1;
+      if (item0_s[mid] <= i) lo = mid; else hi = mid;
+    }
+    const RequestInfo rq = ri_s[lo];
+    const int64_t Si = S_s[lo];
+    const plan::Geometry gi = plan::geometry(p, rq.q_len, rq.kv_len);
+    const plan::RequestSplit ri_split = plan::request_split(p, rq, gi, Si, payload, whole, lo);
+    const int32_t s = i - item0_s[lo];
+    int32_t part, prev;
+    p.items[i] = plan::request_item(p, lo, rq, gi, Si, payload, ri_split, row0_s[lo], s, &part);
+    if (s == 0) {
+      prev = prev_part_s[lo];
+    } else {
+      (void)plan::request_item(p, lo, rq, gi, Si, payload, ri_split, row0_s[lo], s - 1, &prev);
+    }
+    for (int32_t q = prev + 1; q <= part; ++q) p.part_begin[q] = i;
+  }
+  const int32_t last = max(tot.max0, -1);
+  for (int32_t q = last + 1 + tid; q <= p.num_parts; q += kSmallThreads) p.part_begin[q] = tot.sum2;
+}
+
 }  // namespace
 
 cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream) {
@@ -534,6 +688,8 @@ cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream
     if (e != cudaSuccess) return e;
   }
   const bool fast = check && p.batch <= kPlannerThreads && p.parallel;
+  if (fast && p.batch <= kSmallBatch && p.parallel == 1)
+    return launch_maybe_pdl(planner_small_kernel, 1, kSmallThreads, p, pdl, stream);
   return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, p, pdl && check,
                           stream);
 }

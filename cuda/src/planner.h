@@ -69,7 +69,8 @@ struct PlannerParams {
   int32_t num_splits;  // fixed mode: 1..MLA_MAX_SPLITS
   int32_t num_parts;
   int32_t max_q_len;   // a request's q_len above it is flagged (the plan's grid covers no more)
-  int32_t parallel;    // 1: parallel emission (default), 0: the legacy serial loops
+  int32_t parallel;    // 1: parallel emission (default; batches of <= 32 by the one-warp planner_small_kernel),
+                       // 2: parallel emission by the one-CTA kernel only (MLA_PLANNER=cta), 0: the legacy serial loops
   int32_t check_chunks;  // page-check CTAs per request (check_chunks_of(max_pages)); with page_flags
   // inputs (device)
   const int32_t* q_offsets;

@@ -1,10 +1,11 @@
 // The planner's schedule on the device against its host mirror
-// (cuda/src/planner_host.h), in both modes (MLA_PLANNER default: the
-// multi-CTA page check + parallel emission; legacy: the check inside the
-// planner + serial emission), including page lists of several page-check
+// (cuda/src/planner_host.h), in all three modes (MLA_PLANNER default: the
+// multi-CTA page check + parallel emission, batches of <= 32 by the one-warp
+// planner kernel; cta: the same with the one-CTA kernel for every batch;
+// legacy: the check inside the planner + serial emission), including page lists of several page-check
 // CTAs (page_size 1) with bad ids in later chunks and a kv_len out of range,
 // and decreasing q_offsets in one planner chunk and in several; the combine's wide units (a request cut into many splits) against
-// the reference, in both modes, and bitwise stable from run to run; the
+// the reference, in each mode, and bitwise stable from run to run; the
 // device-fault table's batch with request 0 flagged (q_len > kv_len under a
 // causal mask): the mirror's schedule, and request 1 bitwise as without the fault.
 #include <doctest/doctest.h>
@@ -115,7 +116,7 @@ ProblemSpec long_request(int32_t heads, int32_t q_len, int32_t kv_len, uint64_t 
 
 }  // namespace
 
-TEST_CASE("cuda: the device planner writes the host mirror's schedule in both emission modes") {
+TEST_CASE("cuda: the device planner writes the host mirror's schedule in every planner mode") {
   std::vector<HostProblem> problems;
   for (const ProblemSpec& s : config_matrix(4242, 24)) problems.push_back(make_problem(s));
   problems.push_back(make_problem(long_request(16, 1, 65536, 7)));
@@ -161,22 +162,24 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
     problems.push_back(q);
   }
   {
-    // Starts that decrease, in one chunk (70 requests: the planner's one-chunk
-    // shortcut prev_max = q_offsets[b - 1] must fall back to the max scan) and
-    // in several (600), with a start far ahead that flags every later request.
-    for (int32_t n : {70, 600}) {
+    // Starts that decrease, in one warp (24 requests: the small-batch planner),
+    // in one chunk (70 requests: the planner's one-chunk shortcut prev_max =
+    // q_offsets[b - 1] must fall back to the max scan) and in several (600),
+    // with a start far ahead that flags every later request.
+    for (int32_t n : {24, 70, 600}) {
       ProblemSpec s = long_request(16, 1, 1, 14);
       s.q_lens.assign(size_t(n), 2);
       s.kv_lens.assign(size_t(n), 300);
       HostProblem p = make_problem(s);
       p.q_offsets[20] = p.q_offsets[19] - 3;
-      p.q_offsets[45] = p.q_offsets[60] + 7;
+      if (n < 60) p.q_offsets[8] = p.q_offsets[12] + 7;
+      else p.q_offsets[45] = p.q_offsets[60] + 7;
       if (n > 512) p.q_offsets[530] = p.q_offsets[529] - 1;
       problems.push_back(p);
     }
   }
   problems.push_back(h200_fault_problem(true));  // a causal q_len > kv_len in request 0
-  for (const char* mode : {"", "legacy"}) {
+  for (const char* mode : {"", "cta", "legacy"}) {
     PlannerEnv env(mode);
     for (size_t i = 0; i < problems.size(); ++i) {
       HostProblem& p = problems[i];
@@ -201,7 +204,7 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in both em
   }
 }
 
-TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the reference in both modes") {
+TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the reference in every planner mode") {
   // 1..3 tokens x 16 or 128 heads over thousands of keys: the automatic split
   // cuts it over every part (>= 9 splits: wide units in the default combine).
   // Sizes keep the float64 reference to about a GFLOP each (at 20000 keys and
@@ -214,7 +217,7 @@ TEST_CASE("cuda: a request cut into many splits (wide combine units) matches the
       const int32_t heads = sh.heads, q_len = sh.q_len;
       const HostProblem p = make_problem(long_request(heads, q_len, sh.kv_len, uint64_t(heads * 10 + q_len)));
       const Reference ref = run_reference(p);
-      for (const char* mode : {"", "legacy"}) {
+      for (const char* mode : {"", "cta", "legacy"}) {
         PlannerEnv env(mode);
         gpu::for_each_kernel([&](const mla::cuda::PlanOptions& opt) {
           const gpu::Result a = gpu::run(p, opt);
@@ -236,7 +239,7 @@ TEST_CASE("cuda: a flagged neighbour (causal q_len > kv_len) leaves request 1 of
   // write that schedule and compute request 1 to the same bits either way.
   const HostProblem clean = h200_fault_problem(false), faulty = h200_fault_problem(true);
   const int64_t H = clean.desc.num_heads, row0 = 2 * H, rows = 16 * H;
-  for (const char* mode : {"", "legacy"}) {
+  for (const char* mode : {"", "cta", "legacy"}) {
     PlannerEnv env(mode);
     check_schedule(faulty, mla::cuda::PlanOptions(), std::string("fault table, MLA_PLANNER=") + mode);
     gpu::for_each_kernel([&](const mla::cuda::PlanOptions& opt) {
