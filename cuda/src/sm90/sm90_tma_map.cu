@@ -3,6 +3,8 @@
 #include <cudaTypedefs.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "sm90_tma_map.h"
 
@@ -27,6 +29,21 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder() {
   return fn;
 }
 
+// The L2 promotion of KV tensor-map loads: 256 B unless MLA_SM90_L2_PROMOTION
+// says none / 64 / 128 / 256 (an A/B knob: FlashMLA's maps use 128 B,
+// docs/flashmla_reading.md; anything else keeps 256 B).
+CUtensorMapL2promotion kv_l2_promotion() {
+  static const CUtensorMapL2promotion v = [] {
+    const char* e = std::getenv("MLA_SM90_L2_PROMOTION");
+    if (e == nullptr) return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+    if (std::strcmp(e, "none") == 0) return CU_TENSOR_MAP_L2_PROMOTION_NONE;
+    if (std::strcmp(e, "64") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_64B;
+    if (std::strcmp(e, "128") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_128B;
+    return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+  }();
+  return v;
+}
+
 }  // namespace
 
 bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows) {
@@ -38,7 +55,7 @@ bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box
   const cuuint32_t element_strides[2] = {1, 1};
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(pool), dims, strides, box,
                 element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+                kv_l2_promotion(), CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows) {
@@ -50,7 +67,7 @@ bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t
   const cuuint32_t element_strides[2] = {1, 1};
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(pool), dims, strides, box,
                 element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+                kv_l2_promotion(), CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -10,7 +10,10 @@
 //
 // Build (sm_90a; the cp.async.bulk style needs it):
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o gather_bw cuda/src/sm90/dev/gather_bw.cu
-// Run: ./gather_bw [--splits N] [--runs N] [--batch B] [--kv N] [--sets N]
+// Run: ./gather_bw [--splits N] [--runs N] [--batch B] [--kv N] [--sets N] [--random 1]
+// (--random 1: the pool holds pseudo-random bytes instead of the constant 0x3c,
+// as the decode's inputs do: whether the data pattern moves the bandwidth,
+// docs/flashmla_reading.md)
 //
 // Every CTA handles one request's rows (or 1/splits of them: splits CTAs per
 // request), in 64-row tiles in key order, like the decode kernel (B=128 ->
@@ -299,11 +302,24 @@ double time_ms(int runs, int sets, F fn) {
   return median(t);
 }
 
+// Pseudo-random bytes (a 64-bit mix of the word index and the seed).
+__global__ void fill_random(uint64_t* p, int64_t words, uint64_t seed) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < words; i += int64_t(gridDim.x) * blockDim.x) {
+    uint64_t x = uint64_t(i) * 0x9E3779B97F4A7C15ull + seed;
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    p[i] = x ^ (x >> 31);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int batch = 128, kv = 4096, sets = 2, splits = 1, runs = 25;
   uint64_t seed = 1;
+  bool random_data = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const long v = std::strtol(argv[i + 1], nullptr, 10);
@@ -313,6 +329,7 @@ int main(int argc, char** argv) {
     else if (k == "--splits") splits = int(v);
     else if (k == "--runs") runs = std::max(20, int(v));
     else if (k == "--seed") seed = uint64_t(v);
+    else if (k == "--random") random_data = v != 0;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -328,10 +345,10 @@ int main(int argc, char** argv) {
   const int64_t set_bytes = rows_per_set * kRowBytes;
   const int64_t pool_rows = rows_per_set * sets;
   std::printf("# %s, %d SMs, L2 %.0f MB; B=%d kv=%d rows of %d B, %d sets: pool %.0f MB (%.1fx L2), %lld MB a run; "
-              "%d CTA(s) a request (%d CTAs); median of %d runs\n",
+              "%d CTA(s) a request (%d CTAs); median of %d runs; pool data %s\n",
               prop.name, prop.multiProcessorCount, prop.l2CacheSize / 1e6, batch, kv, kRowBytes, sets,
               pool_rows * kRowBytes / 1e6, double(pool_rows * kRowBytes) / prop.l2CacheSize,
-              (long long)(set_bytes / 1000000), splits, batch * splits, runs);
+              (long long)(set_bytes / 1000000), splits, batch * splits, runs, random_data ? "random" : "0x3c");
 
   uint8_t* pool = nullptr;
   uint8_t* dst = nullptr;
@@ -339,7 +356,12 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&pool, size_t(pool_rows) * kRowBytes));
   CK(cudaMalloc(&dst, size_t(set_bytes)));
   CK(cudaMalloc(&sink, size_t(batch) * splits * kLdgThreads * 4));
-  CK(cudaMemset(pool, 0x3c, size_t(pool_rows) * kRowBytes));
+  if (random_data) {
+    fill_random<<<1024, 256>>>(reinterpret_cast<uint64_t*>(pool), pool_rows * kRowBytes / 8, seed);
+    CK(cudaGetLastError());
+  } else {
+    CK(cudaMemset(pool, 0x3c, size_t(pool_rows) * kRowBytes));
+  }
   CK(cudaMemset(dst, 0, size_t(set_bytes)));
   CK(cudaFuncSetAttribute(cp_kernel<2, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, 2 * kTileBytes));
   CK(cudaFuncSetAttribute(cp_kernel<2, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, 2 * kTileBytes));
