@@ -36,7 +36,10 @@
 // Emission (PlannerParams::parallel): the schedule (which items, which parts)
 // is the same either way; only how the planner's one CTA writes it differs.
 //   parallel = 1 (default): every thread of the CTA writes items, one item a
-//     thread. Before (parallel = 0, MLA_PLANNER=legacy) one thread
+//     thread; a batch of <= 32 is planned by planner_small_kernel (phases B1
+//     and B2 in one warp, then the same emission by 256 threads).
+//   parallel = 2 (MLA_PLANNER=cta): as 1, but every batch by the one-CTA kernel.
+//     Before (parallel = 0, MLA_PLANNER=legacy) one thread
 //     wrote all items of its request in a loop: a long request cut over 129
 //     parts cost 129 serial iterations (~0.5 us each, docs/perf_notes.md).
 // Both write the combine's unit table (combine_units, combine.h), so either
@@ -120,7 +123,8 @@ inline int32_t check_chunks_of(int32_t max_pages) {
   return c > 0 ? c : 1;
 }
 
-// Enqueues the planner (one CTA of kPlannerThreads) on `stream`; with
+// Enqueues the planner (one CTA: kPlannerThreads, or 256 for
+// planner_small_kernel) on `stream`; with
 // p.page_flags, the page check (batch x check_chunks CTAs) before it and the
 // planner with programmatic dependent launch when `pdl` (cc >= 9.0).
 cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream);

@@ -19,11 +19,11 @@ source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
 STEP_LINES=30
 step_init loadsref "${LOADSREF_BUDGET:-420}"
 S=(-Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release -Dtests=false)
-( meson setup build-ref "${S[@]}" > "$OUT_DIR/build-ref.log" 2>&1 && ninja -C build-ref tools/mla >> "$OUT_DIR/build-ref.log" 2>&1
+( meson setup build-ref "${S[@]}" > "$OUT_DIR/build-ref.log" 2>&1 && timeout 240 ninja -C build-ref tools/mla >> "$OUT_DIR/build-ref.log" 2>&1
   echo "rc=$?" >> "$OUT_DIR/build-ref.log" ) &
 ( meson setup build-pf "${S[@]}" "-Dcuda_args=['-DMLA_SM90_TMA_DESC_PREFETCH=1']" > "$OUT_DIR/build-pf.log" 2>&1 &&
-  ninja -C build-pf tools/mla >> "$OUT_DIR/build-pf.log" 2>&1; echo "rc=$?" >> "$OUT_DIR/build-pf.log" ) &
-( nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o gather_bw cuda/src/sm90/dev/gather_bw.cu \
+  timeout 240 ninja -C build-pf tools/mla >> "$OUT_DIR/build-pf.log" 2>&1; echo "rc=$?" >> "$OUT_DIR/build-pf.log" ) &
+( timeout 240 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o gather_bw cuda/src/sm90/dev/gather_bw.cu \
     > "$OUT_DIR/build-gather.log" 2>&1; echo "rc=$?" >> "$OUT_DIR/build-gather.log" ) &
 wait
 for n in ref pf gather; do echo "   | build $n: $(tail -1 "$OUT_DIR/build-$n.log")" | tee -a "$SUMMARY"; done

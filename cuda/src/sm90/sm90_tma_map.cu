@@ -3,6 +3,7 @@
 #include <cudaTypedefs.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -31,7 +32,7 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder() {
 
 // The L2 promotion of KV tensor-map loads: 256 B unless MLA_SM90_L2_PROMOTION
 // says none / 64 / 128 / 256 (an A/B knob: FlashMLA's maps use 128 B,
-// docs/flashmla_reading.md; anything else keeps 256 B).
+// docs/flashmla_reading.md; anything else keeps 256 B, with a message).
 CUtensorMapL2promotion kv_l2_promotion() {
   static const CUtensorMapL2promotion v = [] {
     const char* e = std::getenv("MLA_SM90_L2_PROMOTION");
@@ -39,6 +40,8 @@ CUtensorMapL2promotion kv_l2_promotion() {
     if (std::strcmp(e, "none") == 0) return CU_TENSOR_MAP_L2_PROMOTION_NONE;
     if (std::strcmp(e, "64") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_64B;
     if (std::strcmp(e, "128") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_128B;
+    if (*e != '\0' && std::strcmp(e, "256") != 0)
+      std::fprintf(stderr, "mla: MLA_SM90_L2_PROMOTION = %s is not one of none, 64, 128, 256: using 256\n", e);
     return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
   }();
   return v;
