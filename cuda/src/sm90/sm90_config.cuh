@@ -30,12 +30,6 @@ constexpr int kRows = 64;              // query rows per tile (wgmma M)
 constexpr int kKeys = 64;              // keys per KV tile (wgmma N of S, K of P.V)
 // MLA_SM90_STAGES: measurement builds only (1 stage: how the loads scale
 // with the bytes in flight); the library and its tests use 2.
-// MLA_SM90_TMA_DESC_PREFETCH = 1: thread 0 of the BF16 kernel (not the fp8
-// ones) prefetches the KV tensor map's descriptor at kernel entry
-// (sm90_kernel.cuh; an A/B build, default 0).
-#ifndef MLA_SM90_TMA_DESC_PREFETCH
-#define MLA_SM90_TMA_DESC_PREFETCH 0
-#endif
 #ifndef MLA_SM90_STAGES
 #define MLA_SM90_STAGES 2
 #endif

@@ -40,12 +40,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = raw + pad;
   const int32_t m_tile = int32_t(blockIdx.y);
 
-#if MLA_SM90_TMA_DESC_PREFETCH
-  // A/B (docs/flashmla_reading.md): the KV tensor map's descriptor fetched at
-  // kernel entry, before the first tile's TMA needs it. Off by default.
-  if (threadIdx.x == 0 && box_rows > 0)
-    asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<uint64_t>(&kv_map)) : "memory");
-#endif
   if (threadIdx.x == 0) {
     for (uint32_t s = 0; s < kStages; ++s) {
       for (uint32_t part = 0; part < kFullParts; ++part) mbar_init(full_bar(base, s, part), kFullArrivals);

@@ -3,9 +3,6 @@
 #include <cudaTypedefs.h>
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "sm90_tma_map.h"
 
@@ -30,23 +27,6 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder() {
   return fn;
 }
 
-// The L2 promotion of KV tensor-map loads: 256 B unless MLA_SM90_L2_PROMOTION
-// says none / 64 / 128 / 256 (an A/B knob: FlashMLA's maps use 128 B,
-// docs/flashmla_reading.md; anything else keeps 256 B, with a message).
-CUtensorMapL2promotion kv_l2_promotion() {
-  static const CUtensorMapL2promotion v = [] {
-    const char* e = std::getenv("MLA_SM90_L2_PROMOTION");
-    if (e == nullptr) return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
-    if (std::strcmp(e, "none") == 0) return CU_TENSOR_MAP_L2_PROMOTION_NONE;
-    if (std::strcmp(e, "64") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_64B;
-    if (std::strcmp(e, "128") == 0) return CU_TENSOR_MAP_L2_PROMOTION_L2_128B;
-    if (*e != '\0' && std::strcmp(e, "256") != 0)
-      std::fprintf(stderr, "mla: MLA_SM90_L2_PROMOTION = %s is not one of none, 64, 128, 256: using 256\n", e);
-    return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
-  }();
-  return v;
-}
-
 }  // namespace
 
 bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows) {
@@ -58,7 +38,7 @@ bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box
   const cuuint32_t element_strides[2] = {1, 1};
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(pool), dims, strides, box,
                 element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                kv_l2_promotion(), CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows) {
@@ -70,7 +50,7 @@ bool encode_kv_map_fp8(CUtensorMap* map, const void* pool, int64_t rows, int32_t
   const cuuint32_t element_strides[2] = {1, 1};
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(pool), dims, strides, box,
                 element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                kv_l2_promotion(), CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 }  // namespace mla::cuda_impl::sm90
