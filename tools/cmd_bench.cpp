@@ -53,7 +53,9 @@ const char kUsage[] =
     "  --backend B        cuda | vulkan (default: cuda when a device is present, else vulkan)\n"
     "  --kernel K,...     CUDA kernels to compare: auto | portable | sm90 | portable_big |\n"
     "                     portable_small [auto]; auto is reported as the kernel it ran\n"
-    "  --mode M,...       graph | eager [graph,eager] (CUDA; Vulkan is always eager)\n"
+    "  --mode M,...       graph | eager | layer [graph,eager] (CUDA; Vulkan is always eager);\n"
+    "                     layer: graph replay of decode() alone, the plan made once before (one\n"
+    "                     run_planner per decode step serves every layer); no target is judged on it\n"
     "  --min-runs N [30] --max-runs N [2000] --target-ms MS [200]  timed runs per result\n"
     "  --warmup N [10]    untimed runs before each series\n"
     "  --l2-multiple X [4] rotation sets span at least X times the L2 size\n"
@@ -202,7 +204,7 @@ Status parse_kernels(const std::string& s, std::vector<mla::cuda::Kernel>* out) 
 struct Settings {
   int64_t min_runs = 30, max_runs = 2000, target_ms = 200, warmup = 10, seed = 1;
   double l2_multiple = 4, check_flops = 2e9;
-  bool eager = true, graph = true;
+  bool eager = true, graph = true, layer = false;
 };
 
 Status parse_settings(const Args& a, Settings* s) {
@@ -221,11 +223,12 @@ Status parse_settings(const Args& a, Settings* s) {
   }
   if (a.has("check-gflop")) s->check_flops *= 1e9;
   if (a.has("mode")) {
-    s->eager = s->graph = false;
+    s->eager = s->graph = s->layer = false;
     for (const std::string& m : split(a.get("mode"))) {
       if (m == "eager") s->eager = true;
       else if (m == "graph") s->graph = true;
-      else return invalid_argument("--mode: '" + m + "' is not graph or eager");
+      else if (m == "layer") s->layer = true;
+      else return invalid_argument("--mode: '" + m + "' is not graph, eager or layer");
     }
   }
   return Status::Ok();
@@ -321,6 +324,7 @@ int cmd_bench(int argc, char** argv) {
       o.kernel = k;
       o.eager = set.eager;
       o.graph = set.graph;
+      o.layer = set.layer;
       o.timing.min_warmup = int(set.warmup);
       o.timing.min_runs = int(set.min_runs);
       o.timing.max_runs = int(set.max_runs);

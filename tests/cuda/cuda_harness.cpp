@@ -21,12 +21,6 @@ using mla::cuda_impl::DeviceBuffer;
     REQUIRE_MESSAGE(e_ == cudaSuccess, #call << ": " << cudaGetErrorString(e_)); \
   } while (0)
 
-#define STATUS_REQUIRE(call)                          \
-  do {                                                \
-    const ::mla::Status s_ = (call);                  \
-    REQUIRE_MESSAGE(s_.ok(), #call << ": " << s_.to_string()); \
-  } while (0)
-
 template <class T>
 int64_t bytes_of(const std::vector<T>& v) {
   return int64_t(v.size() * sizeof(T));

@@ -11,6 +11,13 @@
 #include "mla/cuda.h"
 #include "mla_test.h"
 
+// REQUIREs that an mla::Status call succeeded, naming the call and the error.
+#define STATUS_REQUIRE(call)                                     \
+  do {                                                           \
+    const ::mla::Status s_ = (call);                             \
+    REQUIRE_MESSAGE(s_.ok(), #call << ": " << s_.to_string()); \
+  } while (0)
+
 namespace mla::test::gpu {
 
 // The outputs of one call, downloaded.

@@ -164,6 +164,24 @@ Status run_cuda_config(const BenchConfig& c, const CardInfo& card, const CudaRun
     MLA_RETURN_IF_ERROR(recheck(&m));
     out->push_back(m);
   }
+  if (o.layer) {
+    Measurement m = base;
+    m.mode = "layer";
+    // One plan per set (a decode step), then only decode() in the graph (a
+    // layer): what a model with many attention layers pays per layer.
+    for (int32_t s = 0; s < num_sets; ++s)
+      MLA_RETURN_IF_ERROR(mla::cuda::run_planner(plan, sets->data(s), sets->workspace(s), sets->workspace_bytes(),
+                                                 stream.s));
+    GraphSet graphs;
+    MLA_RETURN_IF_ERROR(graphs.capture(num_sets, stream.s, [&](int s) {
+      return mla::cuda::decode(plan, sets->data(s), sets->workspace(s), sets->workspace_bytes(), sets->out(s),
+                               sets->lse(s), stream.s);
+    }));
+    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) { return graphs.launch(i, stream.s); }, &m.time));
+    m.state = card_state(card);
+    MLA_RETURN_IF_ERROR(recheck(&m));
+    out->push_back(m);
+  }
   return Status::Ok();
 }
 

@@ -1,6 +1,9 @@
 // tools/bench/bench_cuda_run.h - one config on the CUDA backend: eager
-// launches (planner + decode every run) and CUDA-graph replay (planner +
-// decode captured once per rotation set, replayed), each a median of
+// launches (planner + decode every run), CUDA-graph replay (planner +
+// decode captured once per rotation set, replayed) and, on request, "layer":
+// graph replay of decode() alone after one run_planner per set (a serving
+// engine plans once per decode step and decodes every layer with that plan,
+// as FlashMLA's and FlashInfer's published times assume), each a median of
 // CUDA-event-timed runs after warm-up, inputs rotated past L2.
 #pragma once
 
@@ -16,7 +19,7 @@ namespace mla::tools::bench {
 
 struct CudaRunOptions {
   mla::cuda::Kernel kernel = mla::cuda::Kernel::automatic;
-  bool eager = true, graph = true;
+  bool eager = true, graph = true, layer = false;
   TimingPlan timing;
   double l2_multiple = 4;     // the sets together span at least this many L2s...
   int max_sets = 256;         // ...with at most this many sets...

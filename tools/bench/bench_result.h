@@ -22,7 +22,8 @@ struct Limits {
 };
 
 struct Measurement {
-  std::string mode;              // "graph" (CUDA-graph replay) or "eager" (launches every run)
+  std::string mode;              // "graph" (CUDA-graph replay), "eager" (launches every run) or
+                                 // "layer" (graph replay of decode() alone, planned once before)
   std::string kernel;            // what ran: "sm90", "portable_big", "vulkan"
   std::string kernel_requested;  // --kernel: "auto", "portable", "sm90"
   std::string timer;             // "cuda_events" or "vk_timestamps"
