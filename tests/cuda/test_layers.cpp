@@ -17,6 +17,20 @@ using namespace mla::test;
 
 #define CUDA_CHECK_OK(call) REQUIRE_MESSAGE((call) == cudaSuccess, #call)
 
+// Negates every value of the pool (free slots stay NaN): the sign bit of
+// each E4M3 content byte and of each BF16 value (the high byte of a
+// little-endian pair).
+void flip_kv_signs(HostProblem* p) {
+  const bool fp8 = p->desc.kv_format == RowFormat::fp8_rope640;
+  const size_t rb = size_t(row_bytes(p->desc.kv_format));
+  for (size_t i = 0; i < p->kv_pool.size(); ++i) {
+    const size_t at = i % rb;
+    const bool sign_byte = fp8 && at < MLA_FP8_ROPE_BYTE_OFFSET ? true
+                                                                : (at - (fp8 ? MLA_FP8_ROPE_BYTE_OFFSET : 0)) % 2 == 1;
+    if (sign_byte) p->kv_pool[i] ^= 0x80;
+  }
+}
+
 }  // namespace
 
 TEST_CASE("cuda: one run_planner serves several decode() calls (a plan per step, a decode per layer)") {
@@ -32,7 +46,9 @@ TEST_CASE("cuda: one run_planner serves several decode() calls (a plan per step,
     s.seed = 77 + splits;
     // Layers: the same seed deals the same pages (the shuffle comes first)
     // and draws the same numbers; another sigma and scale range turn them
-    // into other values.
+    // into other values (FP8 codes do not depend on sigma, only the scales
+    // do), and layer 1's KV pool has every sign flipped, so that each format
+    // gets a pool of other bytes.
     std::vector<HostProblem> layers;
     std::vector<Reference> refs;
     for (float sigma : {1.f, 0.5f, 2.f}) {
@@ -41,6 +57,7 @@ TEST_CASE("cuda: one run_planner serves several decode() calls (a plan per step,
       l.scale_lo = 0.25f * sigma;
       l.scale_hi = 4.f * sigma;
       layers.push_back(make_problem(l));
+      if (layers.size() == 2) flip_kv_signs(&layers.back());
       refs.push_back(run_reference(layers.back()));
       REQUIRE(layers.back().page_table == layers[0].page_table);
       REQUIRE(layers.back().kv_lens == layers[0].kv_lens);
