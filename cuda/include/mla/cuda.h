@@ -12,6 +12,12 @@
 // device buffers. make_plan() sizes the grid and the workspace from what the
 // host knows (B, H, total_q, max_pages * page_size, the device's SM count);
 // a plan stays valid for every call with the same ProblemDesc.
+// One run_planner() may serve many decode() calls: the schedule depends only
+// on q_offsets / kv_lens / page_table, and decode() reads it without changing
+// it. A model whose layers share the step's metadata runs run_planner() once
+// per decode step and decode() once per layer, each layer with its own q,
+// kv_pool, out and lse, stream-ordered on the same workspace (tested in
+// tests/cuda/test_layers.cpp; `mla bench --mode layer` times it).
 //
 // Device status. The planner checks every request's metadata on the device.
 // A request with kv_len outside [0, max_pages * page_size], a page id (of its
