@@ -283,22 +283,6 @@ TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
   check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
-TEST_CASE("api: MLA_VULKAN_CM_SCAN=int does not change a single bit") {
-  // decode_cm.comp MLA_CM_INT: the by-class slots, the raw-field scan and the
-  // BF16 -> FP16 staging in integer arithmetic stage the same FP16 bits as
-  // the fast scan's float path (emulated, and native where present). Values
-  // off the integer path (zeros, FP16 subnormals, NaN / Inf, extreme tiles):
-  // test_coopmat.cpp "coopmat: MLA_VULKAN_CM_SCAN=int on edge values".
-  using mla::vulkan::Options;
-  if (const char* f = std::getenv("MLA_VULKAN_FETCH"); f && *f && std::string(f) != "run") {
-    MESSAGE("not run: the integer staging is built with the run fetch only (MLA_VULKAN_FETCH=" << f << ")");
-    return;
-  }
-  const char* const values[2] = {"fast", "int"};
-  const char* const tiles[2] = {"scan=fast", "scan=int"};
-  check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
-}
-
 namespace {
 // The clock profile is built with the run fetch only: false (and a message) under another.
 bool profile_built() {
