@@ -268,39 +268,19 @@ TEST_CASE("api: MLA_VULKAN_FETCH=run does not change a single bit") {
                   {Options::CoopMat::off, Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
-namespace {
-// check_same_bits for MLA_VULKAN_CM_SCAN = v[0] against v[1] on the coopmat
-// decode (emulated, and native where present); the fast and int builds exist
-// with the run fetch only, so under another fetch a message and nothing else.
-void check_scan_same_bits(const char* const v[2], const char* const tiles[2]) {
-  if (const char* f = std::getenv("MLA_VULKAN_FETCH"); f && *f && std::string(f) != "run") {
-    MESSAGE("not run: scan=" << v[1] << " is built with the run fetch only (MLA_VULKAN_FETCH=" << f << ")");
-    return;
-  }
-  check_same_bits("MLA_VULKAN_CM_SCAN", v, tiles,
-                  {mla::vulkan::Options::CoopMat::emulate, mla::vulkan::Options::CoopMat::required});
-}
-}  // namespace
-
 TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
   // decode_cm.comp MLA_CM_SCAN_FAST: the same tile exponents from fewer
   // instructions, so the same bits (emulated, and native where present).
   // (Non-finite and extreme values: lavapipe runs the whole suite on the
   // emulated coopmat decode with MLA_VULKAN_CM_SCAN=fast.)
+  using mla::vulkan::Options;
+  if (const char* f = std::getenv("MLA_VULKAN_FETCH"); f && *f && std::string(f) != "run") {
+    MESSAGE("not run: the fast scan is built with the run fetch only (MLA_VULKAN_FETCH=" << f << ")");
+    return;
+  }
   const char* const values[2] = {"tile", "fast"};
   const char* const tiles[2] = {"fetch=run", "scan=fast"};
-  check_scan_same_bits(values, tiles);
-}
-
-TEST_CASE("api: MLA_VULKAN_CM_SCAN=int does not change a single bit") {
-  // decode_cm.comp MLA_CM_INT: the by-class slots, the raw-field scan and the
-  // BF16 -> FP16 staging in integer arithmetic stage the same FP16 bits as
-  // the fast scan's float path. Values off the integer path (zeros, FP16
-  // subnormals, NaN / Inf, the edges of its exponent range): test_coopmat.cpp
-  // "coopmat: MLA_VULKAN_CM_SCAN=int on edge values ...".
-  const char* const values[2] = {"fast", "int"};
-  const char* const tiles[2] = {"scan=fast", "scan=int"};
-  check_scan_same_bits(values, tiles);
+  check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
 namespace {

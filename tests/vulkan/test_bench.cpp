@@ -225,11 +225,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // MLA_VULKAN_BENCH_VARIANTS = "name:VAR=value,VAR=value;name2:..." or the
 // default list: FP32 and coopmat decode with the three key-tile fetches
 // (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
-// diagnostic without KV loads), the coopmat decode's three exponent scans
+// diagnostic without KV loads), the coopmat decode's two exponent scans
 // (MLA_VULKAN_CM_SCAN: "cm" the tile scan, named explicitly since fast is the
-// default; cm-scanfast; cm-scanint, with the integer FP16 staging) and more
-// workgroups per compute unit. A variant whose name ends in "-none" computes
-// on made-up keys: not compared. A variant with MLA_VULKAN_CM_PROFILE=1 also prints the
+// default; cm-scanfast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
+// keys: not compared. A variant with MLA_VULKAN_CM_PROFILE=1 also prints the
 // clock profile of each timed setting (not in the default list; vulkan/dev/h16_device_check.sh step cm-profile).
 std::vector<EnvVariant> env_variants() {
   const char* env = std::getenv("MLA_VULKAN_BENCH_VARIANTS");
@@ -241,7 +240,6 @@ std::vector<EnvVariant> env_variants() {
         "cm:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile;"
         "cm-chunk:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=chunk;"
         "cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;"
-        "cm-scanint:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=int;"
         "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
         "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
         "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";

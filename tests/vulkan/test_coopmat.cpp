@@ -16,8 +16,6 @@
 #include <ios>
 #include <memory>
 #include <random>
-#include <string>
-#include <vector>
 
 #include "mla/numeric.h"
 #include "vk_fixture.h"
@@ -84,19 +82,6 @@ uint16_t bf16_scaled(uint16_t v, int e) {
   const int E = (v >> 7) & 0xFF;
   if (E == 0 || E == 0xFF || E + e < 1 || E + e > 254) return v;
   return uint16_t((v & 0x807F) | ((E + e) << 7));
-}
-bool is_nan_bf16(uint16_t v) { return (v & 0x7FFF) > 0x7F80; }
-// The exponent fields of the finite nonzero BF16 values at `at` moved into
-// [lo, hi]: field f -> clamp(f - 128 + hi, lo, hi) (values of |x| >= 2 land on hi).
-void band_bf16(uint8_t* at, int count, int lo, int hi) {
-  for (int i = 0; i < count; ++i) {
-    uint16_t v;
-    std::memcpy(&v, at + 2 * i, 2);
-    const int E = (v >> 7) & 0xFF;
-    if (E == 0 || E == 0xFF) continue;
-    v = uint16_t((v & 0x807F) | (std::clamp(E - 128 + hi, lo, hi) << 7));
-    std::memcpy(at + 2 * i, &v, 2);
-  }
 }
 void scale_bf16(uint8_t* at, int count, int e) {
   for (int i = 0; i < count; ++i) {
@@ -323,141 +308,6 @@ TEST_CASE("coopmat: the row-group size does not change a single bit") {
         CHECK(std::memcmp(r.out.data(), base.data(), base.size() * 2) == 0);
         CHECK(std::memcmp(r.lse.data(), base_lse.data(), base_lse.size() * 4) == 0);
       }
-    }
-  }
-}
-
-TEST_CASE("coopmat: MLA_VULKAN_CM_SCAN=int on edge values does not change a single bit") {
-  // decode_cm.comp MLA_CM_INT keeps an integer-converted FP16 value only where
-  // it equals the float path's; a thread holding a value off that path (zero,
-  // BF16 subnormal, a value below FP16's normal range after the tile scale,
-  // NaN / Inf) stages all its values by the float path, and so does a whole
-  // tile whose largest exponent field is outside [29, 251]. Each such case
-  // against the fast scan, bit for bit, except that a NaN output may be
-  // another NaN: where a row meets NaNs of two origins (a NaN key and an
-  // Inf - Inf), which one propagates follows the operand order the driver's
-  // compiler picks for the module (lavapipe: the fast and the tile scan
-  // differ the same way).
-  if (const char* f = std::getenv("MLA_VULKAN_FETCH"); f && *f && std::string(f) != "run") {
-    MESSAGE("not run: the integer staging is built with the run fetch only (MLA_VULKAN_FETCH=" << f << ")");
-    return;
-  }
-  auto base = [](uint64_t seed, mla::RowFormat kv, std::vector<int> kv_lens = {300, 77}) {
-    ProblemSpec s;
-    s.seed = vk_test::run_seed() + seed;
-    s.num_heads = 8;
-    s.kv_format = kv;
-    s.page_size = 16;
-    s.mask = mla::MaskKind::causal;
-    s.q_lens = {2, 2};
-    s.kv_lens = kv_lens;
-    s.nan_in_free_slots = false;
-    return mla::test::make_problem(s);
-  };
-  auto set_bf16 = [](uint8_t* row, int d, uint16_t v) { std::memcpy(row + 2 * d, &v, 2); };
-  // Zeros and BF16 subnormals in some keys of request 0.
-  auto add_zeros = [&](HostProblem& p) {
-    for (int key = 3; key < p.kv_lens[0]; key += 7) {
-      const int d = (key * 37) % (MLA_DIM_QK - 4);
-      set_bf16(kv_row(p, 0, key), d, 0x0000);
-      set_bf16(kv_row(p, 0, key), d + 1, 0x8000);
-      set_bf16(kv_row(p, 0, key), d + 2, 0x0001);
-      set_bf16(kv_row(p, 0, key), d + 3, 0x8050);
-    }
-  };
-  // NaN / Inf in the last key of each request (content and rope), seen by
-  // its last token only: the other rows see the rest of that tile, whose
-  // exponents must skip them.
-  auto add_nonfinite = [&](HostProblem& p) {
-    set_bf16(kv_row(p, 0, p.kv_lens[0] - 1), 3, 0x7FC0);
-    set_bf16(kv_row(p, 0, p.kv_lens[0] - 1), MLA_DIM_CONTENT + 5, 0xFF80);
-    set_bf16(kv_row(p, 1, p.kv_lens[1] - 1), 200, 0x7F80);
-  };
-  std::vector<HostProblem> problems;
-  // Exponent fields in a band whose top is each tile's largest field E:
-  // every value of every key with E = 10 (clamped tile exponent), 28 / 29
-  // (just off / on the integer path's lower edge), with zeros; the ropes
-  // alone (V would overflow fp32) with E = 251 / 252 (on / just off its upper
-  // edge), Q's ropes small enough for finite logits, and a NaN / an Inf
-  // rope value in the last key of each request (its only non-finite value;
-  // the last tiles whole: keys past the end are zeros, which would send the
-  // thread to the float path anyway).
-  for (int hi : {10, 28, 29, 251, 252}) {
-    const bool rope = hi > 200;
-    const std::vector<int> kv_lens = rope ? std::vector<int>{288, 96} : std::vector<int>{300, 77};
-    HostProblem p = base(110 + uint64_t(hi), mla::RowFormat::bf16, kv_lens);
-    const int first = rope ? MLA_DIM_CONTENT : 0;
-    for (int b = 0; b < 2; ++b)
-      for (int key = 0; key < p.kv_lens[b]; ++key)
-        band_bf16(kv_row(p, b, key) + 2 * first, MLA_DIM_QK - first, rope ? 200 : 1, hi);
-    if (rope) {
-      for (size_t at = 0; at < p.q.size(); at += 2 * MLA_DIM_QK)
-        band_bf16(&p.q[at + 2 * MLA_DIM_CONTENT], MLA_DIM_ROPE, 1, 12);
-      set_bf16(kv_row(p, 0, p.kv_lens[0] - 1), MLA_DIM_CONTENT + 9, 0x7FC0);
-      set_bf16(kv_row(p, 1, p.kv_lens[1] - 1), MLA_DIM_CONTENT + 60, 0x7F80);
-    } else {
-      add_zeros(p);
-    }
-    problems.push_back(p);
-  }
-  // Every value scaled by 2^-100 / 2^90 where it stays a normal BF16.
-  for (int e : {-100, 90}) {
-    HostProblem p = base(120 + uint64_t(e + 200), mla::RowFormat::bf16);
-    scale_bf16(p.kv_pool.data(), int(p.kv_pool.size() / 2), e);
-    scale_bf16(p.q.data(), int(p.q.size() / 2), -e);
-    problems.push_back(p);
-  }
-  // Some keys 2^-30 / 2^-45 below the others: FP16 subnormals (rounded, or
-  // flushed by the driver's conversion) in the threads that hold them.
-  for (int e : {-30, -45}) {
-    HostProblem p = base(130 + uint64_t(-e), mla::RowFormat::bf16);
-    for (int key = 1; key < p.kv_lens[0]; key += 3) scale_bf16(kv_row(p, 0, key), MLA_DIM_QK, e);
-    problems.push_back(p);
-  }
-  {
-    HostProblem p = base(180, mla::RowFormat::bf16);
-    add_zeros(p);
-    problems.push_back(p);
-    add_nonfinite(p);
-    problems.push_back(p);
-  }
-  {  // FP8 KV: its BF16 rope takes the integer path; one rope 2^30 larger, a
-     // tile of tiny ropes, a rope NaN in the last key
-    HostProblem p = base(190, mla::RowFormat::fp8_rope640);
-    scale_bf16(kv_row(p, 0, 5) + MLA_FP8_ROPE_BYTE_OFFSET, MLA_DIM_ROPE, 30);
-    for (int key = 64; key < 96; ++key) scale_bf16(kv_row(p, 0, key) + MLA_FP8_ROPE_BYTE_OFFSET, MLA_DIM_ROPE, -110);
-    set_bf16(kv_row(p, 0, p.kv_lens[0] - 1) + MLA_FP8_ROPE_BYTE_OFFSET, 7, 0x7FC0);
-    problems.push_back(p);
-  }
-  const char* env = std::getenv("MLA_VULKAN_CM_SCAN");
-  const std::string saved = env ? env : "";
-  for (auto mode : {Options::CoopMat::required, Options::CoopMat::emulate}) {
-    std::unique_ptr<mla::vulkan::Context> ctx[2];
-    const char* const scans[2] = {"fast", "int"};
-    std::string why;
-    for (int f = 0; f < 2 && why.empty(); ++f) {
-      setenv("MLA_VULKAN_CM_SCAN", scans[f], 1);
-      ctx[f] = make_context(mode, &why);
-      if (env) setenv("MLA_VULKAN_CM_SCAN", saved.c_str(), 1);
-      else unsetenv("MLA_VULKAN_CM_SCAN");
-    }
-    if (!why.empty()) {
-      REQUIRE_MESSAGE(mode == Options::CoopMat::required, why);
-      MESSAGE("native coopmat not run: " << why);
-      continue;
-    }
-    REQUIRE(ctx[1]->device_info().tiles.find("scan=int") != std::string::npos);
-    for (size_t i = 0; i < problems.size(); ++i) {
-      const HostProblem& p = problems[i];
-      INFO("problem " << i << ", tiles " << ctx[1]->device_info().tiles << ", " << p.describe());
-      const vk_test::Result a = vk_test::run_on(*ctx[0], p), b = vk_test::run_on(*ctx[1], p);
-      CHECK(a.status == b.status);
-      size_t differ = 0;
-      for (size_t k = 0; k < a.out.size(); ++k)
-        if (a.out[k] != b.out[k] && !(is_nan_bf16(a.out[k]) && is_nan_bf16(b.out[k]))) ++differ;
-      for (size_t k = 0; k < a.lse.size(); ++k)
-        if (std::memcmp(&a.lse[k], &b.lse[k], 4) != 0 && !(std::isnan(a.lse[k]) && std::isnan(b.lse[k]))) ++differ;
-      CHECK(differ == 0);
     }
   }
 }

@@ -71,9 +71,6 @@
 
 layout(local_size_x = T) in;
 
-#ifdef MLA_CM_INT
-#define MLA_FETCH_BY_CLASS  // the slots of a thread by class (decode_common.glsl)
-#endif
 #include "decode_common.glsl"
 
 // Shared memory: exactly MLA_VK_CM_SMEM_BYTES(RG, N) bytes.
@@ -184,7 +181,7 @@ uvec4 bf16x8_to_f16(uvec4 r, float sc) {
 }
 uvec2 f32x4_to_f16(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 
-#if defined(MLA_CM_SCAN_FAST) || defined(MLA_CM_INT)
+#if defined(MLA_CM_SCAN_FAST)
 // MLA_CM_SCAN_FAST (the default build since 5b18161; MLA_VULKAN_CM_SCAN=tile
 // selects the scan below): the same exponents
 // as the scan below in about half the instructions. Each BF16 exponent
@@ -202,46 +199,7 @@ void scan_fields(uvec4 r, inout uint lo, inout uint hi) {
   }
 }
 uint scan_result(uint lo, uint hi) { return max(max(lo >> 7, hi >> 23), 1u) - 1u; }
-#endif
 
-#if defined(MLA_CM_INT)
-// MLA_CM_INT (MLA_VULKAN_CM_SCAN=int, *_si modules): the same exponents as
-// the scans below from the by-class slots (decode_common.glsl: a slot's
-// class is known at compile time). The raw fields are maxed first, a
-// non-finite value counting as 0xFF: two operations a BF16 value, a tree per
-// chunk; only a thread whose maximum is 0xFF (it holds a NaN / Inf) scans
-// its words again the exact way (scan_fields), so the result is the largest
-// finite field as before. The unused third maximum (sigma_k of BF16 KV,
-// content of FP8 KV: 0 either way) is not published.
-uint max4(uvec4 v) { return max(max(v.x, v.y), max(v.z, v.w)); }
-// Largest finite exponent field of the BF16 values of slots [j0, j1).
-uint slots_exp(uint j0, uint j1) {
-  uint lo = 0u, hi = 0u;
-  UNROLL for (uint j = 0u; j < LD; ++j) {  // constant bounds: unrolled in the SPIR-V
-    if (j >= j0 && j < j1) {
-      lo = max(lo, max4(g_regs[j] & 0x7F80u));
-      hi = max(hi, max4(g_regs[j] & 0x7F800000u));
-    }
-  }
-  const uint e = max(lo >> 7, hi >> 23);
-  if (e != 0xFFu) return e;
-  lo = 0u;
-  hi = 0u;
-  UNROLL for (uint j = 0u; j < LD; ++j)
-    if (j >= j0 && j < j1) scan_fields(g_regs[j], lo, hi);
-  return scan_result(lo, hi);
-}
-
-void publish_tile_exponents(uint nk) {
-  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {  // E4M3 content needs no scaling (|x| <= 448, exact in FP16)
-    publish_max(slots_exp(CLASS_CS_FP8, CLASS_CS_FP8 + CLASS_RS), W_EXPKR);
-    publish_max(gl_LocalInvocationID.x < nk ? f32_exp(g_reg_sk) : 0u, W_EXPSIG);
-  } else {
-    publish_max(slots_exp(0u, CLASS_CS_BF16), W_EXPKC);
-    publish_max(slots_exp(CLASS_CS_BF16, CLASS_CS_BF16 + CLASS_RS), W_EXPKR);
-  }
-}
-#elif defined(MLA_CM_SCAN_FAST)
 void publish_tile_exponents(uint nk) {
   const uint tid = gl_LocalInvocationID.x;
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
@@ -287,89 +245,8 @@ void publish_tile_exponents(uint nk) {
   publish_max(er, W_EXPKR);
   publish_max(es, W_EXPSIG);
 }
-#endif  // MLA_CM_INT, MLA_CM_SCAN_FAST
+#endif  // MLA_CM_SCAN_FAST
 
-// 16 e4m3 codes r * sc -> 2 uvec4 of FP16 at sK[at], sK[at + 1] (a macro:
-// the SPIR-V of the builds without MLA_CM_INT stays what it was).
-#define STAGE_FP8X16(r, sc, at)                                                                  \
-  {                                                                                              \
-    sK[(at)] = uvec4(f32x4_to_f16(fp8x4((r).x) * (sc)), f32x4_to_f16(fp8x4((r).y) * (sc)));      \
-    sK[(at) + 1u] = uvec4(f32x4_to_f16(fp8x4((r).z) * (sc)), f32x4_to_f16(fp8x4((r).w) * (sc))); \
-  }
-
-#if defined(MLA_CM_INT)
-// MLA_CM_INT: BF16 * 2^-e -> FP16 by integer arithmetic on packed pairs, no
-// conversion or multiply instruction. A BF16 value of exponent field f >= 1
-// and mantissa m times 2^-e is the FP16 of field f - e - 112 and mantissa
-// m << 3, exactly, when that field is in [1, 30]; per 16-bit half, v =
-// (bits & 0x7FFF) + (-e - 113) << 7 is that field minus 1 above m, and the
-// FP16 is (v << 3) + (1 << 10) with the sign put back. With e in [-112,
-// 110] (int_range: the part's largest field E in [29, 251]) every finite f
-// <= E gives a field <= 29, so for every value that converts this way v is
-// in [0, 0xE7F]; a zero, subnormal or too small value (field < 1: the FP16
-// subnormal range, rounded or flushed as the driver's conversion does) makes
-// v negative (bit 15 set; a borrow into the high half only disturbs a word
-// already caught), a NaN / Inf (f = 255) makes its field >= 32 (bit 12..14).
-// So bits 0xF000F000 of the OR of all v of a thread say whether it may keep
-// its integer results; if not, it stages all its values again through the
-// float path (bf16x8_to_f16), which the integer results equal bit for bit
-// wherever they are kept (both exact).
-bool int_range(int e) { return e >= -112 && e <= 110; }
-uint bf16x2_to_f16_int(uint w, uint bias, inout uint bad) {
-  const uint v = (w & 0x7FFF7FFFu) + bias;
-  bad |= v;
-  return (v * 8u + 0x04000400u) | (w & 0x80008000u);
-}
-// (No inner loop: the slot loops around it unroll in the SPIR-V.)
-uvec4 bf16x8_to_f16_int(uvec4 r, uint bias, inout uint bad) {
-  return uvec4(bf16x2_to_f16_int(r.x, bias, bad), bf16x2_to_f16_int(r.y, bias, bad),
-               bf16x2_to_f16_int(r.z, bias, bad), bf16x2_to_f16_int(r.w, bias, bad));
-}
-// BF16 slots [j0, j1) of g_regs (by class, rows of `cols` content uvec4, `cs`
-// content slots) * 2^-e into sK: by integer arithmetic when by_int (the
-// result then has bits of 0xF000F000 set where a value needs the float
-// path), else through the float path. A rope chunk's place in sK follows the
-// 64 content uvec4 of a staged row.
-uint stage_bf16_slots(uint j0, uint j1, uint cols, uint cs, int e, bool by_int) {
-  const uint bias = uint((-e - 113) * 128) * 0x10001u;
-  const float s = pow2(-e);
-  uint bad = 0u;
-  UNROLL for (uint j = 0u; j < LD; ++j) {  // constant bounds: unrolled in the SPIR-V
-    const uvec2 at = class_slot(j, cols, cs);
-    const uint i = at.x * KP + at.y + (j < cs ? 0u : MLA_DIM_CONTENT / 8 - cols);
-    if (j >= j0 && j < j1 && at.x < uint(N))
-      sK[i] = by_int ? bf16x8_to_f16_int(g_regs[j], bias, bad) : bf16x8_to_f16(g_regs[j], s);
-  }
-  return bad;
-}
-#define INT_BAD 0xF000F000u  // bits of stage_bf16_slots' result: a value needs the float path
-
-// g_regs (by class) -> sK as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k -> sKs.
-void stage_tile_f16(int eKc, int eKr) {
-  const uint tid = gl_LocalInvocationID.x;
-  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
-    const float sc = pow2(-eKc);
-    UNROLL for (uint j = 0u; j < CLASS_CS_FP8; ++j) {
-      const uvec2 at = class_content_at(j, MLA_VK_FP8_CONTENT_UVEC4);
-      STAGE_FP8X16(g_regs[j], sc, at.x * KP + 2u * at.y);
-    }
-    const uint j0 = CLASS_CS_FP8, j1 = CLASS_CS_FP8 + CLASS_RS, cols = MLA_VK_FP8_CONTENT_UVEC4;
-    uint bad = INT_BAD;
-    if (int_range(eKr)) bad = stage_bf16_slots(j0, j1, cols, j0, eKr, true);  // uniform
-    if ((bad & INT_BAD) != 0u) stage_bf16_slots(j0, j1, cols, j0, eKr, false);
-  } else {
-    const uint cs = CLASS_CS_BF16, cols = MLA_DIM_CONTENT / 8;
-    uint bad = INT_BAD;
-    if (int_range(eKc) && int_range(eKr))  // uniform
-      bad = stage_bf16_slots(0u, cs, cols, cs, eKc, true) | stage_bf16_slots(cs, cs + CLASS_RS, cols, cs, eKr, true);
-    if ((bad & INT_BAD) != 0u) {
-      stage_bf16_slots(0u, cs, cols, cs, eKc, false);
-      stage_bf16_slots(cs, cs + CLASS_RS, cols, cs, eKr, false);
-    }
-  }
-  if (tid < N) sKs[tid] = g_reg_sk;
-}
-#else
 // g_regs -> sK as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k -> sKs.
 void stage_tile_f16(int eKc, int eKr) {
   const uint tid = gl_LocalInvocationID.x;
@@ -381,7 +258,8 @@ void stage_tile_f16(int eKc, int eKr) {
         const uvec4 r = g_regs[j];
         const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
         if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 2 uvec4 of FP16
-          STAGE_FP8X16(r, sc, n * KP + 2u * w);
+          sK[n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
+          sK[n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
         } else {  // 8 BF16 rope values
           sK[n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
         }
@@ -398,7 +276,6 @@ void stage_tile_f16(int eKc, int eKr) {
   }
   if (tid < N) sKs[tid] = g_reg_sk;
 }
-#endif  // MLA_CM_INT
 
 // Q rows [16 rg2, 16 rg2 + 16) of the workgroup -> sK rows 0..15 as FP16 *
 // 2^-eQ (eQ per row); rows past row_end are zeros. Every invocation calls

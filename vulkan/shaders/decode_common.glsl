@@ -119,60 +119,6 @@ uint key_slot(uint key) {
 uvec4 g_regs[LD];
 float g_reg_sk;
 
-#if defined(MLA_FETCH_BY_CLASS)
-// The slots of a thread by class (decode_cm.comp MLA_CM_INT): its content
-// chunks first, then its rope chunks, each at a place known from tid and the
-// slot alone, so the exponent scan and the FP16 staging need no division by
-// the row size and no per-chunk class test. Content slot j: key tid / cols +
-// j T / cols, column tid % cols (cols = content uvec4 of a row: 64 BF16, 32
-// FP8; a subgroup reads 512 consecutive bytes of one row); rope slot j:
-// key tid / 8 + j T / 8, column cols + tid % 8, none where that key is >= N.
-// Same words as the other mapping, in other registers.
-#define CLASS_CS_BF16 (N * (MLA_DIM_CONTENT / 8) / T)  // content slots, BF16 rows
-#define CLASS_CS_FP8 (N * MLA_VK_FP8_CONTENT_UVEC4 / T)  // content slots, FP8 rows
-#define CLASS_RS ((N * (MLA_DIM_ROPE / 8) + T - 1) / T)  // rope slots, either format
-#if (N * (MLA_DIM_CONTENT / 8)) % T != 0 || (N * MLA_VK_FP8_CONTENT_UVEC4) % T != 0 || T % 64 != 0
-#error "the by-class slots need T | N * content chunks and 64 | T"
-#endif
-#if CLASS_CS_BF16 + CLASS_RS > LD
-#error "LD is too small for the by-class slots"
-#endif
-// Key (x) and column (y) of content slot j / rope slot j (counted from 0) of
-// this thread, `cols` content uvec4 a row.
-uvec2 class_content_at(uint j, uint cols) {
-  const uint tid = gl_LocalInvocationID.x;
-  return uvec2(tid / cols + j * (uint(T) / cols), tid % cols);
-}
-uvec2 class_rope_at(uint j, uint cols) {
-  const uint tid = gl_LocalInvocationID.x;
-  return uvec2(tid / 8u + j * (uint(T) / 8u), cols + tid % 8u);
-}
-// Slot j of the tile's chunks for rows of row_uvec4 (cols content) uvec4:
-// key (x), column (y); x >= N for a rope slot with no chunk.
-uvec2 class_slot(uint j, uint cols, uint content_slots) {
-  return j < content_slots ? class_content_at(j, cols) : class_rope_at(j - content_slots, cols);
-}
-// Keys [k0, k0 + nk) into g_regs by class (zeros past nk): from pool rows
-// slot0 + key when `run` (a tile inside one page, `ok`: its page id is in
-// range), else from each key's own page (key_slot).
-void fetch_class_rows(uint cols, uint content_slots, uint row_uvec4, uint k0, uint nk, bool run, bool ok, uint slot0) {
-  UNROLL for (uint j = 0u; j < LD; ++j) {
-    const uvec2 at = class_slot(j, cols, content_slots);
-    g_regs[j] = uvec4(0u);
-    if (at.x < nk) {
-      uint slot = ok ? slot0 + at.x : 0xFFFFFFFFu;
-      if (!run) slot = key_slot(k0 + at.x);
-      if (slot != 0xFFFFFFFFu) g_regs[j] = kv_pool[slot * row_uvec4 + at.y];
-    }
-  }
-}
-// The format's constants as literals at each call, so every slot's place folds.
-void fetch_class(bool fp8, uint k0, uint nk, bool run, bool ok, uint slot0) {
-  if (fp8) fetch_class_rows(MLA_VK_FP8_CONTENT_UVEC4, CLASS_CS_FP8, MLA_VK_FP8_ROW_UVEC4, k0, nk, run, ok, slot0);
-  else fetch_class_rows(MLA_DIM_CONTENT / 8, CLASS_CS_BF16, MLA_VK_BF16_ROW_UVEC4, k0, nk, run, ok, slot0);
-}
-#endif
-
 #if defined(MLA_FETCH_RUN)
 // The page-table entry g_pt of page index g_pt_idx of this request (~0u:
 // none yet), loaded one tile before the fetch that uses it.
@@ -215,16 +161,12 @@ void fetch_tile(uint k0, uint nk) {
     }
     const bool ok = g_pt >= 0 && g_pt < pc.num_pages;  // uniform
     const uint slot0 = uint(g_pt) * uint(pc.page_size) + (k0 & uint(pc.page_size - 1));
-#if defined(MLA_FETCH_BY_CLASS)
-    fetch_class(fp8, k0, nk, true, ok, slot0);
-#else
     const uint base = slot0 * row_uvec4, end = nk * row_uvec4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * T;
       g_regs[j] = uvec4(0u);
       if (ok && idx < end) g_regs[j] = kv_pool[base + idx];
     }
-#endif
     g_reg_sk = 1.0;
     if (fp8 && ok && tid < nk) g_reg_sk = kv_scales[slot0 + tid];
     // The page of the next tile, for the next fetch (its latency hides behind this tile).
@@ -236,9 +178,6 @@ void fetch_tile(uint k0, uint nk) {
     return;
   }
 #endif
-#if defined(MLA_FETCH_BY_CLASS)
-  fetch_class(fp8, k0, nk, false, true, 0u);
-#else
   UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * T;
     const uint n = idx / row_uvec4;
@@ -248,7 +187,6 @@ void fetch_tile(uint k0, uint nk) {
       if (slot != 0xFFFFFFFFu) g_regs[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
     }
   }
-#endif
   g_reg_sk = 1.0;
   if (fp8 && tid < nk) {
     const uint slot = key_slot(k0 + tid);

@@ -98,25 +98,22 @@ const spirv::Module* find_fetch_module(const std::string& name, const std::strin
 // MLA_VULKAN_CM_SCAN: the coopmat decode's exponent scan of a key tile
 // (decode_cm.comp publish_tile_exponents): "fast" (unset, the default: the
 // *_sx builds, same exponents and the same bits as the tile scan, about half
-// the instructions; H200, B=128 kv=4096 H=16 BF16: 0.822 vs 0.900 ms),
-// "tile" (the scan before it, explicitly) or "int" (the *_si builds,
-// MLA_CM_INT: a shorter scan and the BF16 -> FP16 staging in integer
-// arithmetic, same bits; not yet timed on a GPU). fast and int are built
-// with the default run fetch only: the other fetches keep the tile scan,
-// set or not. The suffix of the coopmat modules.
+// the instructions; H200, B=128 kv=4096 H=16 BF16: 0.822 vs 0.900 ms) or
+// "tile" (the scan before it, explicitly). The fast scan is built with the
+// default run fetch only: the other fetches keep the tile scan, set or not.
+// The suffix of the coopmat modules.
 Status cm_suffix_from_env(const std::string& fetch_suffix, std::string* suffix) {
   const char* v = std::getenv("MLA_VULKAN_CM_SCAN");
   const std::string e = v ? v : "";
   *suffix = fetch_suffix;
   if (e == "tile") return Status::Ok();
-  if (!e.empty() && e != "fast" && e != "int")
-    return invalid_argument("MLA_VULKAN_CM_SCAN = '" + e + "': expected tile, fast or int");
-  if (fetch_suffix.empty()) *suffix = e == "int" ? "_si" : "_sx";
+  if (!e.empty() && e != "fast") return invalid_argument("MLA_VULKAN_CM_SCAN = '" + e + "': expected tile or fast");
+  if (fetch_suffix.empty()) *suffix = "_sx";
   return Status::Ok();
 }
 
 // The clock-profile build of the coopmat suffix (MLA_VULKAN_CM_PROFILE=1):
-// "_pf" / "_sx_pf" / "_si_pf", built with the default run fetch only.
+// "_pf" / "_sx_pf", built with the default run fetch only.
 Status cm_profile_suffix(const std::string& fetch_suffix, std::string* suffix) {
   if (!fetch_suffix.empty())
     return invalid_argument(std::string("MLA_VULKAN_CM_PROFILE=1 is built with the default run fetch only, not with "
@@ -207,7 +204,6 @@ std::string Pipelines::describe() const {
   if (kind == DecodeKind::coopmat_emulated) s += " (emulated)";
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
   if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_sx") == 0) s += " scan=fast";
-  if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_si") == 0) s += " scan=int";
   if (kind != DecodeKind::fp32 && profile) s += " profile";
   return s;
 }

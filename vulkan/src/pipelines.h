@@ -44,9 +44,8 @@ struct Pipelines {
   // (chunk), "_fn" (none, diagnostic); decode_common.glsl fetch_tile.
   std::string fetch_suffix;
   // Suffix of the coopmat decode modules: fetch_suffix, or "_sx" for
-  // MLA_VULKAN_CM_SCAN=fast (decode_cm.comp MLA_CM_SCAN_FAST), "_si" for
-  // MLA_VULKAN_CM_SCAN=int (MLA_CM_INT); then "_pf" appended for the clock
-  // profile.
+  // MLA_VULKAN_CM_SCAN=fast (decode_cm.comp MLA_CM_SCAN_FAST); then "_pf"
+  // appended for the clock profile.
   std::string cm_suffix;
   // Set before create_pipelines for the clock profile (MLA_VULKAN_CM_PROFILE=1,
   // coopmat kinds only): cm_suffix gets "_pf" (decode_cm.comp MLA_CM_PROFILE)
