@@ -25,8 +25,9 @@ void flip_kv_signs(HostProblem* p) {
   const size_t rb = size_t(row_bytes(p->desc.kv_format));
   for (size_t i = 0; i < p->kv_pool.size(); ++i) {
     const size_t at = i % rb;
-    const bool sign_byte = fp8 && at < MLA_FP8_ROPE_BYTE_OFFSET ? true
-                                                                : (at - (fp8 ? MLA_FP8_ROPE_BYTE_OFFSET : 0)) % 2 == 1;
+    const bool content_fp8 = fp8 && at < MLA_FP8_ROPE_BYTE_OFFSET;
+    const bool bf16_high_byte = (at - (fp8 ? MLA_FP8_ROPE_BYTE_OFFSET : 0)) % 2 == 1;
+    const bool sign_byte = content_fp8 || bf16_high_byte;
     if (sign_byte) p->kv_pool[i] ^= 0x80;
   }
 }

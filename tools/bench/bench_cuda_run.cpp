@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "bench_cuda_check.h"
 #include "bench_cuda_inputs.h"
@@ -144,43 +145,37 @@ Status run_cuda_config(const BenchConfig& c, const CardInfo& card, const CudaRun
     return Status::Ok();
   };
 
-  if (o.eager) {
+  // Times `launch(i)` (run i of the series) as one result of `mode`.
+  auto measure = [&](const char* mode, const std::function<Status(int)>& launch) -> Status {
     Measurement m = base;
-    m.mode = "eager";
-    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) {
-      return run_set(plan, *sets, i % num_sets, stream.s);
-    }, &m.time));
+    m.mode = mode;
+    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, launch, &m.time));
     m.state = card_state(card);
     MLA_RETURN_IF_ERROR(recheck(&m));
     out->push_back(m);
-  }
-  if (o.graph) {
-    Measurement m = base;
-    m.mode = "graph";
+    return Status::Ok();
+  };
+  // Graph replay of one rotation set's work captured by `enqueue(s)`.
+  auto measure_graphs = [&](const char* mode, const std::function<Status(int)>& enqueue) -> Status {
     GraphSet graphs;
-    MLA_RETURN_IF_ERROR(graphs.capture(num_sets, stream.s, [&](int s) { return run_set(plan, *sets, s, stream.s); }));
-    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) { return graphs.launch(i, stream.s); }, &m.time));
-    m.state = card_state(card);
-    MLA_RETURN_IF_ERROR(recheck(&m));
-    out->push_back(m);
-  }
+    MLA_RETURN_IF_ERROR(graphs.capture(num_sets, stream.s, enqueue));
+    return measure(mode, [&](int i) { return graphs.launch(i, stream.s); });
+  };
+
+  if (o.eager)
+    MLA_RETURN_IF_ERROR(measure("eager", [&](int i) { return run_set(plan, *sets, i % num_sets, stream.s); }));
+  if (o.graph)
+    MLA_RETURN_IF_ERROR(measure_graphs("graph", [&](int s) { return run_set(plan, *sets, s, stream.s); }));
   if (o.layer) {
-    Measurement m = base;
-    m.mode = "layer";
     // One plan per set (a decode step), then only decode() in the graph (a
     // layer): what a model with many attention layers pays per layer.
     for (int32_t s = 0; s < num_sets; ++s)
       MLA_RETURN_IF_ERROR(mla::cuda::run_planner(plan, sets->data(s), sets->workspace(s), sets->workspace_bytes(),
                                                  stream.s));
-    GraphSet graphs;
-    MLA_RETURN_IF_ERROR(graphs.capture(num_sets, stream.s, [&](int s) {
+    MLA_RETURN_IF_ERROR(measure_graphs("layer", [&](int s) {
       return mla::cuda::decode(plan, sets->data(s), sets->workspace(s), sets->workspace_bytes(), sets->out(s),
                                sets->lse(s), stream.s);
     }));
-    MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, [&](int i) { return graphs.launch(i, stream.s); }, &m.time));
-    m.state = card_state(card);
-    MLA_RETURN_IF_ERROR(recheck(&m));
-    out->push_back(m);
   }
   return Status::Ok();
 }
