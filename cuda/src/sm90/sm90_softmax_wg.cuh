@@ -18,6 +18,7 @@
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
 #include "sm90_items.cuh"
+#include "sm90_refill.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
 
@@ -185,9 +186,12 @@ __device__ __forceinline__ void clean_nonfinite_keys(SoftmaxRows& st, uint32_t t
   }
 }
 
-template <int kVariant>
+// kRefill: this warpgroup refills blocks 0-3 and 8 of each stage it frees
+// (sm90_refill.cuh; kv_map and box_rows are used for that only).
+template <int kVariant, bool kRefill>
 __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
-                                                float* inv_sum_smem, int32_t m_tile, uint32_t parts) {
+                                                float* inv_sum_smem, int32_t m_tile, uint32_t parts,
+                                                const CUtensorMap* kv_map, int32_t box_rows) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
@@ -234,6 +238,8 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       if (t > 0) {
         wgmma_wait<0>();
         pin_regs(o);
+        if (kRefill)
+          consumer_refill<kSoftmaxRefillBlocks>(kv_map, box_rows, base, tile_count - 1, kBarRefillSoftmax);
         if (lane == 0) mbar_arrive(prev_empty);
       }
       mbar_wait(full0, full_parity);
@@ -324,6 +330,8 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     // before it is read (a wait with nothing in flight costs nothing).
     wgmma_wait<0>();
     pin_regs(o);
+    if (kRefill && v.n_tiles > 0)
+      consumer_refill<kSoftmaxRefillBlocks>(kv_map, box_rows, base, tile_count - 1, kBarRefillSoftmax);
     if (kVariant != kVariantNoCompute && v.n_tiles > 0 && lane == 0)
       mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
     // WG 2's PFree after the item's last P.V.
