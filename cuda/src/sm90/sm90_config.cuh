@@ -87,12 +87,7 @@ constexpr uint32_t kBarFull = kNanFlag + 2 * 4;           // [kStages][kFullPart
 constexpr uint32_t kBarEmpty = kBarFull + 8 * kStages * kFullParts;  // kStages mbarriers: tile consumed
 constexpr uint32_t kBarQFull = kBarEmpty + 8 * kStages;   // Q tile landed
 constexpr uint32_t kBarQEmpty = kBarQFull + 8;            // Q tile no longer read
-// Consumer-issued refills only (sm90_refill.cuh): per stage the refill note of the
-// tile that goes there next, and the barrier that says the note is written.
-constexpr uint32_t kRefillNoteBytes = 40;                 // tma flag + 8 run rows, 8-aligned
-constexpr uint32_t kRefillNote = kBarQEmpty + 8;
-constexpr uint32_t kBarRefillNote = kRefillNote + kStages * kRefillNoteBytes;
-constexpr uint32_t kEnd = kBarRefillNote + 8 * kStages;
+constexpr uint32_t kEnd = kBarQEmpty + 8;
 constexpr uint32_t kDynamicBytes = kEnd + 1024;  // slack to align the base
 static_assert(kDynamicBytes <= 232448, "more than the 227 KiB a CTA may use");
 }  // namespace smem
@@ -109,9 +104,6 @@ constexpr uint32_t kFullArrivals = kWarpgroupThreads + 4;
 constexpr uint32_t kQFullArrivals = kWarpgroupThreads;  // Q tile: cp.async only
 constexpr uint32_t kEmptyArrivals = 8;                  // lane 0 of each consumer warp
 constexpr uint32_t kQEmptyArrivals = 4;                 // lane 0 of each softmax warp
-// Consumer-issued refills (sm90_refill.cuh): one thread of each consumer
-// warpgroup also arrives on every part of a tile's landed signal.
-constexpr uint32_t kRefillIssuers = 2;
 
 // What a kernel variant leaves out: the library uses kVariantFull only; the
 // dev harness times the others to see the load and compute pipelines apart.
@@ -134,9 +126,5 @@ constexpr uint32_t kBarPReady = 1;  // softmax WG wrote P and the rescale factor
 constexpr uint32_t kBarPFree = 2;   // helper WG finished reading them
 constexpr uint32_t kBarItemEnd = 3; // softmax WG wrote 1 / sum for the item
 constexpr uint32_t kBarNanKeys = 4;  // rare path: softmax WG cleaned a tile's non-finite V rows
-// Consumer-issued refills only: each consumer warpgroup's own wgmma reads of a
-// stage have retired in all of its warps (128 threads each).
-constexpr uint32_t kBarRefillSoftmax = 5;
-constexpr uint32_t kBarRefillHelper = 6;
 
 }  // namespace mla::cuda_impl::sm90

@@ -5,29 +5,13 @@
 #include "sm90_decode.h"
 #include "sm90_kernel.cuh"
 
-#include <cstdlib>
-#include <cstring>
-
 namespace mla::cuda_impl {
-namespace {
-
-// Consumer-issued refills (sm90_refill.cuh): off by default (measured 8-35%
-// slower); MLA_SM90_REFILL=consumer turns them on.
-bool refill_by_consumers() {
-  static const bool on = [] {
-    const char* e = std::getenv("MLA_SM90_REFILL");
-    return e != nullptr && std::strcmp(e, "consumer") == 0;
-  }();
-  return on;
-}
-
-}  // namespace
 
 bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format == MLA_FORMAT_FP8_ROPE640) return sm90_decode_launch_fp8kv(p, stream);
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
   // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
-  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0, refill_by_consumers());
+  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);
 }
 
 }  // namespace mla::cuda_impl

@@ -10,18 +10,14 @@
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
 #include "sm90_items.cuh"
-#include "sm90_refill.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
 
 namespace mla::cuda_impl::sm90 {
 
-// kRefill: this warpgroup refills blocks 4-7 of each stage it frees
-// (sm90_refill.cuh; kv_map and box_rows are used for that only).
-template <int kVariant, bool kRefill>
+template <int kVariant>
 __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t base, const float* scale_smem,
-                                               const float* inv_sum_smem, int32_t m_tile, uint32_t parts,
-                                               const CUtensorMap* kv_map, int32_t box_rows) {
+                                               const float* inv_sum_smem, int32_t m_tile, uint32_t parts) {
   const uint32_t tid = threadIdx.x - 2 * kWarpgroupThreads;
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
@@ -75,7 +71,6 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(o);
-      if (kRefill) consumer_refill<kHelperRefillBlocks>(kv_map, box_rows, base, tile_count, kBarRefillHelper);
       if (lane == 0) mbar_arrive(base + smem::kBarEmpty + 8 * stage);
       named_sync(kBarPFree, kConsumerThreads);  // the next tile's (or the item end's) PFree
     }

@@ -16,7 +16,6 @@
 #include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
 #include "sm90_producer.cuh"
-#include "sm90_refill.cuh"
 #include "sm90_softmax_wg.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_tma_map.h"
@@ -26,9 +25,7 @@ namespace mla::cuda_impl::sm90 {
 // kv_map / box_rows: the TMA view of the pool (box_rows = 0: no TMA, cp.async only).
 // prefetch_tiles: how far ahead of the shared-memory stages KV rows are
 // prefetched into L2 (0: not at all).
-// kRefill: the consumers issue the refills of whole-TMA tiles (sm90_refill.cuh;
-// needs box_rows > 0).
-template <int kVariant, bool kRefill>
+template <int kVariant>
 __global__ void __launch_bounds__(kThreads, 1)
     decode_bf16_kernel(const __grid_constant__ DecodeParams p, const __grid_constant__ CUtensorMap kv_map,
                        int32_t box_rows, int32_t prefetch_tiles) {
@@ -45,10 +42,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (threadIdx.x == 0) {
     for (uint32_t s = 0; s < kStages; ++s) {
-      for (uint32_t part = 0; part < kFullParts; ++part)
-        mbar_init(full_bar(base, s, part), kFullArrivals + (kRefill ? kRefillIssuers : 0u));
+      for (uint32_t part = 0; part < kFullParts; ++part) mbar_init(full_bar(base, s, part), kFullArrivals);
       mbar_init(base + smem::kBarEmpty + 8 * s, kEmptyArrivals);
-      if (kRefill) mbar_init(refill_note_bar(base, s), 1);
     }
     mbar_init(base + smem::kBarQFull, kQFullArrivals);
     mbar_init(base + smem::kBarQEmpty, kQEmptyArrivals);
@@ -69,13 +64,13 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t parts = box_rows > 0 ? kFullParts : 1u;
   if (role == 0) {
     regs_release<kProducerRegs>();
-    producer_loop<kVariant, kRefill>(p, &kv_map, box_rows, prefetch_tiles, base, m_tile);
+    producer_loop<kVariant>(p, &kv_map, box_rows, prefetch_tiles, base, m_tile);
   } else {
     regs_claim<kConsumerRegs>();
     if (role == 1)
-      softmax_wg_loop<kVariant, kRefill>(p, base, scale_smem, inv_sum_smem, m_tile, parts, &kv_map, box_rows);
+      softmax_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile, parts);
     else
-      helper_wg_loop<kVariant, kRefill>(p, base, scale_smem, inv_sum_smem, m_tile, parts, &kv_map, box_rows);
+      helper_wg_loop<kVariant>(p, base, scale_smem, inv_sum_smem, m_tile, parts);
   }
 #else
   (void)p;
@@ -87,16 +82,13 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // Launches the variant; false (nothing launched) when this path does not
 // apply. box_cap bounds the TMA box height, prefetch_tiles the L2 prefetch
-// distance (the library's choices are in sm90_decode_bf16.cu). refill:
-// consumer-issued refills where the pool has a TMA view (the kernel without
-// them otherwise).
+// distance (the library's choices are in sm90_decode_bf16.cu).
 template <int kVariant>
-bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles,
-                 bool refill = false) {
+bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, int32_t prefetch_tiles) {
   if (p.q_format != MLA_FORMAT_BF16 || p.kv_format != MLA_FORMAT_BF16) return false;
   int dev = -1;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  if (!kernel_device_ready<decode_bf16_kernel<kVariant, false>>(dev, int(smem::kDynamicBytes))) return false;
+  if (!kernel_device_ready<decode_bf16_kernel<kVariant>>(dev, int(smem::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   // The TMA view of the pool; without it (tiny pages, or a driver that will
   // not encode the map) the producer gathers every row with cp.async.
@@ -108,14 +100,7 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  if constexpr (kVariant == kVariantFull) {
-    if (refill && box_rows > 0 &&
-        kernel_device_ready<decode_bf16_kernel<kVariant, true>>(dev, int(smem::kDynamicBytes))) {
-      decode_bf16_kernel<kVariant, true><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
-      return true;
-    }
-  }
-  decode_bf16_kernel<kVariant, false><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
+  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
   return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
 }
 

@@ -21,7 +21,6 @@
 #include "../decode_params.h"
 #include "sm90_config.cuh"
 #include "sm90_items.cuh"
-#include "sm90_refill.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_tma.cuh"
 
@@ -96,42 +95,27 @@ __device__ __forceinline__ bool page_prefetch_applies(const DecodeParams& p, con
   return kPageIdPrefetch > 0 && p.page_shift < 3 && t + kPageIdPrefetch < v.n_tiles;
 }
 
-// Brings one 64-key tile into `tile`, its rows looked up (look_up_tile). The tile is cut into runs of `run_rows` rows (box_rows when TMA
+// Brings one 64-key tile (keys k0..k0+63) into `tile`. Lane l looks up rows l
+// and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
 // is on, else 16), and run j belongs to warp j % 4. A run whose rows are all
 // readable goes through TMA (9 boxes, one per column block), the others row
 // by row through cp.async. Every producer thread then arrives on each of the
 // stage's kFullParts barriers (`full`: part 0; part p at full + 8 p), and
 // each TMA box counts its bytes on its column block's part; without TMA
 // (box_rows = 0) only part 0 is used (the consumers wait for it alone).
-// The rows of one 64-key tile (keys k0..k0+63): lane l holds keys l and
-// l + 32; `readable` has bit r set when row r is read (not zeros).
-struct TileRows {
-  RowSource lo, hi;
-  uint64_t readable;
-};
-
-__device__ __forceinline__ TileRows look_up_tile(const DecodeParams& p, const int32_t* pages, int32_t k0,
-                                                 int32_t key_hi) {
-  const uint32_t lane = threadIdx.x & 31;
-  TileRows t;
-  t.lo = kv_row_source(p, pages, k0 + int32_t(lane), key_hi);
-  t.hi = kv_row_source(p, pages, k0 + int32_t(lane) + 32, key_hi);
-  t.readable = uint64_t(__ballot_sync(0xffffffffu, t.lo.bytes != 0)) |
-               (uint64_t(__ballot_sync(0xffffffffu, t.hi.bytes != 0)) << 32);
-  return t;
-}
-
 template <int kVariant>
 __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
-                                             const TileRows& rows, uint32_t tile, uint32_t full, uint32_t empty,
-                                             uint32_t empty_parity, bool wait_empty) {
+                                             const int32_t* pages, int32_t k0, int32_t key_hi, uint32_t tile,
+                                             uint32_t full, uint32_t empty, uint32_t empty_parity,
+                                             bool wait_empty) {
   const uint32_t lane = threadIdx.x & 31;
   const uint32_t warp = (threadIdx.x >> 5) & 3;
-  // The rows were looked up before waiting for the stage: the page-table
-  // reads overlap the consumers' work on the tile that still occupies it.
-  const RowSource& lo = rows.lo;
-  const RowSource& hi = rows.hi;
-  const uint64_t readable = rows.readable;
+  // Look the rows up before waiting for the stage: the page-table reads
+  // overlap the consumers' work on the tile that still occupies it.
+  const RowSource lo = kv_row_source(p, pages, k0 + int32_t(lane), key_hi);
+  const RowSource hi = kv_row_source(p, pages, k0 + int32_t(lane) + 32, key_hi);
+  const uint64_t readable = uint64_t(__ballot_sync(0xffffffffu, lo.bytes != 0)) |
+                            (uint64_t(__ballot_sync(0xffffffffu, hi.bytes != 0)) << 32);
   if (wait_empty) mbar_wait(empty, empty_parity);
 
   const int32_t run_rows = box_rows > 0 ? box_rows : 16;
@@ -209,36 +193,22 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   cp_async_arrive_noinc(full);
 }
 
-// kRefill: consumer-issued refills (sm90_refill.cuh): tiles that go through
-// TMA whole are issued by the consumers; this loop writes their notes.
-template <int kVariant, bool kRefill>
+template <int kVariant>
 __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                               int32_t prefetch_tiles, uint32_t base, int32_t m_tile) {
-  static_assert(!kRefill || kVariant == kVariantFull, "the timing variants keep the producer's refills");
-  const uint32_t warp = (threadIdx.x >> 5) & 3;
   uint32_t tile_count = 0;  // KV tiles issued so far (ring position)
   uint32_t q_loads = 0;
   int32_t loaded_request = -1;
-  bool q_pending = false;
-  // An item of a new request first waits until the consumers are done with
-  // the old Q. kRefill: after the item's first tile's note, which the
-  // consumers may wait for before they let go of the old Q.
-  auto load_q_if_pending = [&](const ItemView& v) {
-    if (!q_pending) return;
-    if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
-    load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
-    ++q_loads;
-    q_pending = false;
-  };
   const int32_t end = p.part_begin[blockIdx.x + 1];
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0 || v.n_tiles == 0) continue;
     if (v.request != loaded_request) {
-      q_pending = true;
+      if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
+      load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
+      ++q_loads;
       loaded_request = v.request;
     }
-    if (!kRefill) load_q_if_pending(v);
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
       if (page_prefetch_applies(p, v, t))
@@ -249,34 +219,11 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
         prefetch_kv_tile(p, pages, v.tile_base + (t + prefetch_tiles) * kKeys, v.key_hi);
       const uint32_t stage = tile_count % kStages;
       const uint32_t round = tile_count / kStages;
-      const uint32_t full = full_bar(base, stage, 0);
-      const TileRows rows = look_up_tile(p, pages, v.tile_base + t * kKeys, v.key_hi);
-      // The consumers wait for this note while they free the tile
-      // kStages earlier (sm90_refill.cuh).
-      const bool by_consumers = kRefill && box_rows > 0 && tile_count >= kStages && rows.readable == ~uint64_t(0);
-      if (kRefill && tile_count >= kStages && warp == 0)
-        publish_refill_note(base, tile_count, by_consumers, rows.lo.pool_row, rows.hi.pool_row, box_rows);
-      if (kRefill) load_q_if_pending(v);
-      if (by_consumers) {
-        // This warpgroup's share of the landed signal (kFullArrivals); the
-        // note's wait put the barriers in this tile's phase.
-        if (warp == 0 && (threadIdx.x & 31) == 0)
-          for (uint32_t part = 0; part < kFullParts; ++part) mbar_arrive_count(full + 8 * part, kFullArrivals);
-        // Keep pace with the empty barrier although nothing is issued here:
-        // a parity wait is only exact one phase ahead, and a later tile that
-        // this warpgroup issues itself waits on the phase after this one.
-        mbar_wait(base + smem::kBarEmpty + 8 * stage, (round - 1) & 1);
-        continue;
-      }
-      load_kv_tile<kVariant>(p, kv_map, box_rows, rows, base + smem::kKV + stage * kTileBytes, full,
+      load_kv_tile<kVariant>(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
+                             base + smem::kKV + stage * kTileBytes, full_bar(base, stage, 0),
                              base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
-      if (kRefill && warp == 0 && (threadIdx.x & 31) == 0)
-        for (uint32_t part = 0; part < kFullParts; ++part) mbar_arrive_count(full + 8 * part, kRefillIssuers);
     }
   }
-  if (kRefill && warp == 0)
-    for (uint32_t k = 0; k < kStages; ++k)
-      if (tile_count + k >= kStages) publish_refill_note(base, tile_count + k, false, 0, 0, box_rows);
 
   // Leave only once the consumers have released the last tiles: every
   // arrival this thread's copies trigger has then happened.

@@ -18,7 +18,6 @@
 #include "sm90_config.cuh"
 #include "sm90_epilogue.cuh"
 #include "sm90_items.cuh"
-#include "sm90_refill.cuh"
 #include "sm90_sync.cuh"
 #include "sm90_wgmma.cuh"
 
@@ -186,12 +185,9 @@ __device__ __forceinline__ void clean_nonfinite_keys(SoftmaxRows& st, uint32_t t
   }
 }
 
-// kRefill: this warpgroup refills blocks 0-3 and 8 of each stage it frees
-// (sm90_refill.cuh; kv_map and box_rows are used for that only).
-template <int kVariant, bool kRefill>
+template <int kVariant>
 __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t base, float* scale_smem,
-                                                float* inv_sum_smem, int32_t m_tile, uint32_t parts,
-                                                const CUtensorMap* kv_map, int32_t box_rows) {
+                                                float* inv_sum_smem, int32_t m_tile, uint32_t parts) {
   const uint32_t tid = threadIdx.x - kWarpgroupThreads;
   const uint32_t lane = tid & 31;
   const RowPair rp = thread_rows(tid);
@@ -238,8 +234,6 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       if (t > 0) {
         wgmma_wait<0>();
         pin_regs(o);
-        if (kRefill)
-          consumer_refill<kSoftmaxRefillBlocks>(kv_map, box_rows, base, tile_count - 1, kBarRefillSoftmax);
         if (lane == 0) mbar_arrive(prev_empty);
       }
       mbar_wait(full0, full_parity);
@@ -330,8 +324,6 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     // before it is read (a wait with nothing in flight costs nothing).
     wgmma_wait<0>();
     pin_regs(o);
-    if (kRefill && v.n_tiles > 0)
-      consumer_refill<kSoftmaxRefillBlocks>(kv_map, box_rows, base, tile_count - 1, kBarRefillSoftmax);
     if (kVariant != kVariantNoCompute && v.n_tiles > 0 && lane == 0)
       mbar_arrive(base + smem::kBarEmpty + 8 * ((tile_count - 1) % kStages));
     // WG 2's PFree after the item's last P.V.
