@@ -102,6 +102,25 @@ __device__ ScanVals block_exclusive_scan(const ScanVals& v, bool live, ScanVals*
   return r;
 }
 
+// Phase B2's values of one request (split r of *rc, the request's facts)
+// for the scan: sum0 its split-K workspace rows, sum1 / sum3 its combine
+// entry and units, sum2 its items, max0 its last part. Sets rc->num_splits
+// and *comb (the request goes through the combine: split, or faulted with
+// rows to fill). Both planners (CTA and one warp) scan these.
+__device__ __forceinline__ ScanVals b2_values(const PlannerParams& p, const plan::RequestSplit& r, bool active,
+                                             RequestInfo* rc, bool* comb) {
+  const int32_t n = r.n;
+  *comb = active && (n > 1 || (rc->status != 0 && rc->fault_q_len > 0));
+  rc->num_splits = n > 1 ? n : 1;
+  ScanVals v = scan_identity();
+  v.sum0 = n > 1 ? n * (int64_t(rc->q_len) * p.num_heads) : 0;
+  v.sum1 = *comb ? 1 : 0;
+  v.sum3 = *comb ? combine_units_of(*rc, p.num_heads) : 0;
+  v.sum2 = n;
+  v.max0 = n > 0 ? r.last_part : INT_MIN;
+  return v;
+}
+
 // Phase B1's scan: the exclusive prefix of sum0 (the cost); max0, max1 and
 // or0 only as CTA totals (warp reductions: one REDUX each instead of five
 // shuffle steps); sum1..sum3 are zero in B1 and stay zero. A warp that is not
@@ -438,17 +457,10 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     plan::RequestSplit r{0, 0, -1, 0, 0};
     if (active) r = plan::request_split(p, ri, g, S, payload, whole, b);
     const int32_t n = r.n;
-    const int64_t rows_per_split = int64_t(ri.q_len) * p.num_heads;
-    const bool comb = active && (n > 1 || (ri.status != 0 && ri.fault_q_len > 0));
     RequestInfo rc = ri;
-    rc.num_splits = n > 1 ? n : 1;
-    ScanVals v = scan_identity(), tot;
-    v.sum0 = n > 1 ? n * rows_per_split : 0;
-    v.sum1 = comb ? 1 : 0;
-    v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
-    v.sum2 = n;
-    v.max0 = n > 0 ? r.last_part : INT_MIN;
-    const ScanVals before = block_exclusive_scan(v, warp_live, scratch[buf], &tot);
+    bool comb = false;
+    ScanVals tot;
+    const ScanVals before = block_exclusive_scan(b2_values(p, r, active, &rc, &comb), warp_live, scratch[buf], &tot);
     buf ^= 1;
     if (active) {
       const int32_t item0 = carry2.sum2 + before.sum2;
@@ -610,17 +622,10 @@ __global__ void __launch_bounds__(kSmallThreads) planner_small_kernel(const __gr
     plan::RequestSplit r{0, 0, -1, 0, 0};
     if (active) r = plan::request_split(p, ri, plan::geometry(p, ri.q_len, ri.kv_len), S, payload, whole, b);
     const int32_t n = r.n;
-    const int64_t rows_per_split = int64_t(ri.q_len) * p.num_heads;
-    const bool comb = active && (n > 1 || (ri.status != 0 && ri.fault_q_len > 0));
     RequestInfo rc = ri;
-    rc.num_splits = n > 1 ? n : 1;
-    ScanVals v = scan_identity(), tot;
-    v.sum0 = n > 1 ? n * rows_per_split : 0;
-    v.sum1 = comb ? 1 : 0;
-    v.sum3 = comb ? combine_units_of(rc, p.num_heads) : 0;
-    v.sum2 = n;
-    v.max0 = n > 0 ? r.last_part : INT_MIN;
-    const ScanVals before = warp_exclusive_scan(v, &tot);
+    bool comb = false;
+    ScanVals tot;
+    const ScanVals before = warp_exclusive_scan(b2_values(p, r, active, &rc, &comb), &tot);
     if (active) {
       const int64_t row0 = before.sum0;
       rc.partial_row = n > 1 ? int32_t(row0) : -1;
