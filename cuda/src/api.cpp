@@ -22,7 +22,11 @@
 // Measurement builds only (docs/perf_notes.md, "Lead, sixth session"): what
 // the fixed launches cost in a graph. MLA_DEV_SKIP bit 0: the page check and
 // planner are not launched; bit 1: the combine is not launched (with bit 2 of
-// the sm90 kernels, an empty decode; results are garbage). 0 in every real build.
+// the sm90 kernels, an empty decode; bit 3: the BF16 sm90 decode without its
+// math, bit 4: without its loads (sm90_decode_bf16.cu; add
+// -DMLA_SM90_NONFINITE_CHECK=0, or the garbage tiles take the non-finite
+// path); results are garbage).
+// 0 in every real build.
 #ifndef MLA_DEV_SKIP
 #define MLA_DEV_SKIP 0
 #endif

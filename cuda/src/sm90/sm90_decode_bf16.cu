@@ -11,7 +11,15 @@ bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.kv_format == MLA_FORMAT_FP8_ROPE640) return sm90_decode_launch_fp8kv(p, stream);
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
   // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
+#if defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 8)
+  return sm90::launch_bf16<sm90::kVariantNoCompute>(p, stream, 64, 0);  // measurement builds: loads only
+#elif defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 16)
+  // Measurement builds: math only (add -DMLA_SM90_NONFINITE_CHECK=0: tiles
+  // that were never loaded hold garbage, which takes the non-finite path).
+  return sm90::launch_bf16<sm90::kVariantNoLoad>(p, stream, 64, 0);
+#else
   return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);
+#endif
 }
 
 }  // namespace mla::cuda_impl
