@@ -137,6 +137,20 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
     const int32_t hi_row = __shfl_sync(0xffffffffu, hi.pool_row, src_lane);
     first_row[k] = row < 32 ? lo_row : hi_row;
   }
+#if defined(MLA_DEV_LOADS_BULK)
+  // Measurement builds only (loads-only timing, wrong layout): a whole-page
+  // tile as one 1-D bulk copy of its 73,728 contiguous bytes instead of nine boxes.
+  if (kVariant == kVariantNoCompute && box_rows == 64 && tma_runs == 1u) {
+    if (lane == 0) {
+      mbar_arrive_expect_tx(full, kTileBytes);
+      for (uint32_t part = 1; part < kFullParts; ++part) mbar_arrive_expect_tx(full + 8 * part, 0);
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(tile),
+          "l"(static_cast<const uint8_t*>(p.kv_pool) + int64_t(first_row[0]) * kRowBytes), "r"(kTileBytes), "r"(full)
+          : "memory");
+    }
+  } else
+#endif
   if (lane == 0) {
     // Each part's barrier: this warp's TMA bytes in that part's column blocks.
     const uint32_t block_bytes = uint32_t(__popc(tma_runs)) * uint32_t(run_rows) * 128u;
