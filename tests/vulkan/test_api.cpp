@@ -283,6 +283,44 @@ TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
   check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
+TEST_CASE("api: MLA_VULKAN_CM_WARPS=producer does not change a single bit") {
+  // decode_cm.comp MLA_CM_PRODUCER (*_sx_pw1 / *_sx_pw2, decode_cm_pw.glsl):
+  // 4 producer subgroups fetch, scan and stage the key tiles (into a second
+  // FP16 key tile where two fit the device), the 4 consumer subgroups compute
+  // exactly as the default build: the same bits against the default decode of
+  // the same tile, emulated and native where present; with the N the device
+  // picks and with N = 16 (MLA_VULKAN_COOPMAT_KEYS=16: where two N = 32 tiles
+  // do not fit, e.g. NVIDIA's 48 KiB, two N = 16 tiles do), and with one key
+  // tile forced (producer1). (Non-finite and extreme values: lavapipe runs the
+  // whole emulated suite with MLA_VULKAN_CM_WARPS=producer.)
+  using mla::vulkan::Options;
+  for (const char* var : {"MLA_VULKAN_FETCH", "MLA_VULKAN_CM_SCAN", "MLA_VULKAN_CM_PROFILE"})
+    if (const char* f = std::getenv(var); f && *f && std::string(f) != "run" && std::string(f) != "fast" &&
+                                           std::string(f) != "0") {
+      MESSAGE("not run: the producer build is built with the default fetch and scan only (" << var << "=" << f << ")");
+      return;
+    }
+  const char* keys_env = std::getenv("MLA_VULKAN_COOPMAT_KEYS");
+  const std::string keys_saved = keys_env ? keys_env : "";
+  for (const char* keys : {static_cast<const char*>(nullptr), "16"}) {
+    if (keys) setenv("MLA_VULKAN_COOPMAT_KEYS", keys, 1);
+    for (const char* producer : {"producer", "producer1"}) {
+      INFO("MLA_VULKAN_COOPMAT_KEYS=" << std::string(keys ? keys : "(unset)")
+                                      << " MLA_VULKAN_CM_WARPS=" << std::string(producer));
+      const char* const values[2] = {"default", producer};
+      const char* const tiles[2] = {"fetch=run", "warps=producer"};
+      // The emulated build has N = 16 only and one key tile where the device
+      // has 32 KiB (lavapipe): the first combination covers it.
+      if (!keys && std::string(producer) == "producer")
+        check_same_bits("MLA_VULKAN_CM_WARPS", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
+      else
+        check_same_bits("MLA_VULKAN_CM_WARPS", values, tiles, {Options::CoopMat::required});
+    }
+    if (keys_env) setenv("MLA_VULKAN_COOPMAT_KEYS", keys_saved.c_str(), 1);
+    else unsetenv("MLA_VULKAN_COOPMAT_KEYS");
+  }
+}
+
 namespace {
 // The clock profile is built with the run fetch only: false (and a message) under another.
 bool profile_built() {

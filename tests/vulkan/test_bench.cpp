@@ -227,7 +227,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // (MLA_VULKAN_FETCH: run, the default; chunk, the fetch before it; none, a
 // diagnostic without KV loads), the coopmat decode's two exponent scans
 // (MLA_VULKAN_CM_SCAN: "cm" the tile scan, named explicitly since fast is the
-// default; cm-scanfast) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
+// default; cm-scanfast), the producer-warp build (MLA_VULKAN_CM_WARPS: the
+// default for BF16 KV; cm-warps-default without it, cm-producer for both KV formats
+// with the default N, cm-producer-n16 with two N = 16 key tiles where 48 KiB
+// allow, cm-n16 its default-build reference) and more workgroups per compute unit. A variant whose name ends in "-none" computes on made-up
 // keys: not compared. A variant with MLA_VULKAN_CM_PROFILE=1 also prints the
 // clock profile of each timed setting (not in the default list; vulkan/dev/h16_device_check.sh step cm-profile).
 std::vector<EnvVariant> env_variants() {
@@ -242,7 +245,11 @@ std::vector<EnvVariant> env_variants() {
         "cm-scanfast:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=fast;"
         "fp32-none:MLA_VULKAN_COOPMAT=0,MLA_VULKAN_FETCH=none;"
         "cm-none:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_FETCH=none;"
-        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2";
+        "cm-n16-w2:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_SCAN=tile,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_SPLIT_WAVES=2;"
+        "cm-producer:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_WARPS=producer;"
+        "cm-warps-default:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_CM_WARPS=default;"
+        "cm-n16:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16;"
+        "cm-producer-n16:MLA_VULKAN_COOPMAT=1,MLA_VULKAN_COOPMAT_KEYS=16,MLA_VULKAN_CM_WARPS=producer";
   std::vector<EnvVariant> out;
   for (const std::string& item : split(spec, ';')) {
     const size_t colon = item.find(':');

@@ -37,7 +37,11 @@
 //
 // Compile with -DMLA_CM_RG=<1|2|4> -DMLA_N=<16|32>; -DMLA_CM_EMULATE for
 // the scalar test build (cm_api.glsl); -DMLA_CM_PROFILE for the clock
-// profile (MLA_VULKAN_CM_PROFILE=1, *_pf modules: below, "Clock profile").
+// profile (MLA_VULKAN_CM_PROFILE=1, *_pf modules: below, "Clock profile");
+// -DMLA_CM_PRODUCER -DMLA_CM_PW_BUFS=<1|2> for the producer-warp build
+// (MLA_VULKAN_CM_WARPS=producer, *_pw1 / *_pw2 modules; its main is in
+// decode_cm_pw.glsl; same arithmetic, same bits). The phases both mains
+// run are the macros of decode_cm_phases.glsl.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifdef MLA_CM_PROFILE
@@ -59,8 +63,27 @@
 #define RG MLA_CM_RG
 #define N MLA_N
 #define G (16 * RG)
+#ifdef MLA_CM_PRODUCER
+// 4 RG consumer subgroups (the roles of the default build) + 4 producer
+// subgroups; LD: the producers' loads of a tile.
+#if !defined(MLA_CM_PW_BUFS) || (MLA_CM_PW_BUFS != 1 && MLA_CM_PW_BUFS != 2)
+#error "compile the producer build with -DMLA_CM_PW_BUFS=<1|2>"
+#endif
+#if defined(MLA_CM_PROFILE)
+#error "the producer build has no clock profile"
+#endif
+#define T MLA_VK_CM_PW_THREADS(RG)
+#define CT MLA_VK_CM_THREADS(RG)              // consumer invocations: inv < CT
+#define PT MLA_VK_CM_PW_PRODUCER_THREADS      // producer invocations: inv - CT in [0, PT)
+#define BUFS MLA_CM_PW_BUFS
+#define LD ((N * MLA_VK_BF16_ROW_UVEC4 + PT - 1) / PT)
+uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
+#define FETCH_TID g_ptid
+#define FETCH_T PT
+#else
 #define T MLA_VK_CM_THREADS(RG)
 #define LD ((N * MLA_VK_BF16_ROW_UVEC4 + T - 1) / T)
+#endif
 #define KP MLA_VK_CM_KPITCH
 #define SP MLA_VK_CM_SPITCH(N)
 #define KPT (N / 8)  // keys per softmax invocation
@@ -74,9 +97,16 @@ layout(local_size_x = T) in;
 #include "decode_common.glsl"
 
 // Shared memory: exactly MLA_VK_CM_SMEM_BYTES(RG, N) bytes.
+#ifdef MLA_CM_PRODUCER
+// Exactly MLA_VK_CM_PW_SMEM_BYTES(RG, N, BUFS): BUFS key tiles and sigma_k rows.
+shared uvec4 sK[BUFS * N * KP];
+shared uvec4 sS[RG * 4 * 16 * SP];
+shared float sKs[BUFS * N];
+#else
 shared uvec4 sK[N * KP];              // key tile as scaled FP16 [key][73]; Q staging; epilogue scratch
 shared uvec4 sS[RG * 4 * 16 * SP];    // S partials [rg][c][row][N + 4 floats]; P and the rescale over c = 0, 1
 shared float sKs[N];                  // sigma_k per key (1 for BF16)
+#endif
 #if defined(MLA_CM_PROFILE) && !defined(MLA_CM_EMULATE)
 // The native profile build keeps its slots in these words (below, "Clock
 // profile": no shared memory of its own, CM16xN32 has 160 B left of 48 KiB).
@@ -90,7 +120,11 @@ shared float sRowTmp[G * 8];          // per softmax invocation: l at the end (a
 #endif
 shared uint sQe[G];                   // largest finite exponent field of each Q row
 shared float sRowL[G];
+#ifdef MLA_CM_PRODUCER
+shared uint sWord[16];                // as below, plus the exponent slots of decode_cm_pw.glsl (5..13)
+#else
 shared uint sWord[8];
+#endif
 #define W_EXPKC 0u   // largest exponent field of the next tile's BF16 content values
 #define W_EXPKR 1u   // of its BF16 rope values
 #define W_EXPSIG 2u  // of its sigma_k (FP8 KV)
@@ -325,26 +359,19 @@ void sanitize_v(uint inv) {
 
 bool nonfinite(float x) { return (floatBitsToUint(x) & 0x7F800000u) == 0x7F800000u; }
 
-void main() {
-  const uint tid = gl_LocalInvocationID.x;
-#ifdef MLA_CM_EMULATE
-  const uint sg = tid >> 5, lane = tid & 31u;
+#include "decode_cm_phases.glsl"
+
+#ifdef MLA_CM_PRODUCER
+#include "decode_cm_pw.glsl"
 #else
-  const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-#endif
-  g_lane = lane;
-  const uint inv = sg * 32u + lane;  // the role of this invocation (tid on a 32-wide subgroup)
+void main() {
+  CM_MAIN_IDS
 #ifdef MLA_CM_PROFILE
   g_prof_t = prof_clock();
   g_prof = folded_workgroup_id() == 0u;
   g_prof_slot = sg * MLA_VK_PROF_PHASES;
 #endif
-  DecodeItem it;
-  if (!begin_item(G, it)) return;
-  const int H = pc.num_heads;
-  const int row0 = it.row0, row_end = it.row_end;
-  const uint p_begin = it.p_begin, p_end = it.p_end;
-  const bool fp8_kv = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+  CM_MAIN_ITEM
 
   load_fp8_table();
   if (inv < 8u) sWord[inv] = 0u;
@@ -354,41 +381,17 @@ void main() {
 #endif
   WG_SYNC();
 
-  // Matrix roles: row group rg, quarter cq (of the dims in S, of the columns in P.V).
-  const uint rg = sg >> 2, cq = sg & 3u;
-  const bool rg_active = row0 + int(rg * 16u) < row_end;  // uniform in the subgroup
-  // Softmax roles: row g of the workgroup (in group rg, since g >> 4 = sg >> 2), keys kg * KPT ...
-  const uint g = inv >> 3, kg = inv & 7u, rl = g & 15u;
-  const int row = row0 + int(g);
-  const bool row_active = row < row_end;
-  float q_scale = 0.0;  // softmax_scale * log2(e) * sigma_q
-  ivec2 vis = ivec2(0, 0);
-  if (row_active) {
-    const int i = row / H;
-    q_scale = pc.scale_log2 * (pc.q_format == MLA_FORMAT_FP8_ROPE640 ? q_scales[g_q_begin + i] : 1.0);
-    vis = visible_keys(g_kv_len, g_q_len, i);
-  }
+  CM_MAIN_ROLES
 
   if (p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin));
 
-  // Q fragments of this subgroup: rows of group rg, dims [144 cq, 144 cq + 144).
-  CmA qf[9];
-  for (uint rg2 = 0u; rg2 < uint(RG); ++rg2) {
-    stage_q(rg2, inv, row0, row_end);
-    if (rg == rg2) {
-      UNROLL for (uint s = 0u; s < 9u; ++s) CM_LOAD_A(qf[s], sK, cq * 18u + 2u * s, KP);
-    }
-    WG_SYNC();
-  }
+  CM_MAIN_Q_FRAGMENTS
   const int eQ = exp_for(sQe[g]);
 
   if (p_begin < p_end) publish_tile_exponents(min(uint(N), p_end - p_begin));
   WG_SYNC();
 
-  CmC o[8];
-  UNROLL for (uint cb = 0u; cb < 8u; ++cb) CM_ZERO(o[cb]);
-  float m_run = MLA_NEG_INF;  // running max of row g (log2 domain)
-  float l_run = 0.0;          // running sum of this invocation's keys of row g
+  CM_MAIN_O_INIT
   PROF_MARK(MLA_VK_PROF_PROLOGUE);
 
   for (uint k0 = p_begin; k0 < p_end; k0 += N) {
@@ -411,29 +414,7 @@ void main() {
       sWord[W_EXPSIG] = 0u;
     }
 
-    // S partials of quarter cq: Q' . K, i.e. the products times 2^eKc
-    // (content k-steps) or 2^eKr (rope k-steps 32..35, in quarter 3 only).
-    if (rg_active) {
-      const float fc = pow2(eKc), fr = pow2(eKr);
-      UNROLL for (uint kb = 0u; kb < KB; ++kb) {
-        CmC acc, acc_rope;
-        CM_ZERO(acc);
-        CM_ZERO(acc_rope);
-        UNROLL for (uint s = 0u; s < 9u; ++s) {
-          CmB b;
-          CM_LOAD_B_COLS(b, kb * 16u * KP + cq * 18u + 2u * s, KP);
-          if (cq * 9u + s < MLA_DIM_CONTENT / 16) CM_MULADD(qf[s], b, acc);
-          else CM_MULADD(qf[s], b, acc_rope);
-        }
-        bool bad = false;
-        for (int i = 0; i < CM_LEN(acc); ++i) {
-          CM_EL(acc, i) = CM_EL(acc, i) * fc + CM_EL(acc_rope, i) * fr;
-          bad = bad || nonfinite(CM_EL(acc, i));
-        }
-        if (bad) sWord[W_FLAG] = 1u;
-        CM_STORE_C(acc, sS, s_base(rg, cq) + 4u * kb, SP);
-      }
-    }
+    CM_TILE_S
     PROF_MARK(MLA_VK_PROF_S);
     WG_SYNC();
     if (sWord[W_FLAG] != 0u) {
@@ -442,69 +423,23 @@ void main() {
     }
     PROF_MARK(MLA_VK_PROF_BAR2);
 
-    // Softmax of row g, keys n = kg * KPT + j.
     {
-      const uint bad_keys = sWord[W_BAD];
-      float s[KPT];
-      bool seen[KPT];
-      float tile_max = MLA_NEG_INF;
-      UNROLL for (uint j = 0u; j < KPT; ++j) {
-        const uint n = kg * KPT + j;
-        float raw = 0.0;
-        UNROLL for (uint c = 0u; c < 4u; ++c) raw += uintBitsToFloat(sS[s_base(rg, c) + rl * SP + (n >> 2)][n & 3u]);
-        const int key = int(k0 + n);
-        seen[j] = n < nk && key >= vis.x && key < vis.y;
-        s[j] = !seen[j] ? MLA_NEG_INF
-               : ((bad_keys >> n) & 1u) != 0u ? MLA_NAN
-                                              : scale_pow2(raw, eQ) * q_scale * sKs[n];
-        tile_max = max(tile_max, s[j]);
-      }
+      CM_SOFTMAX_DECLS
+      CM_SOFTMAX_LOGITS
       const float m_new = max(m_run, row8_max(tile_max, inv));
       const float corr = m_run == MLA_NEG_INF ? 0.0 : exp2(m_run - m_new);
       const float p_scale = pow2(-eP);
       float p_sum = 0.0;
-      float pq[KPT];  // P of the products: p * sigma_k * 2^-eP, 0 where the row does not see the key
-      UNROLL for (uint j = 0u; j < KPT; ++j) {
-        const uint n = kg * KPT + j;
-        const float p = s[j] == MLA_NEG_INF ? 0.0 : exp2(s[j] - m_new);
-        p_sum += p;
-        pq[j] = seen[j] ? (sKs[n] * p_scale) * p : 0.0;
-      }
-      l_run = l_run * corr + p_sum;
-      m_run = m_new;
+      float pq[KPT];
+      CM_SOFTMAX_P
       group_sync();  // every invocation of the row has read its partials
-      // P row rl (FP16) over partial 0, the rescale row (16 x corr) over partial 1.
-      UNROLL for (uint j = 0u; j < KPT; j += 2u) {
-        const uint n = kg * KPT + j;
-        sS[s_base(rg, 0u) + rl * SP + (n >> 3)][(n & 7u) >> 1] = packHalf2x16(vec2(pq[j], pq[j + 1u]));
-      }
-      if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(corr));
+      CM_SOFTMAX_STORE
     }
     PROF_MARK(MLA_VK_PROF_SOFTMAX);
     WG_SYNC();
     PROF_MARK(MLA_VK_PROF_BAR3);
 
-    // O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128).
-    if (rg_active) {
-      CmA pa[KB];
-      UNROLL for (uint ks = 0u; ks < KB; ++ks) CM_LOAD_A(pa[ks], sS, s_base(rg, 0u) + 2u * ks, SP);
-      CmC cr;
-      CM_LOAD_C(cr, sS, s_base(rg, 1u), SP);
-      const int eo = eP + eKc;
-      const float f1 = pow2(clamp(eo, -126, 127)), f2 = pow2(eo - clamp(eo, -126, 127));
-      UNROLL for (uint cb = 0u; cb < 8u; ++cb) {
-        CmC t;
-        CM_ZERO(t);
-        UNROLL for (uint ks = 0u; ks < KB; ++ks) {
-          CmB v;
-          CM_LOAD_B_ROWS(v, ks * 16u * KP + cq * 16u + 2u * cb, KP);
-          CM_MULADD(pa[ks], v, t);
-        }
-        CmC x = o[cb];
-        for (int i = 0; i < CM_LEN(x); ++i) CM_EL(x, i) = fma(CM_EL(t, i) * f1, f2, CM_EL(x, i) * CM_EL(cr, i));
-        o[cb] = x;
-      }
-    }
+    CM_TILE_PV
     PROF_MARK(MLA_VK_PROF_PV);
 #ifdef MLA_CM_PROFILE
     if (k0 + N < p_end) prof_wait_fetch();
@@ -525,34 +460,7 @@ void main() {
   WG_SYNC();
 #endif
 
-  // Row sums: l of row g is the sum of its 8 invocations' sums, in order.
-  ROWTMP_STORE(inv, l_run);
-  WG_SYNC();
-  if (kg == 0u) {
-    float l = 0.0;
-    UNROLL for (uint k = 0u; k < 8u; ++k) l += ROWTMP_LOAD(g * 8u + k);
-    sRowL[g] = l;
-  }
-  WG_SYNC();
-
-  // O / l: each subgroup's 16 x 16 blocks through its own 1 KiB of sK.
-  const uint scratch = sg * 64u;
-  const uint er = lane >> 1, eh = lane & 1u;  // row and half-row this invocation writes
-  const int orow = row0 + int(rg * 16u + er);
-  UNROLL for (uint cb = 0u; cb < 8u; ++cb) {
-    CM_STORE_C(o[cb], sK, scratch, 4u);
-    group_sync();
-    if (orow < row_end) {
-      const float l = sRowL[rg * 16u + er];
-      const vec4 a = uintBitsToFloat(sK[scratch + er * 4u + 2u * eh]);
-      const vec4 b = uintBitsToFloat(sK[scratch + er * 4u + 2u * eh + 1u]);
-      const uint grow = uint(g_q_begin * H + orow), quad = (cq * 128u + cb * 16u + eh * 8u) / 4u;
-      store_out_quad(grow, quad, l == 0.0 ? vec4(0.0) : a / l, it.nsplit, it.split);
-      store_out_quad(grow, quad + 1u, l == 0.0 ? vec4(0.0) : b / l, it.nsplit, it.split);
-    }
-    group_sync();
-  }
-  if (kg == 0u && row_active) store_lse(uint(g_q_begin * H + row), m_run, sRowL[g], it.nsplit, it.split);
+  CM_MAIN_EPILOGUE
 #ifdef MLA_CM_PROFILE
   if (g_prof) {
     if (lane == 0u) prof_out[MLA_VK_PROF_HEADER + g_prof_slot + MLA_VK_PROF_EPILOGUE] = prof_clock() - g_prof_t;
@@ -567,3 +475,4 @@ void main() {
   }
 #endif
 }
+#endif  // MLA_CM_PRODUCER

@@ -143,12 +143,21 @@ int g_pt = 0;
 //  * MLA_FETCH_NONE ("none", diagnostic only, wrong results): no global
 //    load at all, finite made-up BF16 / E4M3 words: the time of everything
 //    but the fetch.
+// FETCH_TID / FETCH_T: the invocation index and count of the fetching
+// invocations (default: the whole workgroup; decode_cm.comp MLA_CM_PRODUCER:
+// its producer subgroups).
+#ifndef FETCH_TID
+#define FETCH_TID gl_LocalInvocationID.x
+#endif
+#ifndef FETCH_T
+#define FETCH_T T
+#endif
 void fetch_tile(uint k0, uint nk) {
-  const uint tid = gl_LocalInvocationID.x;
+  const uint tid = FETCH_TID;
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
 #if defined(MLA_FETCH_NONE)
-  UNROLL for (uint j = 0u; j < LD; ++j) g_regs[j] = uvec4(((tid + j * T + k0) & 0x3Fu) * 0x00010001u + 0x3C003C00u);
+  UNROLL for (uint j = 0u; j < LD; ++j) g_regs[j] = uvec4(((tid + j * FETCH_T + k0) & 0x3Fu) * 0x00010001u + 0x3C003C00u);
   g_reg_sk = 1.0;
 #else
 #if defined(MLA_FETCH_RUN)
@@ -163,7 +172,7 @@ void fetch_tile(uint k0, uint nk) {
     const uint slot0 = uint(g_pt) * uint(pc.page_size) + (k0 & uint(pc.page_size - 1));
     const uint base = slot0 * row_uvec4, end = nk * row_uvec4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * T;
+      const uint idx = tid + j * FETCH_T;
       g_regs[j] = uvec4(0u);
       if (ok && idx < end) g_regs[j] = kv_pool[base + idx];
     }
@@ -179,7 +188,7 @@ void fetch_tile(uint k0, uint nk) {
   }
 #endif
   UNROLL for (uint j = 0u; j < LD; ++j) {
-    const uint idx = tid + j * T;
+    const uint idx = tid + j * FETCH_T;
     const uint n = idx / row_uvec4;
     g_regs[j] = uvec4(0u);
     if (n < nk) {

@@ -87,6 +87,17 @@
  * MLA_CM_PROFILE), sProf: a uint per subgroup and phase (MLA_VK_PROF_PHASES,
  * below); the native ones keep those in the words of sRowTmp (same size). */
 #define MLA_VK_CM_PROF_SMEM_BYTES(RG) (4 * (RG) * 4 * MLA_VK_PROF_PHASES)
+/* Producer-warp build (decode_cm.comp MLA_CM_PRODUCER, MLA_VULKAN_CM_WARPS=producer,
+ * vulkan/README.md "Producer warps (plan step 2)"): the 4 RG consumer subgroups of
+ * the default layout plus MLA_VK_CM_PW_WARPS producer subgroups that fetch, scan
+ * and stage the key tiles; BUFS (1 or 2) FP16 key tiles in shared memory
+ * (sK [BUFS][N][73], sKs [BUFS][N]) and sWord[16] (three exponent slots). */
+#define MLA_VK_CM_PW_WARPS 4
+#define MLA_VK_CM_PW_PRODUCER_THREADS (MLA_VK_CM_PW_WARPS * MLA_VK_CM_SUBGROUP)
+#define MLA_VK_CM_PW_THREADS(RG) (MLA_VK_CM_THREADS(RG) + MLA_VK_CM_PW_PRODUCER_THREADS)
+#define MLA_VK_CM_PW_SMEM_BYTES(RG, N, BUFS)                                          \
+  (16 * ((BUFS) * (N) * MLA_VK_CM_KPITCH + (RG) * 4 * 16 * MLA_VK_CM_SPITCH(N)) +     \
+   4 * ((BUFS) * (N) + 256 + (RG) * 16 * 8 + 2 * (RG) * 16 + 16))
 
 /* ---- Clock profile of the coopmat decode (decode_cm.comp MLA_CM_PROFILE) ----
  * Workgroup 0 of the dispatch writes, as 32-bit words: a header, then per

@@ -122,6 +122,43 @@ Status cm_profile_suffix(const std::string& fetch_suffix, std::string* suffix) {
   return Status::Ok();
 }
 
+// MLA_VULKAN_CM_WARPS: how the coopmat decode's 16-row tile splits its work
+// over subgroups: "default" (4 subgroups that fetch, scan, stage and compute
+// in turn), "producer" (decode_cm.comp MLA_CM_PRODUCER: 4 more subgroups
+// fetch, scan and stage the next tile into a second FP16 key tile while the
+// 4 compute; one tile where two do not fit) or "producer1" (the same with
+// one key tile, for comparison), for both KV formats; unset: "producer" for
+// BF16 KV, "default" for FP8 KV (H200, B128 kv4096 H16: BF16 0.739 vs 0.825
+// ms, FP8 0.911 vs 0.883). Same results. Sets Pipelines::producer_bufs and
+// producer_fp8.
+Status cm_warps_from_env(Pipelines* out) {
+  const char* v = std::getenv("MLA_VULKAN_CM_WARPS");
+  const std::string e = v ? v : "";
+  out->producer_fp8 = !e.empty();
+  if (e.empty() || e == "producer") out->producer_bufs = 2;
+  else if (e == "default") out->producer_bufs = 0;
+  else if (e == "producer1") out->producer_bufs = 1;
+  else return invalid_argument("MLA_VULKAN_CM_WARPS = '" + e + "': expected default, producer or producer1");
+  return Status::Ok();
+}
+
+// The producer-warp build of coopmat module `name` (rg row groups, n keys)
+// for the default suffix "_sx": two key tiles when asked for and they fit,
+// else one; null (the default build) when none fits or it is not built.
+const spirv::Module* producer_module(const std::string& name, int rg, int n, int want_bufs,
+                                     const VkPhysicalDeviceLimits& limits, int* bufs) {
+  const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
+  if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
+  for (int b = want_bufs; b >= 1; --b) {
+    if (uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) > limits.maxComputeSharedMemorySize) continue;
+    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b))) {
+      *bufs = b;
+      return m;
+    }
+  }
+  return nullptr;
+}
+
 // The module of a decode variant; the tuning knobs fall back to the default
 // build where their variant was not built.
 const spirv::Module* decode_module(int g, int n, int rows, int batch, const std::string& fetch, DecodeVariant* v) {
@@ -146,6 +183,9 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
   const int key_cap = env_int("MLA_VULKAN_COOPMAT_KEYS", 32);
   MLA_RETURN_IF_ERROR(cm_suffix_from_env(out->fetch_suffix, &out->cm_suffix));
   if (out->profile) MLA_RETURN_IF_ERROR(cm_profile_suffix(out->fetch_suffix, &out->cm_suffix));
+  MLA_RETURN_IF_ERROR(cm_warps_from_env(out));
+  // The producer build exists for the default suffix only (run fetch, fast scan, no profile).
+  const int want_bufs = out->cm_suffix == "_sx" ? out->producer_bufs : 0;
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
   for (int i = 0; i < 3; ++i) {
     const int rg = 1 << i;
@@ -163,6 +203,14 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       v.keys = n;
       MLA_RETURN_IF_ERROR(make_pipeline(device, out, m, &v.pipeline, !emulated));
       out->cm[i] = v;
+      // The same N's producer-warp build (same results) where asked for and possible.
+      DecodeVariant pv = v;
+      pv.pipeline = VK_NULL_HANDLE;
+      if (want_bufs > 0)
+        if (const spirv::Module* pm = producer_module(name, rg, n, want_bufs, limits, &pv.producer_bufs)) {
+          MLA_RETURN_IF_ERROR(make_pipeline(device, out, pm, &pv.pipeline, !emulated));
+          out->cm_producer = pv;
+        }
       break;
     }
   }
@@ -183,8 +231,11 @@ const char* decode_kind_name(DecodeKind k) {
   }
 }
 
-const DecodeVariant& Pipelines::for_heads(int num_heads) const {
+const DecodeVariant& Pipelines::for_heads(int num_heads, RowFormat kv_format) const {
   const int want = std::min(num_heads, max_rows);
+  if (kind != DecodeKind::fp32 && cm_producer.rows >= want &&
+      (producer_fp8 || kv_format != RowFormat::fp8_rope640))
+    return cm_producer;
   const DecodeVariant* v = kind == DecodeKind::fp32 ? decode : cm;
   for (int i = 0; i < 3; ++i)
     if (v[i].rows >= want) return v[i];
@@ -205,6 +256,10 @@ std::string Pipelines::describe() const {
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
   if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_sx") == 0) s += " scan=fast";
   if (kind != DecodeKind::fp32 && profile) s += " profile";
+  // The producer-warp 16-row tile: its key tiles, and the KV formats that take it.
+  if (kind != DecodeKind::fp32 && cm_producer.rows)
+    s += " warps=producer:CM16xN" + std::to_string(cm_producer.keys) + "xP" +
+         std::to_string(cm_producer.producer_bufs) + (producer_fp8 ? ":bf16,fp8" : ":bf16");
   return s;
 }
 
@@ -280,6 +335,7 @@ void destroy_pipelines(VkDevice device, Pipelines* p) {
     if (v.pipeline) vkDestroyPipeline(device, v.pipeline, nullptr);
   for (auto& v : p->cm)
     if (v.pipeline) vkDestroyPipeline(device, v.pipeline, nullptr);
+  if (p->cm_producer.pipeline) vkDestroyPipeline(device, p->cm_producer.pipeline, nullptr);
   for (VkPipeline* x : {&p->pages, &p->plan, &p->combine, &p->copy})
     if (*x) vkDestroyPipeline(device, *x, nullptr);
   if (p->layout) vkDestroyPipelineLayout(device, p->layout, nullptr);

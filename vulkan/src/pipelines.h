@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mla/status.h"
+#include "mla/types.h"
 
 namespace mla::vulkan_impl {
 
@@ -26,6 +27,10 @@ struct DecodeVariant {
   int keys = 0;
   int qk_rows = 0;   // rows per thread in Q.K (decode.comp)
   int qk_batch = 0;  // keys per Q.K reduction (decode.comp)
+  // Coopmat producer-warp build (MLA_VULKAN_CM_WARPS=producer, decode_cm.comp
+  // MLA_CM_PRODUCER): the FP16 key tiles it keeps in shared memory (1 or 2);
+  // 0: the default build.
+  int producer_bufs = 0;
   VkPipeline pipeline = VK_NULL_HANDLE;
 };
 
@@ -51,6 +56,15 @@ struct Pipelines {
   // coopmat kinds only): cm_suffix gets "_pf" (decode_cm.comp MLA_CM_PROFILE)
   // and the set layout the binding MLA_VK_BIND_PROFILE.
   bool profile = false;
+  // MLA_VULKAN_CM_WARPS (coopmat kinds): the key tiles the producer-warp
+  // build of the 16-row tile is asked for: 0 = none ("default"), 1 =
+  // "producer1", 2 = "producer" or unset (two where they fit the device, else
+  // one); producer_fp8: whether FP8 KV takes it too (unset: BF16 KV only,
+  // measured slower for FP8 KV on the H200).
+  int producer_bufs = 2;
+  bool producer_fp8 = false;
+  // The 16-row tile's producer-warp build (rows = 0: none), same N as cm[0].
+  DecodeVariant cm_producer;
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
   bool capture_statistics = false;
@@ -62,9 +76,11 @@ struct Pipelines {
   std::vector<std::pair<std::string, double>> create_ms;
 
   // The variant for H heads: the smallest G >= min(H, max_rows) the device
-  // runs (of the coopmat variants when kind is not fp32). A function of H
-  // and the device only, so batch-invariant results hold.
-  const DecodeVariant& for_heads(int num_heads) const;
+  // runs (of the coopmat variants when kind is not fp32; for the 16-row tile
+  // its producer-warp build where cm_producer applies to kv_format, which
+  // gives the same results). A function of H, the KV format and the device
+  // only, so batch-invariant results hold.
+  const DecodeVariant& for_heads(int num_heads, RowFormat kv_format) const;
   std::string describe() const;  // "G4xN16xR1 G8xN16xR1 G16xN8xR1", "CM16xN32 CM32xN16 CM64xN16"
 };
 
@@ -79,6 +95,12 @@ struct Pipelines {
 // ones are not built), for each row-group count the largest N in {32, 16}
 // that fits; MLA_VULKAN_COOPMAT_KEYS caps N, MLA_VULKAN_COOPMAT_ROWS caps G
 // (16, 32 or 64). The native ones require subgroups of exactly 32.
+// The 16-row tile (H <= 16) also gets the producer-warp build of the same N
+// (4 consumer + 4 producer subgroups, two FP16 key tiles where
+// MLA_VK_CM_PW_SMEM_BYTES fits, else one), used for BF16 KV by default and
+// for both formats with MLA_VULKAN_CM_WARPS=producer (or producer1);
+// MLA_VULKAN_CM_WARPS=default, another fetch or scan, the clock profile, or
+// a device where it does not fit: the default build (same results either way).
 Status create_pipelines(VkDevice device, const VkPhysicalDeviceLimits& limits, DecodeKind kind, Pipelines* out);
 void destroy_pipelines(VkDevice device, Pipelines* p);
 

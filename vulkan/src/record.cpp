@@ -41,7 +41,7 @@ int32_t ceil_div(int64_t a, int64_t b) { return int32_t((a + b - 1) / b); }
 Status plan_workspace(const Impl& c, const ProblemDesc& d, WorkspaceLayout* w) {
   MLA_RETURN_IF_ERROR(validate_desc(d));
   *w = WorkspaceLayout();
-  w->variant = &c.pipelines.for_heads(d.num_heads);
+  w->variant = &c.pipelines.for_heads(d.num_heads, d.kv_format);
   const int64_t rows = int64_t(d.total_q) * d.num_heads;
   const int64_t cap = int64_t(d.max_pages) * d.page_size;  // no request has more keys (else it is flagged)
   const int key_tile = w->variant->keys;

@@ -1,0 +1,326 @@
+// decode_cm_pw.glsl - main() of the producer-warp build of decode_cm.comp
+// (MLA_CM_PRODUCER; MLA_VULKAN_CM_WARPS=producer, *_pw1 / *_pw2 modules;
+// vulkan/README.md "Producer warps (plan step 2)"). Included by
+// decode_cm.comp in place of its main(); everything above that main (the
+// helpers, the shared arrays sized for this build, the phases both mains
+// run: decode_cm_phases.glsl) is shared.
+//
+// Roles by subgroup: subgroups 0 .. 4 RG - 1 are the consumers, with exactly
+// the roles and the arithmetic of the default build (S = Q.K over a quarter
+// of the dims, softmax on 8 invocations a row, P.V over a quarter of the
+// columns); subgroups 4 RG .. 4 RG + 3 are the producers (PT = 128
+// invocations, producer index g_ptid): they fetch the key tiles into
+// registers (fetch_tile, run fetch), find the tile's exponents (the fast
+// scan's fields, published with atomicMax into an exponent slot) and stage
+// the tile as scaled FP16 into sK. Same words, same exponents, same
+// conversion, and the consumers compute in the same order: the results are
+// bit-identical to the default build of the same RG and N.
+//
+// Barriers: every WG_SYNC is reached by all invocations (consumer and
+// producer work sit in branches between them). Per tile t (consumers on
+// tile t; "seg" = the code between two barriers):
+//   BUFS = 2 (two key tiles, sK[t & 1]):
+//     seg S   consumers S(t); producers stage tile t + 1 (fetched and scanned
+//             during tile t - 1) into sK[(t + 1) & 1], clear slot (t + 2) % 3
+//     B_S     (+ the rare non-finite sanitize and its barrier)
+//     seg SM  consumers softmax(t); producers issue the loads of tile t + 2
+//     B_SM
+//     seg PV  consumers P.V(t); producers scan tile t + 2 into slot (t + 2) % 3
+//     B_END   hands sK[(t + 1) & 1] to the consumers: 3 barriers a tile
+//   BUFS = 1 (one key tile; where two do not fit the device):
+//     seg S   consumers S(t); producers clear slot (t + 1) % 3, issue the
+//             loads of tile t + 1
+//     B_S
+//     seg SM  consumers softmax(t); producers scan tile t + 1 into its slot
+//     B_SM
+//     seg PV  consumers P.V(t); producers convert BF16 tile t + 1 to scaled
+//             FP16 in their registers
+//     B_END
+//     seg ST  producers store tile t + 1 into sK (FP8: convert and store)
+//     B_READY 4 barriers a tile
+// Exponent slot s (three, so a slot is cleared only after every reader of
+// its previous tile is past a barrier): sWord[5 + 3 s + {0 content, 1 rope,
+// 2 sigma_k}].
+#ifndef MLA_CM_SCAN_FAST
+#error "the producer build uses the fast scan's fields (compile with -DMLA_CM_SCAN_FAST)"
+#endif
+#ifndef MLA_FETCH_RUN
+#error "the producer build is built with the run fetch"
+#endif
+
+uint pw_slot(uint s) { return 5u + 3u * s; }
+
+// Producers: the exponents of the tile in g_regs (keys [0, nk)) into slot word w.
+void pw_publish_exponents(uint nk, uint w) {
+  const uint tid = g_ptid;
+  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
+  uint clo = 0u, chi = 0u, rlo = 0u, rhi = 0u;
+  if (fp8) {  // E4M3 content needs no scaling
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * PT;
+      if (idx < N * MLA_VK_FP8_ROW_UVEC4 && idx % MLA_VK_FP8_ROW_UVEC4 >= MLA_VK_FP8_CONTENT_UVEC4)
+        scan_fields(g_regs[j], rlo, rhi);
+    }
+  } else {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * PT;
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
+        else scan_fields(g_regs[j], clo, chi);
+      }
+    }
+  }
+  const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
+  publish_max(scan_result(clo, chi), w);
+  publish_max(scan_result(rlo, rhi), w + 1u);
+  publish_max(es, w + 2u);
+}
+
+// The scales of a tile from its slot word w (as the default build's loop top).
+void pw_exponents(uint w, bool fp8, out int eKc, out int eKr, out int eP) {
+  eKc = fp8 ? 0 : exp_for(sWord[w]);
+  eKr = exp_for(sWord[w + 1u]);
+  eP = fp8 ? exp_for(sWord[w + 2u]) : -14;
+}
+
+void pw_clear_slot(uint w) {
+  if (g_ptid == 0u) {
+    sWord[w] = 0u;
+    sWord[w + 1u] = 0u;
+    sWord[w + 2u] = 0u;
+  }
+}
+
+// Producers: g_regs -> key tile at sK[buf ...] as FP16 (stage_tile_f16 of
+// the default build, producer indices), sigma_k -> sKs[ks ...].
+void pw_stage(uint buf, uint ks, int eKc, int eKr) {
+  const uint tid = g_ptid;
+  const float sc = pow2(-eKc), sr = pow2(-eKr);
+  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * PT;
+      if (idx < N * MLA_VK_FP8_ROW_UVEC4) {
+        const uvec4 r = g_regs[j];
+        const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
+        if (w < MLA_VK_FP8_CONTENT_UVEC4) {
+          sK[buf + n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
+          sK[buf + n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
+        } else {
+          sK[buf + n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
+        }
+      }
+    }
+  } else {
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * PT;
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        const uint w = idx % MLA_VK_BF16_ROW_UVEC4;
+        sK[buf + (idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
+      }
+    }
+  }
+  if (tid < N) sKs[ks + tid] = g_reg_sk;
+}
+
+#if BUFS == 1
+// BF16 tiles, one buffer: the conversion in registers while the consumers
+// still read sK, the stores after they are done.
+void pw_convert_bf16(int eKc, int eKr) {
+  const uint tid = g_ptid;
+  const float sc = pow2(-eKc), sr = pow2(-eKr);
+  UNROLL for (uint j = 0u; j < LD; ++j) {
+    const uint idx = tid + j * PT;
+    if (idx < N * MLA_VK_BF16_ROW_UVEC4)
+      g_regs[j] = bf16x8_to_f16(g_regs[j], idx % MLA_VK_BF16_ROW_UVEC4 < MLA_DIM_CONTENT / 8 ? sc : sr);
+  }
+}
+void pw_store_converted() {
+  const uint tid = g_ptid;
+  UNROLL for (uint j = 0u; j < LD; ++j) {
+    const uint idx = tid + j * PT;
+    if (idx < N * MLA_VK_BF16_ROW_UVEC4)
+      sK[(idx / MLA_VK_BF16_ROW_UVEC4) * KP + idx % MLA_VK_BF16_ROW_UVEC4] = g_regs[j];
+  }
+  if (tid < N) sKs[tid] = g_reg_sk;
+}
+#endif
+
+// sanitize_v of the default build on key tile `buf`, all T invocations.
+void pw_sanitize_v(uint inv, uint buf) {
+  for (uint i = inv; i < N * (MLA_DIM_V / 8); i += T) {
+    const uint n = i / (MLA_DIM_V / 8), at = buf + n * KP + i % (MLA_DIM_V / 8);
+    uvec4 u = sK[at];
+    bool found = false;
+    UNROLL for (uint c = 0u; c < 4u; ++c) {
+      const bool lo = (u[c] & 0x7C00u) == 0x7C00u, hi = (u[c] & 0x7C000000u) == 0x7C000000u;
+      found = found || lo || hi;
+      u[c] &= (lo ? 0xFFFF0000u : 0xFFFFFFFFu) & (hi ? 0x0000FFFFu : 0xFFFFFFFFu);
+    }
+    if (found) {
+      sK[at] = u;
+      atomicOr(sWord[W_BAD], 1u << n);
+    }
+  }
+}
+
+// row8_max for every invocation (the emulated one has a workgroup barrier;
+// producers pass through): the consumers' result is the default build's.
+float pw_row8_max(float v, uint inv, bool consumer) {
+#ifdef MLA_CM_EMULATE
+  if (consumer) sRowTmp[inv] = v;
+  WG_SYNC();
+  if (!consumer) return v;
+  const uint b = inv & ~7u;
+  float m = sRowTmp[b];
+  for (uint k = 1u; k < 8u; ++k) m = max(m, sRowTmp[b + k]);
+  return m;
+#else
+  return row8_max(v, inv);
+#endif
+}
+
+void main() {
+  CM_MAIN_IDS
+  const bool consumer = inv < uint(CT);  // uniform in a subgroup
+  const bool producer = !consumer;
+  g_ptid = consumer ? 0u : inv - uint(CT);
+  CM_MAIN_ITEM
+
+  load_fp8_table();
+  for (uint i = inv; i < 16u; i += T) sWord[i] = 0u;
+  for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
+  WG_SYNC();
+
+  // Consumer roles (the default build's; inactive in producer subgroups).
+  CM_MAIN_ROLES
+
+  if (producer && p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin));
+
+  // Q fragments (consumers), through sK rows 0..15 of buffer 0; stage_q
+  // works on invocations 0..127, the consumers.
+  CM_MAIN_Q_FRAGMENTS
+  const int eQ = consumer ? exp_for(sQe[g]) : 0;
+
+  // Tile 0 into buffer 0 (and, with two buffers, tile 1 fetched and scanned).
+  if (producer && p_begin < p_end) pw_publish_exponents(min(uint(N), p_end - p_begin), pw_slot(0u));
+  WG_SYNC();
+  if (producer && p_begin < p_end) {
+    int a, b, c;
+    pw_exponents(pw_slot(0u), fp8_kv, a, b, c);
+    pw_stage(0u, 0u, a, b);
+#if BUFS == 2
+    if (p_begin + uint(N) < p_end) {
+      fetch_tile(p_begin + uint(N), min(uint(N), p_end - p_begin - uint(N)));
+      pw_publish_exponents(min(uint(N), p_end - p_begin - uint(N)), pw_slot(1u));
+    }
+#endif
+  }
+  WG_SYNC();
+
+  CM_MAIN_O_INIT
+
+  uint t = 0u;
+  for (uint k0 = p_begin; k0 < p_end; k0 += N, ++t) {
+    const uint nk = min(uint(N), p_end - k0);
+    const bool has1 = k0 + uint(N) < p_end;       // tile t + 1 exists
+    const uint s1 = (t + 1u) % 3u;                // its exponent slot
+    // cur, cks: the consumers' key tile in sK and its sigma_k in sKs (KTILE, KSIG).
+#if BUFS == 2
+    const uint cur = (t & 1u) * uint(N * KP), cks = (t & 1u) * uint(N);
+    const uint nxt = uint(N * KP) - cur, nks = uint(N) - cks;
+    const bool has2 = k0 + uint(2 * N) < p_end;   // tile t + 2 exists
+    const uint s2 = (t + 2u) % 3u;
+#else
+    const uint cur = 0u, cks = 0u;
+#endif
+    int eKc, eKr, eP;
+    pw_exponents(pw_slot(t % 3u), fp8_kv, eKc, eKr, eP);
+
+    // ---- seg S ----
+    CM_TILE_S
+    if (producer) {
+#if BUFS == 2
+      if (has1) {
+        int a, b, c;
+        pw_exponents(pw_slot(s1), fp8_kv, a, b, c);
+        pw_stage(nxt, nks, a, b);
+      }
+      pw_clear_slot(pw_slot(s2));
+#else
+      pw_clear_slot(pw_slot(s1));
+      if (has1) fetch_tile(k0 + uint(N), min(uint(N), p_end - k0 - uint(N)));
+#endif
+    }
+    WG_SYNC();  // B_S
+    if (sWord[W_FLAG] != 0u) {
+      pw_sanitize_v(inv, cur);
+      WG_SYNC();
+    }
+
+    // ---- seg SM ----
+    if (producer) {
+#if BUFS == 2
+      if (has2) fetch_tile(k0 + uint(2 * N), min(uint(N), p_end - k0 - uint(2 * N)));
+#else
+      if (has1) pw_publish_exponents(min(uint(N), p_end - k0 - uint(N)), pw_slot(s1));
+#endif
+    }
+    {
+      CM_SOFTMAX_DECLS
+      if (consumer) {
+        CM_SOFTMAX_LOGITS
+      }
+      const float row_max = pw_row8_max(tile_max, inv, consumer);
+      float pq[KPT];
+      float corr = 0.0;
+      if (consumer) {
+        const float m_new = max(m_run, row_max);
+        corr = m_run == MLA_NEG_INF ? 0.0 : exp2(m_run - m_new);
+        const float p_scale = pow2(-eP);
+        float p_sum = 0.0;
+        CM_SOFTMAX_P
+      }
+      group_sync();  // every invocation of the row has read its partials
+      if (consumer) {
+        CM_SOFTMAX_STORE
+      }
+    }
+    WG_SYNC();  // B_SM
+
+    // ---- seg PV ----
+    CM_TILE_PV
+    if (inv == 0u) {  // W_FLAG was read after B_S, W_BAD in the softmax: free for tile t + 1
+      sWord[W_FLAG] = 0u;
+      sWord[W_BAD] = 0u;
+    }
+    if (producer) {
+#if BUFS == 2
+      if (has2) pw_publish_exponents(min(uint(N), p_end - k0 - uint(2 * N)), pw_slot(s2));
+#else
+      if (has1 && !fp8_kv) {
+        int a, b, c;
+        pw_exponents(pw_slot(s1), fp8_kv, a, b, c);
+        pw_convert_bf16(a, b);
+      }
+#endif
+    }
+    WG_SYNC();  // B_END
+#if BUFS == 1
+    // ---- seg ST ----
+    if (producer && has1) {
+      if (fp8_kv) {
+        int a, b, c;
+        pw_exponents(pw_slot(s1), fp8_kv, a, b, c);
+        pw_stage(0u, 0u, a, b);
+      } else {
+        pw_store_converted();
+      }
+    }
+    WG_SYNC();  // B_READY
+#endif
+  }
+
+  // Row sums and O / l: the default build's epilogue, consumers only (every
+  // invocation reaches the barriers).
+  CM_MAIN_EPILOGUE
+}
