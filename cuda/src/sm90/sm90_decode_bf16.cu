@@ -5,6 +5,13 @@
 #include "sm90_decode.h"
 #include "sm90_kernel.cuh"
 
+// Measurement builds only (MLA_DEV_SKIP bit 3, loads only): the TMA box
+// height cap; below 8 every row goes by cp.async (docs/perf_notes.md,
+// fifteenth session).
+#ifndef MLA_DEV_BOX_CAP
+#define MLA_DEV_BOX_CAP 64
+#endif
+
 namespace mla::cuda_impl {
 
 bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
@@ -12,9 +19,6 @@ bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   // TMA boxes as tall as the page (up to the 64-row tile); no L2 prefetch
   // (measured 37% slower at 2 tiles ahead, see docs/perf_notes.md).
 #if defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 8)
-#ifndef MLA_DEV_BOX_CAP
-#define MLA_DEV_BOX_CAP 64  // measurement builds: below 8, every row by cp.async (no TMA)
-#endif
   return sm90::launch_bf16<sm90::kVariantNoCompute>(p, stream, MLA_DEV_BOX_CAP, 0);  // measurement builds: loads only
 #elif defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 16)
   // Measurement builds: math only (add -DMLA_SM90_NONFINITE_CHECK=0: tiles
