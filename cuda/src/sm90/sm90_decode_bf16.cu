@@ -5,9 +5,9 @@
 #include "sm90_decode.h"
 #include "sm90_kernel.cuh"
 
-// Measurement builds only (MLA_DEV_SKIP bit 3, loads only): the TMA box
-// height cap; below 8 every row goes by cp.async (docs/perf_notes.md,
-// fifteenth session).
+// Measurement builds only: the TMA box height cap; below 8 every row goes by
+// cp.async (docs/perf_notes.md, fifteenth session; tools/device/loads_probe.sh).
+// 64 in every real build.
 #ifndef MLA_DEV_BOX_CAP
 #define MLA_DEV_BOX_CAP 64
 #endif
@@ -25,7 +25,7 @@ bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
   // that were never loaded hold garbage, which takes the non-finite path).
   return sm90::launch_bf16<sm90::kVariantNoLoad>(p, stream, 64, 0);
 #else
-  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, 64, 0);
+  return sm90::launch_bf16<sm90::kVariantFull>(p, stream, MLA_DEV_BOX_CAP, 0);
 #endif
 }
 
