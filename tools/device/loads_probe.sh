@@ -12,11 +12,13 @@
 # Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax).
 # (Assembled from the fifteenth session's one-off calls, which ran each part.)
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
-# Output: stdout; times: $OUT/loads_probe.jsonl.
+# Summary: $OUT/probe-summary.txt; logs: $OUT/probe-logs.tgz; times: $OUT/loads_probe.jsonl.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
-OUT=${OUT:-/tmp/loads-probe}
-mkdir -p "$OUT"
+PATTERN='rc=|layer sm90|page 64|copy'
+source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
+STEP_LINES=30
+step_init probe "${PROBE_BUDGET:-300}"
 S=(-Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release -Dtests=false)
 SPECS=("lib:[]" "lib-cpa:['-DMLA_DEV_BOX_CAP=0']" "lo:['-DMLA_DEV_SKIP=8']"
        "lo-bulk:['-DMLA_DEV_SKIP=8','-DMLA_DEV_LOADS_BULK']" "lo-cpa:['-DMLA_DEV_SKIP=8','-DMLA_DEV_BOX_CAP=0']")
@@ -25,20 +27,21 @@ names=()
 for spec in "${SPECS[@]}"; do
   n=${spec%%:*}
   names+=("$n")
-  ( meson setup "build-probe-$n" "${S[@]}" "-Dcuda_args=${spec#*:}" > "$OUT/build-$n.log" 2>&1 &&
-    timeout 240 ninja -C "build-probe-$n" tools/mla >> "$OUT/build-$n.log" 2>&1
-    echo "build $n rc=$?" ) &
+  ( meson setup "build-probe-$n" "${S[@]}" "-Dcuda_args=${spec#*:}" > "$OUT_DIR/build-$n.log" 2>&1 &&
+    timeout 240 ninja -C "build-probe-$n" tools/mla >> "$OUT_DIR/build-$n.log" 2>&1
+    echo "rc=$?" >> "$OUT_DIR/build-$n.log" ) &
 done
 ( timeout 240 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o gather_bw cuda/src/sm90/dev/gather_bw.cu \
-    > "$OUT/build-gather.log" 2>&1; echo "build gather rc=$?" ) &
+    > "$OUT_DIR/build-gather.log" 2>&1; echo "rc=$?" >> "$OUT_DIR/build-gather.log" ) &
 wait
+for n in "${names[@]}" gather; do echo "   | build $n: $(tail -1 "$OUT_DIR/build-$n.log")" | tee -a "$SUMMARY"; done
 ONLY=${PROBE_ONLY:-b128_kv4096_h32_q1_p64,b128_kv4096_h16_q1_p64,b128_kv4096_h64_q1_p64,b128_kv4096_h128_q1_p64}
 for r in 1 2; do
   for n in "${names[@]}"; do
-    echo "== $n round $r"
-    timeout 60 "build-probe-$n/tools/mla" bench --sweep issue5 --only "$ONLY" --mode layer --min-runs 20 --target-ms 20 \
-      --check-gflop 0 --json "$OUT/loads_probe.jsonl" --commit "${MLA_COMMIT:-unknown}-$n" 2>&1 | grep -E "^ *b1.*us " | cut -c1-72
+    step "$n-$r" 60 "build-probe-$n/tools/mla" bench --sweep issue5 --only "$ONLY" --mode layer --min-runs 20 \
+      --target-ms 20 --check-gflop 0 --json "$OUT_DIR/probe.jsonl" --commit "${MLA_COMMIT:-unknown}-$n"
   done
 done
-echo "== gather_bw (128 CTAs x 64 tiles)"
-timeout 60 ./gather_bw --splits 1 2>&1 | grep -E "page 64|copy"
+step gather 60 ./gather_bw --splits 1
+cp "$OUT_DIR/probe.jsonl" "$OUT_DIR/../loads_probe.jsonl"
+step_finish probe
