@@ -9,19 +9,22 @@
 #   lo         loads only (MLA_DEV_SKIP=8): nine 2-D TMA boxes a tile
 #   lo-bulk    loads only, one 1-D bulk copy a page (MLA_DEV_LOADS_BULK; wrong layout)
 #   lo-cpa     loads only, every row by cp.async
-# Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax).
+# Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax);
+# PROBE_ONLY_EXTRA=1 runs the library and the extra builds only. Builds named
+# lib* are reference-checked on one request (--check-gflop 2).
 # (Assembled from the fifteenth session's one-off calls, which ran each part.)
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
 # Summary: $OUT/probe-summary.txt; logs: $OUT/probe-logs.tgz; times: $OUT/loads_probe.jsonl.
 set -u
 export PATH=/usr/local/cuda/bin:$PATH
-PATTERN='rc=|layer sm90|page 64|copy'
+PATTERN='rc=|layer sm90|page 64|copy|CHECK|refused'
 source "$(dirname "$0")/../../vulkan/dev/check_step.sh"
 STEP_LINES=30
 step_init probe "${PROBE_BUDGET:-300}"
 S=(-Dcuda=enabled -Dvulkan=disabled -Dnvcc_archs=90a -Dbuildtype=release -Dtests=false)
 SPECS=("lib:[]" "lib-cpa:['-DMLA_DEV_BOX_CAP=0']" "lo:['-DMLA_DEV_SKIP=8']"
        "lo-bulk:['-DMLA_DEV_SKIP=8','-DMLA_DEV_LOADS_BULK']" "lo-cpa:['-DMLA_DEV_SKIP=8','-DMLA_DEV_BOX_CAP=0']")
+[[ -n ${PROBE_ONLY_EXTRA:-} ]] && SPECS=("${SPECS[0]}")  # the library, then the extra builds only
 for e in ${PROBE_EXTRA:-}; do SPECS+=("$e"); done
 names=()
 for spec in "${SPECS[@]}"; do
@@ -38,8 +41,9 @@ for n in "${names[@]}" gather; do echo "   | build $n: $(tail -1 "$OUT_DIR/build
 ONLY=${PROBE_ONLY:-b128_kv4096_h32_q1_p64,b128_kv4096_h16_q1_p64,b128_kv4096_h64_q1_p64,b128_kv4096_h128_q1_p64}
 for r in 1 2; do
   for n in "${names[@]}"; do
+    check=0; [[ $n == lib* ]] && check=2  # full kernels: reference-check one request; loads only cannot pass
     step "$n-$r" 60 "build-probe-$n/tools/mla" bench --sweep issue5 --only "$ONLY" --mode layer --min-runs 20 \
-      --target-ms 20 --check-gflop 0 --json "$OUT_DIR/probe.jsonl" --commit "${MLA_COMMIT:-unknown}-$n"
+      --target-ms 20 --check-gflop $check --json "$OUT_DIR/probe.jsonl" --commit "${MLA_COMMIT:-unknown}-$n"
   done
 done
 step gather 60 ./gather_bw --splits 1

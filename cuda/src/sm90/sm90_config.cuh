@@ -58,6 +58,31 @@ __host__ __device__ constexpr uint32_t swizzled_chunk_offset(uint32_t row, uint3
   return (chunk >> 3) * kColBlockBytes + row * 128u + (((chunk & 7u) ^ (row & 7u)) << 4);
 }
 
+// The KV tiles of the BF16 kernel are laid out by 8-row groups instead:
+// group g = rows 8g..8g+7 holds its 9 column blocks side by side
+// ([group][block][8 rows][128 B], 9216 bytes a group), so one TMA box brings
+// whole groups, each 9216 contiguous bytes of a page, where the column-block
+// layout needed nine boxes that each read 128 bytes of every row of the
+// tile. wgmma reads either layout through the descriptor's strides (8-row
+// groups 1024 or 9216 bytes apart, column blocks 8192 or 1024 apart); the
+// swizzle is the same (rows at the same 128-byte lines of 1024-byte atoms).
+// H200, `mla bench --mode layer`, B128 kv4096: H16 q1 159.3 -> 154.3 us,
+// H32 159.2 -> 154.9, pages 16 / 32 / 256 -2.5 to -3.2%, H64 161.5 both,
+// H128 284.0 -> 280.4 (docs/perf_notes.md, sixteenth session).
+// MLA_SM90_KV_ROWGROUPS=0 builds the column-block layout (A/B).
+#ifndef MLA_SM90_KV_ROWGROUPS
+#define MLA_SM90_KV_ROWGROUPS 1
+#endif
+constexpr bool kKvRowGroups = MLA_SM90_KV_ROWGROUPS != 0;
+constexpr uint32_t kKvGroupStride = kKvRowGroups ? 9u * 1024u : 1024u;     // bytes between 8-row groups
+constexpr uint32_t kKvBlockStride = kKvRowGroups ? 1024u : kColBlockBytes;  // bytes between column blocks
+__host__ __device__ constexpr uint32_t kv_chunk_offset(uint32_t row, uint32_t chunk) {
+  return (chunk >> 3) * kKvBlockStride + (row >> 3) * kKvGroupStride + (row & 7u) * 128u +
+         (((chunk & 7u) ^ (row & 7u)) << 4);
+}
+static_assert(kv_chunk_offset(63, 71) < kTileBytes && kv_chunk_offset(56, 64) == kTileBytes - 1024,
+              "a KV tile holds 64 rows x 72 chunks");
+
 // A stage's "landed" signal comes in kFullParts parts: column block cb of
 // the tile lands on barrier block_part(cb) of the stage, so S = Q K^T starts
 // on the first blocks while the later ones are still in flight (FlashMLA
@@ -67,6 +92,9 @@ __host__ __device__ constexpr uint32_t swizzled_chunk_offset(uint32_t row, uint3
 #endif
 constexpr uint32_t kFullParts = MLA_SM90_FULL_PARTS;
 static_assert(kFullParts >= 1 && kFullParts <= 9, "1 to 9 parts of the 9 column blocks");
+// Parts a TMA-loaded tile lands in: a row group carries every column block, so
+// the row-group layout lands whole (as the cp.async path does).
+constexpr uint32_t kTmaParts = kKvRowGroups ? 1u : kFullParts;
 __host__ __device__ constexpr uint32_t block_part(uint32_t cb) { return cb * kFullParts / 9; }
 __host__ __device__ constexpr uint32_t part_blocks(uint32_t part) {
   uint32_t n = 0;

@@ -62,12 +62,12 @@ __device__ __forceinline__ void helper_wg_loop(const DecodeParams& p, uint32_t b
       for (uint32_t part = 0; part < parts; ++part) mbar_wait(full_bar(base, stage, part), (tile_count / kStages) & 1);
       fence_proxy_async();
 
-      const uint64_t v_desc = make_sw128_desc(tile + 4 * kColBlockBytes, kColBlockBytes, 1024);
+      const uint64_t v_desc = make_sw128_desc(tile + 4 * kKvBlockStride, kKvBlockStride, kKvGroupStride);
       pin_regs(o);
       wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk)
-        wgmma_m64n256k16_ss_vt(o, desc_advance(p_desc, kk * 32), desc_advance(v_desc, kk * 2048), 1u);
+      for (uint32_t kk = 0; kk < 4; ++kk)  // 16 keys = two 8-row groups a k-step
+        wgmma_m64n256k16_ss_vt(o, desc_advance(p_desc, kk * 32), desc_advance(v_desc, kk * 2 * kKvGroupStride), 1u);
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(o);

@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
   // Parts of a stage's landed signal: without TMA every row comes by
   // cp.async and all parts would land together, so one barrier does.
-  const uint32_t parts = box_rows > 0 ? kFullParts : 1u;
+  const uint32_t parts = box_rows > 0 ? kTmaParts : 1u;
   if (role == 0) {
     regs_release<kProducerRegs>();
     producer_loop<kVariant>(p, &kv_map, box_rows, prefetch_tiles, base, m_tile);
@@ -97,7 +97,7 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
   int32_t box_rows = tma_box_rows(p.page_size, box_cap);
   const int64_t pool_rows = int64_t(p.num_pages) * p.page_size;
   if (box_rows > 0 &&
-      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows)))
+      (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows, kKvRowGroups)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);

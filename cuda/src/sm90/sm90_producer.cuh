@@ -4,8 +4,10 @@
 //
 // A tile is cut into runs of box_rows rows that share a page (tiles are
 // 64-aligned in key index, so a run never straddles pages):
-//  - whole run readable and the TMA map present: one lane loads it with 9 TMA
-//    boxes (one per 64-column block), counted on the stage's barrier in bytes;
+//  - whole run readable and the TMA map present: one lane loads it with one
+//    TMA box of whole 8-row groups (the row-group layout, sm90_config.cuh;
+//    9 boxes, one per 64-column block, in the column-block layout), counted
+//    on the stage's barrier in bytes;
 //  - otherwise row by row with 16-byte cp.async, 32 lanes side by side over
 //    the row's 72 chunks; a row past the item's keys, past max_pages or on a
 //    page id outside [0, num_pages) is never read: 0 source bytes write zeros,
@@ -27,13 +29,17 @@
 namespace mla::cuda_impl::sm90 {
 
 // Copies one row with the whole warp: 72 chunks = two warp-wide runs, then
-// 8 lanes for the rest. bytes = 0 writes zeros and reads nothing.
+// 8 lanes for the rest. bytes = 0 writes zeros and reads nothing. kKvTile:
+// the row goes into a KV tile (kv_chunk_offset), else into the Q tile.
+template <bool kKvTile>
 __device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, uint32_t bytes,
                                          uint32_t lane) {
-  cp_async_16(tile + swizzled_chunk_offset(row, lane), src + lane * 16, bytes);
-  cp_async_16(tile + swizzled_chunk_offset(row, lane + 32), src + (lane + 32) * 16, bytes);
-  if (lane < kChunksPerRow - 64)
-    cp_async_16(tile + swizzled_chunk_offset(row, lane + 64), src + (lane + 64) * 16, bytes);
+  const auto offset = [row](uint32_t chunk) {
+    return kKvTile ? kv_chunk_offset(row, chunk) : swizzled_chunk_offset(row, chunk);
+  };
+  cp_async_16(tile + offset(lane), src + lane * 16, bytes);
+  cp_async_16(tile + offset(lane + 32), src + (lane + 32) * 16, bytes);
+  if (lane < kChunksPerRow - 64) cp_async_16(tile + offset(lane + 64), src + (lane + 64) * 16, bytes);
 }
 
 // Where one key's row comes from: src / bytes for cp.async (bytes = 0: not
@@ -98,11 +104,13 @@ __device__ __forceinline__ bool page_prefetch_applies(const DecodeParams& p, con
 // Brings one 64-key tile (keys k0..k0+63) into `tile`. Lane l looks up rows l
 // and l + 32. The tile is cut into runs of `run_rows` rows (box_rows when TMA
 // is on, else 16), and run j belongs to warp j % 4. A run whose rows are all
-// readable goes through TMA (9 boxes, one per column block), the others row
-// by row through cp.async. Every producer thread then arrives on each of the
-// stage's kFullParts barriers (`full`: part 0; part p at full + 8 p), and
-// each TMA box counts its bytes on its column block's part; without TMA
-// (box_rows = 0) only part 0 is used (the consumers wait for it alone).
+// readable goes through TMA (one box of its row groups; 9 boxes, one per
+// column block, in the column-block layout), the others row by row through
+// cp.async. Every producer thread then arrives on each of the stage's
+// kTmaParts barriers (`full`: part 0; part p at full + 8 p): one in the
+// row-group layout; in the column-block layout each box counts its bytes on
+// its column block's part. Without TMA (box_rows = 0) only part 0 is used
+// (the consumers wait for it alone).
 template <int kVariant>
 __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                              const int32_t* pages, int32_t k0, int32_t key_hi, uint32_t tile,
@@ -143,7 +151,7 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
   if (kVariant == kVariantNoCompute && box_rows == 64 && tma_runs == 1u) {
     if (lane == 0) {
       mbar_arrive_expect_tx(full, kTileBytes);
-      for (uint32_t part = 1; part < kFullParts; ++part) mbar_arrive_expect_tx(full + 8 * part, 0);
+      for (uint32_t part = 1; part < kTmaParts; ++part) mbar_arrive_expect_tx(full + 8 * part, 0);
       asm volatile(
           "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(tile),
           "l"(static_cast<const uint8_t*>(p.kv_pool) + int64_t(first_row[0]) * kRowBytes), "r"(kTileBytes), "r"(full)
@@ -155,15 +163,20 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
     // Each part's barrier: this warp's TMA bytes in that part's column blocks.
     const uint32_t block_bytes = uint32_t(__popc(tma_runs)) * uint32_t(run_rows) * 128u;
 #pragma unroll
-    for (uint32_t part = 0; part < kFullParts; ++part)
-      if (part == 0 || box_rows > 0) mbar_arrive_expect_tx(full + 8 * part, block_bytes * part_blocks(part));
+    for (uint32_t part = 0; part < kTmaParts; ++part)
+      if (part == 0 || box_rows > 0)
+        mbar_arrive_expect_tx(full + 8 * part, block_bytes * (kKvRowGroups ? 9u : part_blocks(part)));
     for (int32_t k = 0; k < 2; ++k) {
       const int32_t j = int32_t(warp) + 4 * k;
       if (!((tma_runs >> j) & 1u)) continue;
-      const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
+      if constexpr (kKvRowGroups) {  // the run's row groups, whole, in one box
+        tma_load_row_groups(tile + uint32_t(j * run_rows) * kRowBytes, kv_map, first_row[k] >> 3, full);
+      } else {
+        const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
 #pragma unroll
-      for (uint32_t cb = 0; cb < 9; ++cb)
-        tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 64), first_row[k], full + 8 * block_part(cb));
+        for (uint32_t cb = 0; cb < 9; ++cb)
+          tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 64), first_row[k], full + 8 * block_part(cb));
+      }
     }
   }
   // The rest of this warp's runs, row by row.
@@ -173,11 +186,11 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
       for (int32_t r = j * run_rows; r < (j + 1) * run_rows; ++r) {
         const uint64_t src = __shfl_sync(0xffffffffu, reinterpret_cast<uint64_t>(r < 32 ? lo.src : hi.src), r & 31);
         const uint32_t bytes = __shfl_sync(0xffffffffu, r < 32 ? lo.bytes : hi.bytes, r & 31);
-        copy_row(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
+        copy_row<true>(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
       }
     }
 #pragma unroll
-  for (uint32_t part = 0; part < kFullParts; ++part)
+  for (uint32_t part = 0; part < kTmaParts; ++part)
     if (part == 0 || box_rows > 0) cp_async_arrive_noinc(full + 8 * part);
 }
 
@@ -202,7 +215,7 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   if (kVariant != kVariantNoLoad)
     for (uint32_t r = warp * 16; r < warp * 16 + 16; ++r) {
       const bool valid = int32_t(r) < rows;
-      copy_row(dst, r, valid ? q + (q_row0 + r) * int64_t(kRowBytes) : q, valid ? 16u : 0u, lane);
+      copy_row<false>(dst, r, valid ? q + (q_row0 + r) * int64_t(kRowBytes) : q, valid ? 16u : 0u, lane);
     }
   cp_async_arrive_noinc(full);
 }

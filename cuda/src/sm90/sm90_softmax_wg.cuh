@@ -136,7 +136,7 @@ __device__ __forceinline__ bool zero_nonfinite_v_half_row(uint32_t tile, uint32_
   for (uint32_t b = block0; b < block0 + 4; ++b)
 #pragma unroll 1
     for (uint32_t c = 0; c < 8; ++c) {
-      const uint32_t addr = tile + b * kColBlockBytes + key * 128 + c * 16;
+      const uint32_t addr = tile + b * kKvBlockStride + (key >> 3) * kKvGroupStride + (key & 7) * 128 + c * 16;
       uint4 v;
       asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
                    : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
@@ -241,7 +241,7 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
 
       // S block by block as the parts land (config: kFullParts): the k-steps
       // of the first part run while the later parts are still in flight.
-      const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+      const uint64_t k_desc = make_sw128_desc(tile, 16, kKvGroupStride);
       wgmma_fence();
 #pragma unroll
       for (uint32_t kk = 0; kk < 36; ++kk) {
@@ -253,8 +253,9 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
           }
           wgmma_fence();  // (ptxas would insert it after the wait loop anyway: C7519)
         }
-        const uint32_t off = cb * kColBlockBytes + (kk & 3) * 32;
-        wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+        const uint32_t k_step = (kk & 3) * 32;
+        wgmma_m64n64k16_ss(s, desc_advance(q_desc, cb * kColBlockBytes + k_step),
+                           desc_advance(k_desc, cb * kKvBlockStride + k_step), kk > 0 ? 1u : 0u);
       }
       wgmma_commit();
       wgmma_wait<0>();
@@ -313,11 +314,12 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       if (tid == 0) asm volatile("st.shared.u32 [%0], %1;" ::"r"(nan_flag), "r"(0u) : "memory");
 #endif
 
-      const uint64_t v_desc = make_sw128_desc(tile, kColBlockBytes, 1024);
+      const uint64_t v_desc = make_sw128_desc(tile, kKvBlockStride, kKvGroupStride);
       pin_regs(o);
       wgmma_fence();
 #pragma unroll
-      for (uint32_t kk = 0; kk < 4; ++kk) wgmma_m64n256k16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2048), 1u);
+      for (uint32_t kk = 0; kk < 4; ++kk)  // 16 keys = two 8-row groups a k-step
+        wgmma_m64n256k16_rs_vt(o, pa[kk], desc_advance(v_desc, kk * 2 * kKvGroupStride), 1u);
       wgmma_commit();
     }
     // Unconditional, so that on every path the compiler sees O retired

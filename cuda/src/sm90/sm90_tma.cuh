@@ -38,14 +38,19 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
 #define MLA_SM90_KV_EVICT_FIRST 1
 #endif
 
+__device__ __forceinline__ uint64_t evict_first_policy() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+
 // Box at (column x, row y) of the map -> shared memory at dst; the barrier's
 // transaction count drops by the box's bytes when it has landed.
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int32_t x, int32_t y,
                                             uint32_t bar) {
 #if MLA_SM90_KV_EVICT_FIRST
   if (gridDim.y == 1) {
-    uint64_t policy;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+    const uint64_t policy = evict_first_policy();
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
         "%3}], [%4], %5;" ::"r"(dst),
@@ -58,6 +63,28 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
           dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(bar)
+      : "memory");
+}
+
+// The row-group map (MLA_SM90_KV_ROWGROUPS, sm90_tma_map.h): the box of
+// 8-row groups starting at `group` -> dst, [group][column block][8 rows][128 B].
+__device__ __forceinline__ void tma_load_row_groups(uint32_t dst, const CUtensorMap* map, int32_t group,
+                                                    uint32_t bar) {
+#if MLA_SM90_KV_EVICT_FIRST
+  if (gridDim.y == 1) {
+    const uint64_t policy = evict_first_policy();
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {0, "
+        "0, 0, %2}], [%3], %4;" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(group), "r"(bar), "l"(policy)
+        : "memory");
+    return;
+  }
+#endif
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {0, 0, 0, %2}], "
+      "[%3];" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(group), "r"(bar)
       : "memory");
 }
 

@@ -22,8 +22,11 @@ inline int32_t tma_box_rows(int32_t page_size, int32_t cap = 64) {
 
 // Fills `map` for the pool [rows][576] BF16 with boxes of 64 columns x
 // box_rows rows, 128-byte swizzle. False when the driver cannot (then the
-// producer falls back to cp.async).
-bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows);
+// producer falls back to cp.async). row_groups: the pool seen as 8-row groups
+// of 9 column blocks ([rows / 8][9][8][64], strides 9216, 128, 1152 bytes), a
+// box = box_rows / 8 whole groups, which lands in the row-group layout of
+// sm90_config.cuh (MLA_SM90_KV_ROWGROUPS); rows and box_rows multiples of 8.
+bool encode_kv_map(CUtensorMap* map, const void* pool, int64_t rows, int32_t box_rows, bool row_groups);
 
 // The same for a pool of fp8_rope640 rows (640 bytes), seen as bytes: boxes
 // of 128 bytes x box_rows rows, 128-byte swizzle; 5 boxes make a row run
