@@ -5,6 +5,7 @@
 //           (a warp per row) for requests with few splits, (row, column part)
 //           units shared by all 8 warps for requests with many.
 #include "combine.h"
+#include "pdl.cuh"
 
 #include "combine.cuh"
 #include "config.h"
@@ -38,14 +39,6 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel_legacy(const _
       }
     }
   }
-}
-
-// Waits for the grid this one depends on through programmatic dependent
-// launch (a no-op when it was launched without it).
-__device__ __forceinline__ void wait_for_primary_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
 }
 
 // 3 CTAs of 256 threads a SM: at most 80 registers a thread (64 spilled).
@@ -119,7 +112,7 @@ cudaError_t launch_combine(const CombineParams& p, int64_t max_units, int32_t sm
   const int64_t cap = int64_t(sm_count) * kCombineDefaultCtasPerSm;
   if (grid > cap) grid = cap;
   if (grid < 1) grid = 1;
-  return launch_maybe_pdl(combine_kernel, dim3(unsigned(grid)), dim3(kCombineThreads), p, pdl, stream);
+  return launch_maybe_pdl(combine_kernel, dim3(unsigned(grid)), dim3(kCombineThreads), 0, pdl, stream, p);
 }
 
 }  // namespace mla::cuda_impl

@@ -51,34 +51,6 @@ MLA_HD int32_t combine_units_of(const RequestInfo& r, int32_t num_heads) {
   return int32_t(rows * kCombineColParts);
 }
 
-// Launches kernel<<<grid, block>>>(p) on `stream`, with programmatic
-// dependent launch when `pdl` (the kernel may start before the previous grid
-// on the stream ends; it must execute griddepcontrol.wait before reading that
-// grid's results). A driver or capture that refuses the attribute gets a
-// plain launch in stream order.
-template <class Params>
-cudaError_t launch_maybe_pdl(void (*kernel)(Params), dim3 grid, dim3 block, const Params& p, bool pdl,
-                             cudaStream_t stream) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = 0;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, p);
-  if (e != cudaSuccess && pdl) {
-    (void)cudaGetLastError();
-    cfg.numAttrs = 0;
-    e = cudaLaunchKernelEx(&cfg, kernel, p);
-  }
-  if (e != cudaSuccess) return e;
-  return cudaGetLastError();
-}
-
 // Legacy kernel. Grid: min(batch * chunks_per_request, sm_count * kCombineCtasPerSm)
 // CTAs, a grid-stride loop over (list entry, row chunk) units.
 cudaError_t launch_combine_legacy(const CombineParams& p, int32_t batch, int32_t sm_count, cudaStream_t stream);

@@ -31,6 +31,7 @@
 
 #include "combine.h"
 #include "config.h"
+#include "pdl.cuh"
 
 namespace mla::cuda_impl {
 namespace {
@@ -200,19 +201,6 @@ __device__ int32_t block_exclusive_max(int32_t v, bool live, int32_t* scratch, i
   return max(scratch[warp], excl);
 }
 
-// Programmatic dependent launch (no-ops in a grid launched without it, and
-// before sm_90): let the next grid start / wait for the previous one.
-__device__ __forceinline__ void allow_dependent_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wait_for_primary_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
 // Whether any of row[first], row[first + stride], ... below `pages` is
 // outside [0, num_pages). Eight loads are issued before any is tested: with
 // page_size 1 a batch of 128 requests of 4096 keys is 2 MB of page ids read by
@@ -365,6 +353,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     if (one_chunk && tid > 0) o_prev = p.q_offsets[tid - 1];
   }
   wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+  allow_dependent_launch();  // the decode's CTAs may start their set-up (they wait for this grid to end)
   if (!flagged) {
     check_pages(p, flags_s);
     __syncthreads();
@@ -581,6 +570,7 @@ __global__ void __launch_bounds__(kSmallThreads) planner_small_kernel(const __gr
       if (b > 0) o_prev = p.q_offsets[b - 1];
     }
     wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+    allow_dependent_launch();  // the decode's CTAs may start their set-up (they wait for this grid to end)
     // Phase B1 (planner_kernel: gather_flags, the starts test, request facts, the cost scan).
     uint32_t bits = 0;
     if (active) {
@@ -694,9 +684,9 @@ cudaError_t launch_planner(const PlannerParams& p, bool pdl, cudaStream_t stream
   }
   const bool fast = check && p.batch <= kPlannerThreads && p.parallel;
   if (fast && p.batch <= kSmallBatch && p.parallel == 1)
-    return launch_maybe_pdl(planner_small_kernel, 1, kSmallThreads, p, pdl, stream);
-  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, p, pdl && check,
-                          stream);
+    return launch_maybe_pdl(planner_small_kernel, 1, kSmallThreads, 0, pdl, stream, p);
+  return launch_maybe_pdl(fast ? planner_kernel<true> : planner_kernel<false>, 1, kPlannerThreads, 0, pdl && check,
+                          stream, p);
 }
 
 ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch, int32_t num_heads, int32_t total_q,

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../decode_params.h"
+#include "../pdl.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_helper_wg.cuh"
@@ -53,6 +54,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
   }
   __syncthreads();
+  // Launched with PDL (launch_bf16): the set-up above overlaps the end of the
+  // grid before (the planner, or the previous layer's combine); nothing in
+  // global memory is read or written before it has ended.
+  wait_for_primary_grid();
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + smem::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + smem::kInvSum);
@@ -100,8 +105,11 @@ bool launch_bf16(const DecodeParams& p, cudaStream_t stream, int32_t box_cap, in
       (pool_rows <= 0 || pool_rows > INT32_MAX || !encode_kv_map(&map, p.kv_pool, pool_rows, box_rows, kKvRowGroups)))
     box_rows = 0;
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  decode_bf16_kernel<kVariant><<<grid, kThreads, smem::kDynamicBytes, stream>>>(p, map, box_rows, prefetch_tiles);
-  return true;  // launch errors surface through cudaGetLastError / the stream, as for any kernel
+  // A failed launch leaves its error as the thread's last CUDA error (the
+  // helper returns before clearing it), which launch_decode reports.
+  (void)launch_maybe_pdl(decode_bf16_kernel<kVariant>, grid, dim3(kThreads), smem::kDynamicBytes, true, stream, p,
+                         map, box_rows, prefetch_tiles);
+  return true;
 }
 
 }  // namespace mla::cuda_impl::sm90
