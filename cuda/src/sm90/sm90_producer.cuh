@@ -220,6 +220,17 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   cp_async_arrive_noinc(full);
 }
 
+// Loads the Q tile of item v's request once the consumers have released the
+// previous one.
+template <int kVariant>
+__device__ __forceinline__ void load_next_q(const DecodeParams& p, const ItemView& v, uint32_t base,
+                                            uint32_t& q_loads, int32_t& loaded_request) {
+  if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
+  load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
+  ++q_loads;
+  loaded_request = v.request;
+}
+
 template <int kVariant>
 __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                               int32_t prefetch_tiles, uint32_t base, int32_t m_tile) {
@@ -230,14 +241,13 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
     if (v.rows == 0 || v.n_tiles == 0) continue;
-    if (v.request != loaded_request) {
-      if (q_loads > 0) mbar_wait(base + smem::kBarQEmpty, (q_loads - 1) & 1);
-      load_q_tile<kVariant>(p, v.q_row0, v.rows, base + smem::kQ, base + smem::kBarQFull);
-      ++q_loads;
-      loaded_request = v.request;
-    }
+    const bool new_q = v.request != loaded_request;
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
     for (int32_t t = 0; t < v.n_tiles; ++t, ++tile_count) {
+      // A new request's Q goes in after the item's first KV tile: the Q tile
+      // frees only when the consumers have computed S of the previous item's
+      // last tile, while the first tile's stage is usually free a tile earlier.
+      if (t == 1 && new_q) load_next_q<kVariant>(p, v, base, q_loads, loaded_request);
       if (page_prefetch_applies(p, v, t))
         prefetch_page_ids(p, pages, v.tile_base + (t + kPageIdPrefetch) * kKeys, v.key_hi);
       // Tile t + prefetch_tiles towards L2 now: the two shared-memory stages
@@ -250,6 +260,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
                              base + smem::kKV + stage * kTileBytes, full_bar(base, stage, 0),
                              base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
     }
+    if (v.n_tiles == 1 && new_q) load_next_q<kVariant>(p, v, base, q_loads, loaded_request);
   }
 
   // Leave only once the consumers have released the last tiles: every
