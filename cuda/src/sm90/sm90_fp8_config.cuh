@@ -40,12 +40,46 @@ namespace mla::cuda_impl::sm90 {
 // same 128-byte swizzle as the BF16 tile (swizzled_chunk_offset): blocks 0-3
 // hold the 512 E4M3 content bytes (128 values a block), block 4 the 64 BF16
 // rope values. So an FP8 k-step (32 values) and a BF16 k-step (16 values)
-// are both 32 bytes and walk a block the same way.
+// are both 32 bytes and walk a block the same way. (The KV tiles may take
+// the 8-row-group layout instead: below.)
 constexpr uint32_t kFp8RowBytes = 640;
 constexpr uint32_t kFp8ChunksPerRow = 40;
 constexpr uint32_t kFp8ContentBlocks = 4;
 constexpr uint32_t kFp8RopeBlock = 4;
 constexpr uint32_t kFp8TileBytes = 5 * kColBlockBytes;  // 40 KiB
+
+// MLA_SM90_FP8_KV_ROWGROUPS=1: the raw FP8 KV tiles of every fp8-KV kernel
+// by 8-row groups, as the BF16 kernel's KV tiles (sm90_config.cuh,
+// kKvRowGroups): group g = keys 8g..8g+7 holds its 5 blocks side by side
+// ([group][block][8 rows][128 B], 5120 bytes a group), so one TMA box brings
+// whole groups, each 5120 contiguous bytes of a page, where the column-block
+// layout needs five boxes that each read 128 bytes of every row of the run,
+// 640 bytes apart (the cost the BF16 change removed: H16 159.3 -> 154.3 us).
+// The swizzle is the same (a row at the same 128-byte line of a 1024-byte
+// atom). Every reader of a raw KV tile goes through these names: wgmma
+// descriptors (8-row groups kFp8KvGroupStride apart, blocks
+// kFp8KvBlockStride apart: fp8_kv_step_offset), thread and ldmatrix reads
+// (fp8_kv_chunk_offset). The Q tiles and the FP16 copy keep the column-block
+// layout (cp.async only). H200, graph, B128 kv4096 (docs/perf_notes.md,
+// sixteenth session): H16 fp8 / bf16 Q 106.1 -> 105.1 / 115.9 -> 113.4 us,
+// H64 fp8 Q 164.7 -> 160.0, H128 q2 fp8 Q 626.6 -> 604.1 (with fewer fp8v3
+// spills). 0 builds the column blocks (A/B).
+#ifndef MLA_SM90_FP8_KV_ROWGROUPS
+#define MLA_SM90_FP8_KV_ROWGROUPS 1
+#endif
+constexpr bool kFp8KvRowGroups = MLA_SM90_FP8_KV_ROWGROUPS != 0;
+constexpr uint32_t kFp8KvGroupStride = kFp8KvRowGroups ? 5u * 1024u : 1024u;     // bytes between 8-row groups
+constexpr uint32_t kFp8KvBlockStride = kFp8KvRowGroups ? 1024u : kColBlockBytes;  // bytes between column blocks
+__host__ __device__ constexpr uint32_t fp8_kv_chunk_offset(uint32_t row, uint32_t chunk) {
+  return tile_chunk_offset<kFp8KvGroupStride, kFp8KvBlockStride>(row, chunk);
+}
+static_assert(fp8_kv_chunk_offset(63, 39) < kFp8TileBytes && fp8_kv_chunk_offset(56, 32) == kFp8TileBytes - 1024,
+              "an FP8 KV tile holds 64 rows x 40 chunks");
+// Where 32-byte k-step kk of a KV tile's rows starts (block kk / 4): content
+// k-steps 0-15 (32 E4M3 values each), rope 16-19 (16 BF16 values each).
+__host__ __device__ constexpr uint32_t fp8_kv_step_offset(uint32_t kk) {
+  return (kk >> 2) * kFp8KvBlockStride + (kk & 3u) * 32u;
+}
 constexpr uint32_t kBf16ContentBytes = 8 * kColBlockBytes;  // 64 keys x 512 FP16: the converted content
 
 // Where an fp8_rope640 Q tile lands inside the 72 KiB Q tile (column blocks

@@ -8,6 +8,7 @@
 
 #include "../portable/ptx_sm80.cuh"
 #include "sm90_config.cuh"
+#include "sm90_fp8_config.cuh"
 #include "sm90_wgmma.cuh"
 
 namespace mla::cuda_impl::sm90 {
@@ -33,8 +34,16 @@ __device__ __forceinline__ void pin_frags(uint32_t (&a)[N][4]) {
 // dims 2g, 2g + 1 (t = lane % 4, g = lane / 4), a byte each.
 __device__ __forceinline__ void fp8r_vt_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t i, uint32_t kp,
                                              uint32_t (&R)[4]) {
-  const uint32_t j = lane >> 3, r = lane & 7;
-  ptx::ldmatrix_x4_trans(tile + swizzled_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
+  if constexpr (kFp8KvRowGroups) {
+    // Lane l points at row l % 8 of matrix l / 8, key 32 kp + l: the same
+    // address as below (32 keys = 4 row groups) in the form that ptxas
+    // spills less with in fp8v3's P.V warpgroups (140 / 180 bytes of spill
+    // stores / loads against 188 / 228); the column-block layout keeps its form.
+    ptx::ldmatrix_x4_trans(tile + kp * (4 * kFp8KvGroupStride) + fp8_kv_chunk_offset(lane, 4 * i + warp), R);
+  } else {
+    const uint32_t j = lane >> 3, r = lane & 7;
+    ptx::ldmatrix_x4_trans(tile + fp8_kv_chunk_offset(32 * kp + 8 * j + r, 4 * i + warp), R);
+  }
 }
 
 }  // namespace mla::cuda_impl::sm90

@@ -89,7 +89,7 @@ bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
   if (!kernel_device_ready<decode_fp8kv_kernel<kQFp8>>(dev, int(Fp8Smem<kQFp8>::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   CUtensorMap map;
-  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
+  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
   decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE

@@ -4,8 +4,9 @@
 //
 // Same scheme as the BF16 producer (sm90_producer.cuh): a tile is cut into
 // runs of box_rows rows sharing a page; a run whose rows are all readable
-// goes through TMA (5 boxes of 128 bytes x box_rows rows over a uint8 view
-// of the pool), the rest row by row with 16-byte cp.async, zero-filling rows
+// goes through TMA (one box of its 8-row groups in the row-group layout,
+// kFp8KvRowGroups; else 5 boxes of 128 bytes x box_rows rows over a uint8
+// view of the pool), the rest row by row with 16-byte cp.async, zero-filling rows
 // past the item's keys, past max_pages or on a page id outside [0,
 // num_pages) (never read; the last case also sets MLA_STATUS_BAD_PAGE_ID).
 // The 64 scales of a tile go through 4-byte cp.async, zero for unreadable
@@ -32,12 +33,17 @@ __device__ __forceinline__ void cp_async_4(uint32_t dst, const void* src, uint32
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }
 
-// One 640-byte row with the whole warp: 40 chunks = a warp-wide run, then 8 lanes.
+// One 640-byte row with the whole warp: 40 chunks = a warp-wide run, then 8
+// lanes. kKvTile: the row goes into a KV tile (fp8_kv_chunk_offset), else
+// into a Q tile (column blocks).
+template <bool kKvTile>
 __device__ __forceinline__ void copy_row_fp8(uint32_t tile, uint32_t row, const uint8_t* src, uint32_t bytes,
                                              uint32_t lane) {
-  cp_async_16(tile + swizzled_chunk_offset(row, lane), src + lane * 16, bytes);
-  if (lane < kFp8ChunksPerRow - 32)
-    cp_async_16(tile + swizzled_chunk_offset(row, lane + 32), src + (lane + 32) * 16, bytes);
+  const auto offset = [row](uint32_t chunk) {
+    return kKvTile ? fp8_kv_chunk_offset(row, chunk) : swizzled_chunk_offset(row, chunk);
+  };
+  cp_async_16(tile + offset(lane), src + lane * 16, bytes);
+  if (lane < kFp8ChunksPerRow - 32) cp_async_16(tile + offset(lane + 32), src + (lane + 32) * 16, bytes);
 }
 
 // Where one key's row and scale come from: its row index in the pool (and in
@@ -62,7 +68,9 @@ __device__ __forceinline__ int64_t fp8_row_slot(const DecodeParams& p, const int
 // Brings keys k0..k0+63 into `tile` and their scales into `sigma` (64
 // floats). Lane l looks up keys l and l + 32 (every warp does, so each warp
 // knows all 64 rows); warp 0 copies the scales; run j of `run_rows` rows
-// belongs to warp j % 4. Every producer thread then arrives on `full`.
+// belongs to warp j % 4. Every producer thread then arrives on `full` (one
+// barrier a stage: a whole tile lands before any consumer reads it, so the
+// row-group boxes, which carry every column block, change no arrival).
 __device__ __forceinline__ void load_kv_tile_fp8(const DecodeParams& p, const CUtensorMap* kv_map,
                                                  int32_t box_rows, const int32_t* pages, int32_t k0,
                                                  int32_t key_hi, uint32_t tile, uint32_t sigma, uint32_t full,
@@ -103,10 +111,14 @@ __device__ __forceinline__ void load_kv_tile_fp8(const DecodeParams& p, const CU
     for (int32_t k = 0; k < 2; ++k) {
       const int32_t j = int32_t(warp) + 4 * k;
       if (!((tma_runs >> j) & 1u)) continue;
-      const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
+      if constexpr (kFp8KvRowGroups) {  // the run's row groups, whole, in one box
+        tma_load_row_groups(tile + uint32_t(j * run_rows) * kFp8RowBytes, kv_map, first_row[k] >> 3, full);
+      } else {
+        const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
 #pragma unroll
-      for (uint32_t cb = 0; cb < 5; ++cb)
-        tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 128), first_row[k], full);
+        for (uint32_t cb = 0; cb < 5; ++cb)
+          tma_load_2d(dst + cb * kColBlockBytes, kv_map, int32_t(cb * 128), first_row[k], full);
+      }
     }
   }
   const uint8_t* pool = static_cast<const uint8_t*>(p.kv_pool);
@@ -114,8 +126,8 @@ __device__ __forceinline__ void load_kv_tile_fp8(const DecodeParams& p, const CU
     if ((tma_runs >> j) & 1u) continue;
     for (int32_t r = j * run_rows; r < (j + 1) * run_rows; ++r) {
       const int64_t slot = __shfl_sync(0xffffffffu, r < 32 ? lo : hi, r & 31);
-      copy_row_fp8(tile, uint32_t(r), pool + (slot >= 0 ? slot : 0) * int64_t(kFp8RowBytes), slot >= 0 ? 16u : 0u,
-                   lane);
+      copy_row_fp8<true>(tile, uint32_t(r), pool + (slot >= 0 ? slot : 0) * int64_t(kFp8RowBytes),
+                         slot >= 0 ? 16u : 0u, lane);
     }
   }
   cp_async_arrive_noinc(full);
@@ -131,7 +143,7 @@ __device__ __forceinline__ void load_q_tile_fp8(const DecodeParams& p, int64_t q
   const uint8_t* q = static_cast<const uint8_t*>(p.q);
   for (uint32_t r = warp * 16; r < warp * 16 + 16; ++r) {
     const bool valid = int32_t(r) < rows;
-    copy_row_fp8(dst, r, valid ? q + (q_row0 + r) * int64_t(kFp8RowBytes) : q, valid ? 16u : 0u, lane);
+    copy_row_fp8<false>(dst, r, valid ? q + (q_row0 + r) * int64_t(kFp8RowBytes) : q, valid ? 16u : 0u, lane);
   }
   cp_async_arrive_noinc(full);
 }

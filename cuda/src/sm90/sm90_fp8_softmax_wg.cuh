@@ -291,7 +291,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
       named_sync(kBarVReady, kConsumerThreads);
       prof.mark(2);
 
-      const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+      const uint64_t k_desc = make_sw128_desc(tile, 16, kFp8KvGroupStride);  // the FP8 tile's rope
       if constexpr ((kFp8DevVariant & 4) != 0) {
 #pragma unroll
         for (int i = 0; i < 32; ++i) s[i] = 0.f;  // measurement build: no S
@@ -309,7 +309,7 @@ __device__ __forceinline__ void fp8_softmax_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
       for (uint32_t kk = 0; kk < ((kFp8DevVariant & 4) ? 0u : 4u); ++kk)
         wgmma_m64n64k16_ss(s, desc_advance(q_desc, 8 * kColBlockBytes + kk * 32),
-                           desc_advance(k_desc, kFp8RopeBlock * kColBlockBytes + kk * 32), 1u);
+                           desc_advance(k_desc, fp8_kv_step_offset(4 * kFp8RopeBlock + kk)), 1u);
       wgmma_commit();
       wgmma_wait<0>();
       pin_regs(s);

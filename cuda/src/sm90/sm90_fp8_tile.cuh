@@ -90,9 +90,10 @@ __device__ __forceinline__ uint32_t store_chunk_as_f16(uint32_t dst, uint32_t ro
 }
 
 // The shared body of both conversions: FP8 chunks c0 .. c0 + 4 kGroups - 1
-// of key row `row` (16 codes each) into FP16 chunks 2c, 2c + 1 of the same
-// row of `dst`, four 16-byte loads in flight before the first use; returns
-// nan_bytes of all the codes (0 unless kFlagNaN).
+// of key row `row` (16 codes each) of the KV tile at `src` (its layout:
+// fp8_kv_chunk_offset) into FP16 chunks 2c, 2c + 1 of the same row of `dst`
+// (column blocks), four 16-byte loads in flight before the first use;
+// returns nan_bytes of all the codes (0 unless kFlagNaN).
 template <uint32_t kGroups, bool kFlagNaN>
 __device__ __forceinline__ uint32_t convert_row_chunks(uint32_t src, uint32_t dst, uint32_t row, uint32_t c0) {
   uint32_t nan_acc = 0;
@@ -104,7 +105,7 @@ __device__ __forceinline__ uint32_t convert_row_chunks(uint32_t src, uint32_t ds
       const uint32_t c = c0 + 4 * g + i;  // FP8 chunk: content columns 16c .. 16c + 15
       asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
                    : "=r"(w[i][0]), "=r"(w[i][1]), "=r"(w[i][2]), "=r"(w[i][3])
-                   : "r"(src + swizzled_chunk_offset(row, c)));
+                   : "r"(src + fp8_kv_chunk_offset(row, c)));
     }
 #pragma unroll
     for (uint32_t i = 0; i < 4; ++i) {

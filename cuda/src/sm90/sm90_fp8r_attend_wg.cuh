@@ -56,7 +56,7 @@ namespace mla::cuda_impl::sm90 {
 __device__ __forceinline__ void fp8r_k_load(uint32_t tile, uint32_t warp, uint32_t lane, uint32_t kc,
                                             uint32_t (&R)[4]) {
   const uint32_t j = lane >> 3, r = lane & 7;
-  ptx::ldmatrix_x4(tile + swizzled_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
+  ptx::ldmatrix_x4(tile + fp8_kv_chunk_offset(16 * warp + 8 * (j & 1) + r, 2 * kc + (j >> 1)), R);
 }
 __device__ __forceinline__ void fp8r_k_convert(const uint32_t (&R)[4], uint32_t (&a)[2][4]) {
 #pragma unroll
@@ -221,7 +221,8 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
       }
       fence_proxy_async();  // the rope wgmma reads rows that cp.async wrote
 
-      const uint64_t rope_desc = make_sw128_desc(tile + kFp8RopeBlock * kColBlockBytes, 16, 1024);
+      // The stage's rope (and content, k_desc) in its KV layout (fp8_kv_step_offset).
+      const uint64_t rope_desc = make_sw128_desc(tile + fp8_kv_step_offset(4 * kFp8RopeBlock), 16, kFp8KvGroupStride);
       // ---- S^T = K.Q^T: kSBatches batches of 32 / kSBatches k-steps, two
       // register buffers (a batch's wgmma run while the next converts) ----
       constexpr uint32_t kSBatches = MLA_SM90_FP8R_SBATCHES, kSteps = 32 / kSBatches, kChunks = kSteps / 2;
@@ -231,7 +232,8 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
         // added to s in fp32; the rope on the BF16 cores straight into s.
         constexpr uint32_t kGroups = 16 / kFp8rPromote, kRounds = kGroups / 4;
         float t[4][8];
-        const uint64_t k_desc = make_sw128_desc(tile, 16, 1024), q8_desc = make_sw128_desc(qc + kQcFp8Off, 16, 1024);
+        const uint64_t k_desc = make_sw128_desc(tile, 16, kFp8KvGroupStride);
+        const uint64_t q8_desc = make_sw128_desc(qc + kQcFp8Off, 16, 1024);
 #pragma unroll
         for (uint32_t rd = 0; rd < kRounds; ++rd) {
           if (rd > 0) {
@@ -250,7 +252,7 @@ __device__ __forceinline__ void fp8r_attend_wg_loop(const DecodeParams& p, uint3
 #pragma unroll
               for (uint32_t j = 0; j < kFp8rPromote; ++j) {
                 const uint32_t kk = (4 * rd + u) * kFp8rPromote + j;  // 32 dims: block kk / 4, 32 B steps
-                wgmma_m64n16k32_e4m3_ss(t[u], desc_advance(k_desc, fp8s_k_addr(0, kk)),
+                wgmma_m64n16k32_e4m3_ss(t[u], desc_advance(k_desc, fp8_kv_step_offset(kk)),
                                         desc_advance(q8_desc, fp8s_q_addr(0, kk)), j > 0 ? 1u : 0u);
               }
           }

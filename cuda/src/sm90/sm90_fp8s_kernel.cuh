@@ -93,7 +93,7 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
   if (!kernel_device_ready<decode_fp8r_kernel<kQFp8>>(dev, int(Fp8rSmem::kDynamicBytes))) return false;
   if (p.num_parts <= 0 || p.max_m_tiles <= 0) return true;  // nothing to do
   CUtensorMap map;
-  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size);
+  const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), 1u);
   decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
   return true;

@@ -40,14 +40,17 @@ namespace mla::cuda_impl::sm90 {
 // two groups in flight. Returns with every
 // wgmma finished.
 __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t tile) {
-  const uint64_t k_desc = make_sw128_desc(tile, 16, 1024);
+  // Q in column blocks, the tile in its KV layout (fp8_kv_step_offset).
+  const uint64_t k_desc = make_sw128_desc(tile, 16, kFp8KvGroupStride);
+  const auto q_step = [](uint32_t kk) { return (kk >> 2) * kColBlockBytes + (kk & 3) * 32; };
   constexpr uint32_t kPer = MLA_SM90_FP8V_PROMOTE, kGroups = 16 / kPer;  // groups of kPer k-steps
   float acc[2][32];
   wgmma_fence();
 #pragma unroll
   for (uint32_t kk = 0; kk < 4; ++kk) {
-    const uint32_t off = kFp8RopeBlock * kColBlockBytes + kk * 32;
-    wgmma_m64n64k16_ss(s, desc_advance(q_desc, off), desc_advance(k_desc, off), kk > 0 ? 1u : 0u);
+    const uint32_t step = 4 * kFp8RopeBlock + kk;
+    wgmma_m64n64k16_ss(s, desc_advance(q_desc, q_step(step)), desc_advance(k_desc, fp8_kv_step_offset(step)),
+                       kk > 0 ? 1u : 0u);
   }
 #pragma unroll
   for (uint32_t grp = 0; grp < kGroups; ++grp) {
@@ -63,8 +66,8 @@ __device__ __forceinline__ void fp8v_s(float (&s)[32], uint64_t q_desc, uint32_t
 #pragma unroll
     for (uint32_t j = 0; j < kPer; ++j) {
       const uint32_t kk = kPer * grp + j;
-      const uint32_t off = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, off), desc_advance(k_desc, off), j > 0 ? 1u : 0u);
+      wgmma_m64n64k32_e4m3_ss(acc[b], desc_advance(q_desc, q_step(kk)), desc_advance(k_desc, fp8_kv_step_offset(kk)),
+                              j > 0 ? 1u : 0u);
     }
     wgmma_commit();
   }
