@@ -47,8 +47,11 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
   __shared__ int32_t table_s[kCombineTable + 1];
   __shared__ WideScratch wide_s;
   const int warp = threadIdx.x >> 5;
-  // The planner finished before decode started, and this grid starts after
-  // decode did: its list and unit table can be read before the wait.
+  // This grid starts once every decode CTA has exited (the decode kernels
+  // never trigger their dependents early), and each decode CTA waited for
+  // the planner's grid to end first (pdl.cuh): the planner's list and unit
+  // table can be read before the wait. (decode() always launches a decode
+  // grid: it returns before the combine when there is no query row.)
   const int32_t count = *p.count;
   if (count == 0) {
     // Nothing to combine (no split, no fault): one load. The wait stays so

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../decode_params.h"
+#include "../pdl.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
@@ -50,6 +51,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
+  wait_for_primary_grid();  // PDL launch (pdl.cuh): no global access before the previous grid has ended
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + Sm::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + Sm::kInvSum);
@@ -91,7 +93,8 @@ bool launch_fp8kv_q(const DecodeParams& p, cudaStream_t stream) {
   CUtensorMap map;
   const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  decode_fp8kv_kernel<kQFp8><<<grid, kThreads, Fp8Smem<kQFp8>::kDynamicBytes, stream>>>(p, map, box_rows);
+  (void)launch_maybe_pdl(decode_fp8kv_kernel<kQFp8>, grid, dim3(kThreads), Fp8Smem<kQFp8>::kDynamicBytes, true,
+                         stream, p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
   fp8_profile_print(stream, kQFp8 ? "fp8 (FP16 copy) q=fp8" : "fp8 (FP16 copy) q=bf16", grid, kFp8ProfNames);
 #endif

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "../decode_params.h"
+#include "../pdl.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_config.cuh"
@@ -52,6 +53,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
+  wait_for_primary_grid();  // PDL launch (pdl.cuh): no global access before the previous grid has ended
 
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
   if (role == 0) {
@@ -95,7 +97,8 @@ bool launch_fp8s_q(const DecodeParams& p, cudaStream_t stream) {
   CUtensorMap map;
   const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), 1u);
-  decode_fp8r_kernel<kQFp8><<<grid, kThreads, Fp8rSmem::kDynamicBytes, stream>>>(p, map, box_rows);
+  (void)launch_maybe_pdl(decode_fp8r_kernel<kQFp8>, grid, dim3(kThreads), Fp8rSmem::kDynamicBytes, true, stream, p,
+                         map, box_rows);
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include "../decode_params.h"
+#include "../pdl.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_producer.cuh"
@@ -53,6 +54,7 @@ __device__ __forceinline__ void fp8_three_consumer_cta(const DecodeParams& p, co
   }
   if (threadIdx.x < 64) asm volatile("st.shared.f32 [%0], %1;" ::"r"(base + Sm::kZero + 4u * threadIdx.x), "f"(0.f) : "memory");
   __syncthreads();
+  wait_for_primary_grid();  // PDL launch (pdl.cuh): no global access before the previous grid has ended
 
   // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
@@ -103,7 +105,7 @@ inline bool launch_fp8_three_consumer(const DecodeParams& p, cudaStream_t stream
   CUtensorMap map;
   const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  kKernel<<<grid, kV3Threads, kSmemBytes, stream>>>(p, map, box_rows);
+  (void)launch_maybe_pdl(kKernel, grid, dim3(kV3Threads), kSmemBytes, true, stream, p, map, box_rows);
 #if MLA_SM90_FP8_PROFILE
   fp8_profile_print(stream, label, grid, prof_names);
 #else

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../decode_params.h"
+#include "../pdl.cuh"
 #include "sm90_config.cuh"
 #include "sm90_device_ready.cuh"
 #include "sm90_fp8_producer.cuh"
@@ -48,6 +49,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init_fence();
   }
   __syncthreads();
+  wait_for_primary_grid();  // PDL launch (pdl.cuh): no global access before the previous grid has ended
 
   // Warp-uniform role through a shuffle (keeps the wgmma out of "divergent" code).
   const uint32_t role = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
@@ -86,7 +88,8 @@ inline bool launch_fp8v(const DecodeParams& p, cudaStream_t stream) {
   CUtensorMap map;
   const int32_t box_rows = fp8_kv_map_for_launch(&map, p.kv_pool, p.num_pages, p.page_size, kFp8KvRowGroups);
   const dim3 grid(unsigned(p.num_parts), unsigned(p.max_m_tiles));
-  decode_fp8v_kernel<<<grid, kThreads, Fp8vSmem::kDynamicBytes, stream>>>(p, map, box_rows);
+  (void)launch_maybe_pdl(decode_fp8v_kernel, grid, dim3(kThreads), Fp8vSmem::kDynamicBytes, true, stream, p, map,
+                         box_rows);
 #if MLA_SM90_FP8_PROFILE
   fp8_profile_print(stream, "fp8v", grid, kFp8vProfNames);
 #endif
