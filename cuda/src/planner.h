@@ -255,6 +255,14 @@ MLA_HD int32_t whole_per_part(const PlannerParams& p) { return (p.batch + p.num_
 #define MLA_PLAN_WHOLE_MULTI 1
 #endif
 
+// MLA_PLAN_WHOLE_ONE = 0 (A/B builds): no whole-request schedule with one
+// request a part (the cost line is cut evenly instead). Measured (H200, B=128
+// kv=4096, graph, sixteenth session): cut instead of whole H16 q1 161.9 ->
+// 175.1 us, H64 172.7 -> 192.9, H16 q2 163.4 -> 183.8, fp8 H16 106.3 -> 115.2.
+#ifndef MLA_PLAN_WHOLE_ONE
+#define MLA_PLAN_WHOLE_ONE 1
+#endif
+
 // The whole-request schedule and the payload per part, from the batch totals.
 // Whole requests, one a part (k = 1): when every request fits in its own part
 // and none costs much more than an even share (at most 5/4 of it), part b
@@ -273,7 +281,7 @@ MLA_HD int64_t payload_of(const PlannerParams& p, int64_t total, int64_t max_cos
   int64_t payload = (total + p.num_parts - 1) / p.num_parts;
   const int64_t k = whole_per_part(p);
   *whole = p.mode == SplitMode::automatic &&
-           (k == 1 ? max_tiles <= 1 && 4 * max_cost <= 5 * payload
+           (k == 1 ? MLA_PLAN_WHOLE_ONE != 0 && max_tiles <= 1 && 4 * max_cost <= 5 * payload
                    : MLA_PLAN_WHOLE_MULTI != 0 && 20 * k * max_cost <= 21 * payload);
   if (payload < max_tiles) payload = max_tiles;  // >= one block of any request: no part inside a request is empty
   if (payload < 1) payload = 1;
