@@ -294,12 +294,7 @@ TEST_CASE("api: MLA_VULKAN_CM_WARPS=producer does not change a single bit") {
   // tile forced (producer1). (Non-finite and extreme values: lavapipe runs the
   // whole emulated suite with MLA_VULKAN_CM_WARPS=producer.)
   using mla::vulkan::Options;
-  for (const char* var : {"MLA_VULKAN_FETCH", "MLA_VULKAN_CM_SCAN", "MLA_VULKAN_CM_PROFILE"})
-    if (const char* f = std::getenv(var); f && *f && std::string(f) != "run" && std::string(f) != "fast" &&
-                                           std::string(f) != "0") {
-      MESSAGE("not run: the producer build is built with the default fetch and scan only (" << var << "=" << f << ")");
-      return;
-    }
+  if (!vk_test::default_cm_build("the producer build")) return;
   const char* keys_env = std::getenv("MLA_VULKAN_COOPMAT_KEYS");
   const std::string keys_saved = keys_env ? keys_env : "";
   for (const char* keys : {static_cast<const char*>(nullptr), "16"}) {
@@ -319,6 +314,21 @@ TEST_CASE("api: MLA_VULKAN_CM_WARPS=producer does not change a single bit") {
     if (keys_env) setenv("MLA_VULKAN_COOPMAT_KEYS", keys_saved.c_str(), 1);
     else unsetenv("MLA_VULKAN_COOPMAT_KEYS");
   }
+}
+
+TEST_CASE("api: MLA_VULKAN_CM_RESCALE=skip does not change a single bit") {
+  // decode_cm_phases.glsl CM_PV_RESCALE: the default skips the multiply of O
+  // by a rescale of exactly 1 (no row max moved); MLA_VULKAN_CM_RESCALE=always
+  // (*_ra modules) multiplies on every tile: the same bits, emulated and
+  // native where present (BF16 KV on the producer-warp build, FP8 on the
+  // default one unless MLA_VULKAN_CM_WARPS says otherwise). (Maxima that move
+  // in some tiles only, padded groups, NaN: "coopmat: skipping the O rescale
+  // ..."; lavapipe runs the whole emulated suite with the skip.)
+  using mla::vulkan::Options;
+  if (!vk_test::default_cm_build("MLA_VULKAN_CM_RESCALE=always")) return;
+  const char* const values[2] = {"always", "skip"};
+  const char* const tiles[2] = {"rescale=always", "scan=fast"};
+  check_same_bits("MLA_VULKAN_CM_RESCALE", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
 namespace {

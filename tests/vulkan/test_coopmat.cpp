@@ -16,6 +16,9 @@
 #include <ios>
 #include <memory>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "mla/numeric.h"
 #include "vk_fixture.h"
@@ -69,12 +72,13 @@ void check(mla::vulkan::Context& ctx, const HostProblem& p) {
   vk_test::check_against_reference(p, vk_test::run_on(ctx, p));
 }
 
-// Bytes of cached row `key` of request b.
+// Pool slot of cached row `key` of request b, and its bytes.
+int64_t kv_slot(const HostProblem& p, int b, int key) {
+  return int64_t(p.page_table[int64_t(b) * p.desc.max_pages + key / p.desc.page_size]) * p.desc.page_size +
+         key % p.desc.page_size;
+}
 uint8_t* kv_row(HostProblem& p, int b, int key) {
-  const int64_t slot =
-      int64_t(p.page_table[int64_t(b) * p.desc.max_pages + key / p.desc.page_size]) * p.desc.page_size +
-      key % p.desc.page_size;
-  return &p.kv_pool[slot * mla::row_bytes(p.desc.kv_format)];
+  return &p.kv_pool[kv_slot(p, b, key) * mla::row_bytes(p.desc.kv_format)];
 }
 
 // BF16 value * 2^e by its exponent field (finite, nonzero, staying normal).
@@ -90,6 +94,24 @@ void scale_bf16(uint8_t* at, int count, int e) {
     v = bf16_scaled(v, e);
     std::memcpy(at + 2 * i, &v, 2);
   }
+}
+
+// Causal, one request of q_len 4: V value `bad` (BF16 bits; FP8 KV: an E4M3
+// NaN code) at dim 100 of the last key, which only the last token sees.
+HostProblem bad_v_problem(mla::RowFormat kv, uint16_t bad, int heads, int page, int kv_len, uint64_t seed) {
+  ProblemSpec s;
+  s.seed = seed;
+  s.num_heads = heads;
+  s.kv_format = kv;
+  s.page_size = page;
+  s.mask = mla::MaskKind::causal;
+  s.q_lens = {4};
+  s.kv_lens = {kv_len};
+  HostProblem p = mla::test::make_problem(s);
+  uint8_t* row = kv_row(p, 0, kv_len - 1);
+  if (kv == mla::RowFormat::bf16) std::memcpy(row + 2 * 100, &bad, 2);
+  else row[100] = 0x7F;
+  return p;
 }
 
 }  // namespace
@@ -229,18 +251,7 @@ TEST_CASE("coopmat: a non-finite V value reaches only the rows that see its key"
       for (uint16_t bad : {uint16_t(0x7FC0), uint16_t(0x7F80), uint16_t(0xFF80)}) {
         if (kv == mla::RowFormat::fp8_rope640 && bad != 0x7FC0) continue;  // E4M3 has no Inf
         // Causal, q_len 4: the last key is seen by the last token only.
-        ProblemSpec s;
-        s.seed = vk_test::run_seed() + 90;
-        s.num_heads = 6;
-        s.kv_format = kv;
-        s.page_size = 8;
-        s.mask = mla::MaskKind::causal;
-        s.q_lens = {4};
-        s.kv_lens = {40};
-        HostProblem p = mla::test::make_problem(s);
-        uint8_t* row = kv_row(p, 0, 39);
-        if (kv == mla::RowFormat::bf16) std::memcpy(row + 2 * 100, &bad, 2);
-        else row[100] = 0x7F;  // an E4M3 NaN code
+        const HostProblem p = bad_v_problem(kv, bad, 6, 8, 40, vk_test::run_seed() + 90);
         const vk_test::Result r = vk_test::run_on(ctx, p);
         const mla::test::Reference ref = mla::test::run_reference(p);
         const int H = p.desc.num_heads;
@@ -310,4 +321,88 @@ TEST_CASE("coopmat: the row-group size does not change a single bit") {
       }
     }
   }
+}
+
+namespace {
+// A context in `mode` with MLA_VULKAN_CM_WARPS = warps and MLA_VULKAN_CM_RESCALE
+// = rescale (both restored after); null (and *why) when it cannot be created.
+std::unique_ptr<mla::vulkan::Context> make_context_with(Options::CoopMat mode, const char* warps,
+                                                        const char* rescale, std::string* why) {
+  const char* vars[2] = {"MLA_VULKAN_CM_WARPS", "MLA_VULKAN_CM_RESCALE"};
+  const char* values[2] = {warps, rescale};
+  std::string saved[2];
+  bool had[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* v = std::getenv(vars[i]);
+    had[i] = v != nullptr;
+    saved[i] = v ? v : "";
+    setenv(vars[i], values[i], 1);
+  }
+  auto ctx = make_context(mode, why);
+  for (int i = 0; i < 2; ++i) {
+    if (had[i]) setenv(vars[i], saved[i].c_str(), 1);
+    else unsetenv(vars[i]);
+  }
+  return ctx;
+}
+}  // namespace
+
+TEST_CASE("coopmat: skipping the O rescale where no row max moved changes no bit") {
+  // decode_cm_phases.glsl CM_PV_RESCALE: a subgroup multiplies its O
+  // accumulators by the rescale only when a row of its group has a factor
+  // other than exactly 1 (its running max moved; rows past the request's end
+  // count as 1). Problems where most tiles move no max and some do: the
+  // logits of every key but the first 16 damped (BF16 K * 2^-2, FP8 sigma_k
+  // / 4), every 37th key boosted (K * 2, sigma_k * 2), full and padded row
+  // groups (H = 16, 8, 20), a split, a NaN V value (causal: seen by the last
+  // token only). Against the reference, and bitwise against the multiply on
+  // every tile (MLA_VULKAN_CM_RESCALE=always), with the default main and the
+  // producer-warp main, emulated and native where present.
+  if (!vk_test::default_cm_build("MLA_VULKAN_CM_RESCALE=always")) return;
+  std::vector<std::pair<HostProblem, bool>> problems;  // bool: has a NaN (no reference check)
+  int k = 0;
+  for (auto kv : {mla::RowFormat::bf16, mla::RowFormat::fp8_rope640})
+    for (int heads : {16, 8, 20}) {
+      ProblemSpec s;
+      s.seed = vk_test::run_seed() + 110 + uint64_t(k++);
+      s.num_heads = heads;
+      s.kv_format = kv;
+      s.page_size = 64;
+      s.mask = mla::MaskKind::causal;
+      s.q_lens = {1, 2};
+      s.kv_lens = {520, 200};
+      s.num_splits = heads == 8 ? 3 : 1;
+      s.nan_in_free_slots = false;
+      HostProblem p = mla::test::make_problem(s);
+      for (int b = 0; b < 2; ++b)
+        for (int key = 16; key < p.kv_lens[b]; ++key) {
+          const int e = key % 37 == 0 ? 1 : -2;
+          if (kv == mla::RowFormat::bf16) scale_bf16(kv_row(p, b, key), MLA_DIM_QK, e);
+          else p.kv_scales[size_t(kv_slot(p, b, key))] = std::ldexp(p.kv_scales[size_t(kv_slot(p, b, key))], e);
+        }
+      problems.emplace_back(std::move(p), false);
+    }
+  for (auto kv : {mla::RowFormat::bf16, mla::RowFormat::fp8_rope640})
+    problems.emplace_back(bad_v_problem(kv, 0x7FC0, 16, 16, 90, vk_test::run_seed() + 120), true);
+  for (auto mode : {Options::CoopMat::emulate, Options::CoopMat::required})
+    for (const char* warps : {"default", "producer"}) {
+      std::string why;
+      auto skip = make_context_with(mode, warps, "skip", &why);
+      auto always = skip ? make_context_with(mode, warps, "always", &why) : nullptr;
+      if (!skip || !always) {
+        REQUIRE_MESSAGE(mode == Options::CoopMat::required, why);
+        MESSAGE("native coopmat not run: " << why);
+        break;
+      }
+      CHECK(always->device_info().tiles.find("rescale=always") != std::string::npos);
+      CHECK(skip->device_info().tiles.find("rescale=") == std::string::npos);
+      for (const auto& [p, has_nan] : problems) {
+        INFO("tiles " << skip->device_info().tiles << ", " << p.describe());
+        const vk_test::Result a = vk_test::run_on(*skip, p), b = vk_test::run_on(*always, p);
+        if (!has_nan) vk_test::check_against_reference(p, a);
+        CHECK(a.status == b.status);
+        CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * 2) == 0);
+        CHECK(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * 4) == 0);
+      }
+    }
 }

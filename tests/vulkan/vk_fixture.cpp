@@ -71,6 +71,16 @@ bool validation_wanted() {
   return !(v && std::strcmp(v, "0") == 0);  // on unless explicitly switched off
 }
 
+bool default_cm_build(const char* what) {
+  for (const char* var : {"MLA_VULKAN_FETCH", "MLA_VULKAN_CM_SCAN", "MLA_VULKAN_CM_PROFILE"})
+    if (const char* f = std::getenv(var); f && *f && std::strcmp(f, "run") != 0 && std::strcmp(f, "fast") != 0 &&
+                                           std::strcmp(f, "0") != 0) {
+      MESSAGE("not run: " << what << " is built with the default fetch and scan only (" << var << "=" << f << ")");
+      return false;
+    }
+  return true;
+}
+
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;

@@ -45,6 +45,11 @@ Result run_on(mla::vulkan::Context& ctx, const mla::test::HostProblem& p);
 // Validation for the contexts the tests create: on unless MLA_VULKAN_VALIDATION=0.
 bool validation_wanted();
 
+// Whether MLA_VULKAN_FETCH, MLA_VULKAN_CM_SCAN and MLA_VULKAN_CM_PROFILE
+// leave the coopmat decode on its default build (run fetch, fast scan, no
+// profile); else a MESSAGE that `what` is built with that only, and false.
+bool default_cm_build(const char* what);
+
 // run() against the float64 reference with the default (BF16) tolerance.
 void check_against_reference(const mla::test::HostProblem& p, const Result& r,
                              const mla::test::Tolerance& tol = mla::test::Tolerance());

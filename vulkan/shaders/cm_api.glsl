@@ -41,6 +41,12 @@ uint g_lane;  // invocation index within its group of 32
 #define CM_LEN(c) c.length()
 #define CM_EL(c, i) c[i]
 
+// ok = whether the floats arr[e + s r].x of the 16 rows r are all exactly
+// 1.0 (the O rescale factors of a row group: no row's max moved), the same
+// in every invocation of the group of 32: one load a lane, a subgroup AND.
+#define CM_ROWS_ALL_ONE(ok, arr, e, s) \
+  ok = subgroupAnd(uintBitsToFloat(arr[uint(e) + (g_lane & 15u) * uint(s)].x) == 1.0)
+
 // Max over the 8 consecutive invocations of a softmax row (same subgroup).
 float row8_max(float v, uint slot) {
   v = max(v, subgroupShuffleXor(v, 1u));
@@ -118,6 +124,14 @@ void cm_muladd(CmA a, CmB b, inout CmC c) {
 #define CM_MULADD(a, b, c) cm_muladd(a, b, c)
 #define CM_LEN(c) 8
 #define CM_EL(c, i) c.v[i]
+
+// CM_ROWS_ALL_ONE as in the native build, without subgroup operations:
+// every invocation reads all 16 rows (the same words, the same result).
+#define CM_ROWS_ALL_ONE(ok, arr, e, s)                                                       \
+  {                                                                                          \
+    ok = true;                                                                               \
+    UNROLL for (uint r_ = 0u; r_ < 16u; ++r_) ok = ok && uintBitsToFloat(arr[uint(e) + r_ * uint(s)].x) == 1.0; \
+  }
 
 // Through shared memory and a workgroup barrier (every invocation calls it).
 float row8_max(float v, uint slot) {

@@ -40,8 +40,10 @@
 // profile (MLA_VULKAN_CM_PROFILE=1, *_pf modules: below, "Clock profile");
 // -DMLA_CM_PRODUCER -DMLA_CM_PW_BUFS=<1|2> for the producer-warp build
 // (MLA_VULKAN_CM_WARPS=producer, *_pw1 / *_pw2 modules; its main is in
-// decode_cm_pw.glsl; same arithmetic, same bits). The phases both mains
-// run are the macros of decode_cm_phases.glsl.
+// decode_cm_pw.glsl; same arithmetic, same bits); -DMLA_CM_RESCALE_ALWAYS
+// for O multiplied by the row rescale on every tile, not only where a row
+// max moved (MLA_VULKAN_CM_RESCALE=always, *_ra modules; same bits). The
+// phases both mains run are the macros of decode_cm_phases.glsl.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifdef MLA_CM_PROFILE

@@ -160,6 +160,40 @@
   l_run = l_run * corr + p_sum;                                       \
   m_run = m_new;
 
+// The O rescale (CM_TILE_PV). The default: a subgroup multiplies its O
+// accumulators by the rescale matrix only when some row of its group has a
+// factor other than exactly 1.0 (CM_ROWS_ALL_ONE, the same decision in the
+// whole subgroup). Skipping x * 1.0 is exact, so the results are those of
+// the multiply (MLA_CM_RESCALE_ALWAYS, *_ra modules: always multiply, the
+// build before; MLA_VULKAN_CM_RESCALE=always). A row outside [row0,
+// row_end) writes 1.0 instead of its factor (0: it never sees a key): its
+// O is never stored, and a padded group can skip too. CM_RESCALE_ROW: the
+// value of the rescale row; CM_PV_RESCALE: the rescale before the P.V loop
+// (declares cr where the loop multiplies by it); CM_PV_ADDEND(x, i): the
+// old O term of the fma.
+#ifdef MLA_CM_RESCALE_ALWAYS
+#define CM_RESCALE_ROW corr
+#define CM_PV_RESCALE  \
+  CmC cr;              \
+  CM_LOAD_C(cr, sS, s_base(rg, 1u), SP);
+#define CM_PV_ADDEND(x, i) CM_EL(x, i) * CM_EL(cr, i)
+#else
+#define CM_RESCALE_ROW (row_active ? corr : 1.0)
+#define CM_PV_RESCALE                                                                         \
+  bool rescale_one;                                                                           \
+  CM_ROWS_ALL_ONE(rescale_one, sS, s_base(rg, 1u), SP);                                       \
+  if (!rescale_one) {                                                                         \
+    CmC cr;                                                                                   \
+    CM_LOAD_C(cr, sS, s_base(rg, 1u), SP);                                                    \
+    UNROLL for (uint cb = 0u; cb < 8u; ++cb) {                                                \
+      CmC x = o[cb];                                                                          \
+      for (int i = 0; i < CM_LEN(x); ++i) CM_EL(x, i) = CM_EL(x, i) * CM_EL(cr, i);           \
+      o[cb] = x;                                                                              \
+    }                                                                                         \
+  }
+#define CM_PV_ADDEND(x, i) CM_EL(x, i)
+#endif
+
 // After every invocation of the row has read its partials: P row rl (FP16)
 // over partial 0, the rescale row (16 x corr) over partial 1.
 #define CM_SOFTMAX_STORE                                                                                   \
@@ -167,15 +201,15 @@
     const uint n = kg * KPT + j;                                                                           \
     sS[s_base(rg, 0u) + rl * SP + (n >> 3)][(n & 7u) >> 1] = packHalf2x16(vec2(pq[j], pq[j + 1u]));        \
   }                                                                                                        \
-  if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(corr));
+  if (kg < 4u) sS[s_base(rg, 1u) + rl * SP + kg] = floatBitsToUint(vec4(CM_RESCALE_ROW));
 
-// O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128).
+// O = O * rescale + (P.V) * 2^(eP + eKc), columns [128 cq, 128 cq + 128)
+// (the rescale: CM_PV_RESCALE above).
 #define CM_TILE_PV                                                                                    \
   if (rg_active) {                                                                                    \
     CmA pa[KB];                                                                                       \
     UNROLL for (uint ks = 0u; ks < KB; ++ks) CM_LOAD_A(pa[ks], sS, s_base(rg, 0u) + 2u * ks, SP);     \
-    CmC cr;                                                                                           \
-    CM_LOAD_C(cr, sS, s_base(rg, 1u), SP);                                                            \
+    CM_PV_RESCALE                                                                                     \
     const int eo = eP + eKc;                                                                          \
     const float f1 = pow2(clamp(eo, -126, 127)), f2 = pow2(eo - clamp(eo, -126, 127));                \
     UNROLL for (uint cb = 0u; cb < 8u; ++cb) {                                                        \
@@ -187,7 +221,7 @@
         CM_MULADD(pa[ks], v, pv);                                                                     \
       }                                                                                               \
       CmC x = o[cb];                                                                                  \
-      for (int i = 0; i < CM_LEN(x); ++i) CM_EL(x, i) = fma(CM_EL(pv, i) * f1, f2, CM_EL(x, i) * CM_EL(cr, i)); \
+      for (int i = 0; i < CM_LEN(x); ++i) CM_EL(x, i) = fma(CM_EL(pv, i) * f1, f2, CM_PV_ADDEND(x, i)); \
       o[cb] = x;                                                                                      \
     }                                                                                                 \
   }

@@ -142,16 +142,37 @@ Status cm_warps_from_env(Pipelines* out) {
   return Status::Ok();
 }
 
+// MLA_VULKAN_CM_RESCALE: the coopmat decode's O rescale (decode_cm_phases.glsl
+// CM_PV_RESCALE): "skip" (unset, the default: a subgroup multiplies its O
+// accumulators by its rows' rescale factors only when one of them is not
+// exactly 1, i.e. some row's running max moved; same bits) or "always" (the
+// multiply on every tile, the build before: *_ra modules, for comparison),
+// built with the default fetch and scan only, without the clock profile.
+// Sets Pipelines::cm_rescale_suffix.
+Status cm_rescale_from_env(Pipelines* out) {
+  const char* v = std::getenv("MLA_VULKAN_CM_RESCALE");
+  const std::string e = v ? v : "";
+  out->cm_rescale_suffix.clear();
+  if (e.empty() || e == "skip") return Status::Ok();
+  if (e != "always") return invalid_argument("MLA_VULKAN_CM_RESCALE = '" + e + "': expected skip or always");
+  if (out->cm_suffix != "_sx")
+    return invalid_argument("MLA_VULKAN_CM_RESCALE=always is built with the default fetch and scan only (not with "
+                            "MLA_VULKAN_FETCH, MLA_VULKAN_CM_SCAN=tile or MLA_VULKAN_CM_PROFILE)");
+  out->cm_rescale_suffix = "_ra";
+  return Status::Ok();
+}
+
 // The producer-warp build of coopmat module `name` (rg row groups, n keys)
-// for the default suffix "_sx": two key tiles when asked for and they fit,
-// else one; null (the default build) when none fits or it is not built.
-const spirv::Module* producer_module(const std::string& name, int rg, int n, int want_bufs,
-                                     const VkPhysicalDeviceLimits& limits, int* bufs) {
+// for the default suffix "_sx" (+ rescale, "" or "_ra"): two key tiles when
+// asked for and they fit, else one; null (the default build) when none fits
+// or it is not built.
+const spirv::Module* producer_module(const std::string& name, const std::string& rescale, int rg, int n,
+                                     int want_bufs, const VkPhysicalDeviceLimits& limits, int* bufs) {
   const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
   if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
   for (int b = want_bufs; b >= 1; --b) {
     if (uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) > limits.maxComputeSharedMemorySize) continue;
-    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b))) {
+    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b) + rescale)) {
       *bufs = b;
       return m;
     }
@@ -184,6 +205,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
   MLA_RETURN_IF_ERROR(cm_suffix_from_env(out->fetch_suffix, &out->cm_suffix));
   if (out->profile) MLA_RETURN_IF_ERROR(cm_profile_suffix(out->fetch_suffix, &out->cm_suffix));
   MLA_RETURN_IF_ERROR(cm_warps_from_env(out));
+  MLA_RETURN_IF_ERROR(cm_rescale_from_env(out));
   // The producer build exists for the default suffix only (run fetch, fast scan, no profile).
   const int want_bufs = out->cm_suffix == "_sx" ? out->producer_bufs : 0;
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
@@ -196,7 +218,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       if (n > std::max(16, key_cap) || smem > limits.maxComputeSharedMemorySize) continue;
       const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
                                std::to_string(n);
-      const spirv::Module* m = find_fetch_module(name, out->cm_suffix);
+      const spirv::Module* m = find_fetch_module(name, out->cm_suffix + out->cm_rescale_suffix);
       if (!m) continue;  // not built (the emulated build has N = 16, 1 and 2 groups)
       DecodeVariant v;
       v.rows = 16 * rg;
@@ -207,7 +229,8 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       DecodeVariant pv = v;
       pv.pipeline = VK_NULL_HANDLE;
       if (want_bufs > 0)
-        if (const spirv::Module* pm = producer_module(name, rg, n, want_bufs, limits, &pv.producer_bufs)) {
+        if (const spirv::Module* pm =
+                producer_module(name, out->cm_rescale_suffix, rg, n, want_bufs, limits, &pv.producer_bufs)) {
           MLA_RETURN_IF_ERROR(make_pipeline(device, out, pm, &pv.pipeline, !emulated));
           out->cm_producer = pv;
         }
@@ -256,6 +279,7 @@ std::string Pipelines::describe() const {
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
   if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_sx") == 0) s += " scan=fast";
   if (kind != DecodeKind::fp32 && profile) s += " profile";
+  if (kind != DecodeKind::fp32 && !cm_rescale_suffix.empty()) s += " rescale=always";
   // The producer-warp 16-row tile: its key tiles, and the KV formats that take it.
   if (kind != DecodeKind::fp32 && cm_producer.rows)
     s += " warps=producer:CM16xN" + std::to_string(cm_producer.keys) + "xP" +
