@@ -317,13 +317,13 @@ TEST_CASE("api: MLA_VULKAN_CM_WARPS=producer does not change a single bit") {
 }
 
 TEST_CASE("api: MLA_VULKAN_CM_RESCALE=skip does not change a single bit") {
-  // decode_cm_phases.glsl CM_PV_RESCALE: the default skips the multiply of O
+  // decode_cm_phases.glsl CM_PV_RESCALE: skip leaves out the multiply of O
   // by a rescale of exactly 1 (no row max moved); MLA_VULKAN_CM_RESCALE=always
   // (*_ra modules) multiplies on every tile: the same bits, emulated and
   // native where present (BF16 KV on the producer-warp build, FP8 on the
   // default one unless MLA_VULKAN_CM_WARPS says otherwise). (Maxima that move
   // in some tiles only, padded groups, NaN: "coopmat: skipping the O rescale
-  // ..."; lavapipe runs the whole emulated suite with the skip.)
+  // ...".) Unset = auto: skip in the one-key-tile producer build only.
   using mla::vulkan::Options;
   if (!vk_test::default_cm_build("MLA_VULKAN_CM_RESCALE=always")) return;
   const char* const values[2] = {"always", "skip"};

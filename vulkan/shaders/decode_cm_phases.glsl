@@ -160,7 +160,7 @@
   l_run = l_run * corr + p_sum;                                       \
   m_run = m_new;
 
-// The O rescale (CM_TILE_PV). The default: a subgroup multiplies its O
+// The O rescale (CM_TILE_PV). Without MLA_CM_RESCALE_ALWAYS: a subgroup multiplies its O
 // accumulators by the rescale matrix only when some row of its group has a
 // factor other than exactly 1.0 (CM_ROWS_ALL_ONE, the same decision in the
 // whole subgroup). Skipping x * 1.0 is exact, so the results are those of

@@ -143,36 +143,46 @@ Status cm_warps_from_env(Pipelines* out) {
 }
 
 // MLA_VULKAN_CM_RESCALE: the coopmat decode's O rescale (decode_cm_phases.glsl
-// CM_PV_RESCALE): "skip" (unset, the default: a subgroup multiplies its O
-// accumulators by its rows' rescale factors only when one of them is not
-// exactly 1, i.e. some row's running max moved; same bits) or "always" (the
-// multiply on every tile, the build before: *_ra modules, for comparison),
-// built with the default fetch and scan only, without the clock profile.
-// Sets Pipelines::cm_rescale_suffix.
+// CM_PV_RESCALE): "skip" (a subgroup multiplies its O accumulators by its
+// rows' rescale factors only when one of them is not exactly 1, i.e. some
+// row's running max moved; same bits), "always" (the multiply on every tile:
+// *_ra modules) or unset ("auto": skip in the producer-warp build with one
+// key tile, always elsewhere: H200, B128 kv4096 H16, sixteenth session, skip
+// vs always: producer N32 0.738 -> 0.726 ms, but the default main 0.822 ->
+// 0.831 (FP8 KV 0.880 -> 0.887) and the producer N16 with two key tiles
+// 0.781 -> 0.812). The *_ra modules exist for the default fetch and scan
+// only, without the clock profile. Sets Pipelines::cm_rescale.
 Status cm_rescale_from_env(Pipelines* out) {
   const char* v = std::getenv("MLA_VULKAN_CM_RESCALE");
   const std::string e = v ? v : "";
-  out->cm_rescale_suffix.clear();
+  out->cm_rescale = e.empty() ? "auto" : e;
   if (e.empty() || e == "skip") return Status::Ok();
   if (e != "always") return invalid_argument("MLA_VULKAN_CM_RESCALE = '" + e + "': expected skip or always");
   if (out->cm_suffix != "_sx")
     return invalid_argument("MLA_VULKAN_CM_RESCALE=always is built with the default fetch and scan only (not with "
                             "MLA_VULKAN_FETCH, MLA_VULKAN_CM_SCAN=tile or MLA_VULKAN_CM_PROFILE)");
-  out->cm_rescale_suffix = "_ra";
   return Status::Ok();
+}
+
+// The rescale suffix of a coopmat module: the default main (producer_bufs =
+// 0) or the producer-warp build with producer_bufs key tiles.
+std::string rescale_suffix(const Pipelines& p, int producer_bufs) {
+  if (p.cm_suffix != "_sx" || p.cm_rescale == "skip") return "";  // the other builds skip only
+  if (p.cm_rescale == "always") return "_ra";
+  return producer_bufs == 1 ? "" : "_ra";
 }
 
 // The producer-warp build of coopmat module `name` (rg row groups, n keys)
 // for the default suffix "_sx" (+ rescale, "" or "_ra"): two key tiles when
 // asked for and they fit, else one; null (the default build) when none fits
 // or it is not built.
-const spirv::Module* producer_module(const std::string& name, const std::string& rescale, int rg, int n,
-                                     int want_bufs, const VkPhysicalDeviceLimits& limits, int* bufs) {
+const spirv::Module* producer_module(const std::string& name, const Pipelines& p, int rg, int n, int want_bufs,
+                                     const VkPhysicalDeviceLimits& limits, int* bufs) {
   const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
   if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
   for (int b = want_bufs; b >= 1; --b) {
     if (uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) > limits.maxComputeSharedMemorySize) continue;
-    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b) + rescale)) {
+    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b) + rescale_suffix(p, b))) {
       *bufs = b;
       return m;
     }
@@ -218,7 +228,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       if (n > std::max(16, key_cap) || smem > limits.maxComputeSharedMemorySize) continue;
       const std::string name = std::string(emulated ? "decode_cme_r" : "decode_cm_r") + std::to_string(rg) + "_n" +
                                std::to_string(n);
-      const spirv::Module* m = find_fetch_module(name, out->cm_suffix + out->cm_rescale_suffix);
+      const spirv::Module* m = find_fetch_module(name, out->cm_suffix + rescale_suffix(*out, 0));
       if (!m) continue;  // not built (the emulated build has N = 16, 1 and 2 groups)
       DecodeVariant v;
       v.rows = 16 * rg;
@@ -230,7 +240,7 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
       pv.pipeline = VK_NULL_HANDLE;
       if (want_bufs > 0)
         if (const spirv::Module* pm =
-                producer_module(name, out->cm_rescale_suffix, rg, n, want_bufs, limits, &pv.producer_bufs)) {
+                producer_module(name, *out, rg, n, want_bufs, limits, &pv.producer_bufs)) {
           MLA_RETURN_IF_ERROR(make_pipeline(device, out, pm, &pv.pipeline, !emulated));
           out->cm_producer = pv;
         }
@@ -279,7 +289,7 @@ std::string Pipelines::describe() const {
   s += std::string(" fetch=") + fetch_name(fetch_suffix);
   if (kind != DecodeKind::fp32 && cm_suffix.compare(0, 3, "_sx") == 0) s += " scan=fast";
   if (kind != DecodeKind::fp32 && profile) s += " profile";
-  if (kind != DecodeKind::fp32 && !cm_rescale_suffix.empty()) s += " rescale=always";
+  if (kind != DecodeKind::fp32 && cm_rescale != "skip") s += " rescale=" + cm_rescale;
   // The producer-warp 16-row tile: its key tiles, and the KV formats that take it.
   if (kind != DecodeKind::fp32 && cm_producer.rows)
     s += " warps=producer:CM16xN" + std::to_string(cm_producer.keys) + "xP" +

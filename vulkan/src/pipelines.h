@@ -52,10 +52,10 @@ struct Pipelines {
   // MLA_VULKAN_CM_SCAN=fast (decode_cm.comp MLA_CM_SCAN_FAST); then "_pf"
   // appended for the clock profile.
   std::string cm_suffix;
-  // MLA_VULKAN_CM_RESCALE (coopmat kinds): "" (skip, the default) or "_ra"
-  // (always: decode_cm_phases.glsl MLA_CM_RESCALE_ALWAYS), appended to
-  // cm_suffix "_sx" and to the producer-warp modules.
-  std::string cm_rescale_suffix;
+  // MLA_VULKAN_CM_RESCALE (coopmat kinds): "auto" (unset), "skip" or
+  // "always" (decode_cm_phases.glsl MLA_CM_RESCALE_ALWAYS, the *_ra modules);
+  // rescale_suffix() turns it into a module suffix per build.
+  std::string cm_rescale = "auto";
   // Set before create_pipelines for the clock profile (MLA_VULKAN_CM_PROFILE=1,
   // coopmat kinds only): cm_suffix gets "_pf" (decode_cm.comp MLA_CM_PROFILE)
   // and the set layout the binding MLA_VK_BIND_PROFILE.
