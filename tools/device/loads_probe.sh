@@ -9,7 +9,8 @@
 #   lo         loads only (MLA_DEV_SKIP=8): nine 2-D TMA boxes a tile
 #   lo-bulk    loads only, one 1-D bulk copy a page (MLA_DEV_LOADS_BULK; wrong layout)
 #   lo-cpa     loads only, every row by cp.async
-# Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax);
+# Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax: cuda_args;
+# "name:[cuda args]:[cpp args]" sets cpp_args too, e.g. "-DMLA_DEV_SKIP=2" for api.cpp);
 # PROBE_ONLY_EXTRA=1 runs the library and the extra builds only. Builds named
 # lib* are reference-checked on one request (--check-gflop 2).
 # (Assembled from the fifteenth session's one-off calls, which ran each part.)
@@ -29,8 +30,11 @@ for e in ${PROBE_EXTRA:-}; do SPECS+=("$e"); done
 names=()
 for spec in "${SPECS[@]}"; do
   n=${spec%%:*}
+  args=${spec#*:}
+  cpp=[]  # an optional third field: cpp_args (api.cpp's MLA_DEV_SKIP=2, no combine)
+  if [[ $args == *:* ]]; then cpp=${args#*:}; args=${args%%:*}; fi
   names+=("$n")
-  ( meson setup "build-probe-$n" "${S[@]}" "-Dcuda_args=${spec#*:}" > "$OUT_DIR/build-$n.log" 2>&1 &&
+  ( meson setup "build-probe-$n" "${S[@]}" "-Dcuda_args=$args" "-Dcpp_args=$cpp" > "$OUT_DIR/build-$n.log" 2>&1 &&
     timeout 240 ninja -C "build-probe-$n" tools/mla >> "$OUT_DIR/build-$n.log" 2>&1
     echo "rc=$?" >> "$OUT_DIR/build-$n.log" ) &
 done
