@@ -1,11 +1,14 @@
-// sm90_tma.cuh - the bulk tensor copy (TMA) pieces of the sm_90a kernel:
-// loading a box of a 2D tensor map into shared memory with completion on an
-// mbarrier, and announcing the bytes a phase of that barrier waits for.
+// sm90_tma.cuh - the bulk tensor copy (TMA) pieces of the sm_90a kernels:
+// loading a box of the KV pool's tensor map into shared memory with
+// completion on an mbarrier, and announcing the bytes a phase of that
+// barrier waits for.
 //
-// The KV pool is described as a 2D tensor [num_pages * page_size rows][576]
-// BF16 (row pitch 1152 bytes) with boxes of 64 columns x R rows and the
-// 128-byte swizzle, so one box lands as R rows of one column block of a tile,
-// in the layout wgmma reads. The map is built on the host (sm90_tma_map.h).
+// The KV pool is described (sm90_tma_map.h, built on the host) either as 8-row
+// groups, a 4-D tensor whose box of whole groups lands in the row-group layout
+// of sm90_config.cuh (the default: tma_load_row_groups), or as a 2-D tensor
+// [rows][row bytes] whose box of one 128-byte column block x R rows lands as R
+// rows of one column block of a tile (the A/B builds: tma_load_2d); 128-byte
+// swizzle either way, the layout wgmma reads.
 #pragma once
 
 #include <cuda.h>
