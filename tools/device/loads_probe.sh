@@ -11,7 +11,7 @@
 #   lo-cpa     loads only, every row by cp.async
 # Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax: cuda_args;
 # "name:[cuda args]:[cpp args]" sets cpp_args too, e.g. "-DMLA_DEV_SKIP=2" for api.cpp);
-# PROBE_ONLY_EXTRA=1 runs the library and the extra builds only. Builds named
+# PROBE_MODE: bench modes (default layer; e.g. graph,layer). PROBE_ONLY_EXTRA=1 runs the library and the extra builds only. Builds named
 # lib* are reference-checked on one request (--check-gflop 2).
 # (Assembled from the fifteenth session's one-off calls, which ran each part.)
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
@@ -46,7 +46,7 @@ ONLY=${PROBE_ONLY:-b128_kv4096_h32_q1_p64,b128_kv4096_h16_q1_p64,b128_kv4096_h64
 for r in 1 2; do
   for n in "${names[@]}"; do
     check=0; [[ $n == lib* ]] && check=2  # full kernels: reference-check one request; loads only cannot pass
-    step "$n-$r" 60 "build-probe-$n/tools/mla" bench --sweep issue5 --only "$ONLY" --mode layer --min-runs 20 \
+    step "$n-$r" 60 "build-probe-$n/tools/mla" bench --sweep issue5 --only "$ONLY" --mode "${PROBE_MODE:-layer}" --min-runs 20 \
       --target-ms 20 --check-gflop $check --json "$OUT_DIR/probe.jsonl" --commit "${MLA_COMMIT:-unknown}-$n"
   done
 done

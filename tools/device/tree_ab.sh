@@ -9,7 +9,8 @@
 #      e.g. graph,layer) on every build, in turn, AB_ROUNDS times;
 #   2. ncu durations of the kernels matching AB_NCU_KERNELS at each of AB_NCU_CONFIG
 #      (issue5 configs, comma-separated) on both builds;
-#   3. the planner's host-side bound tests and the cuda suite on this tree.
+#   3. the planner's host-side bound tests and the cuda suite on this tree (AB_SUITE= skips
+#      both, and their builds: for a timing-only bisection).
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
 # Summary: $OUT/treeab-summary.txt; logs: $OUT/treeab-logs.tgz; times: $OUT/treeab.jsonl.
 set -u
@@ -33,7 +34,7 @@ for t in "${OLDS[@]}"; do
 done
 names+=(new)
 ( meson setup build-new "${S[@]}" > "$OUT_DIR/build-new.log" 2>&1 &&
-  ninja -C build-new tools/mla tests/cuda/test_cuda tests/unit/test_cuda_bounds >> "$OUT_DIR/build-new.log" 2>&1
+  ninja -C build-new tools/mla ${AB_SUITE-tests/cuda/test_cuda tests/unit/test_cuda_bounds} >> "$OUT_DIR/build-new.log" 2>&1
   echo "rc=$?" >> "$OUT_DIR/build-new.log" ) &
 wait
 for n in "${names[@]}"; do echo "   | build $n: $(tail -1 "$OUT_DIR/build-$n.log")" | tee -a "$SUMMARY"; done
@@ -53,7 +54,9 @@ for c in ${NCU//,/ }; do
       --min-runs 1 --max-runs 1 --warmup 1 --check-gflop 0
   done
 done
-step bounds 60 build-new/tests/unit/test_cuda_bounds
-step suite 120 build-new/tests/cuda/test_cuda
+if [ -n "${AB_SUITE-1}" ]; then
+  step bounds 60 build-new/tests/unit/test_cuda_bounds
+  step suite 120 build-new/tests/cuda/test_cuda
+fi
 cp "$OUT_DIR/ab.jsonl" "$OUT_DIR/../treeab.jsonl"
 step_finish treeab

@@ -96,8 +96,12 @@ static_assert(kv_chunk_offset(63, 71) < kTileBytes && kv_chunk_offset(56, 64) ==
 // the tile lands on barrier block_part(cb) of the stage, so S = Q K^T starts
 // on the first blocks while the later ones are still in flight (FlashMLA
 // does the same, one barrier per block). 1 restores one barrier a stage.
+// Only the column-block layout has parts to land: a row group carries every
+// block, so with row groups the default is 1, which also leaves the two
+// part-boundary wgmma fences out of S's k-step chain (H200, B128 kv4096 H16,
+// layer mode, seventeenth session: page 1 207.9 -> 204.5 us, page 64 equal).
 #ifndef MLA_SM90_FULL_PARTS
-#define MLA_SM90_FULL_PARTS 3
+#define MLA_SM90_FULL_PARTS (MLA_SM90_KV_ROWGROUPS ? 1 : 3)
 #endif
 constexpr uint32_t kFullParts = MLA_SM90_FULL_PARTS;
 static_assert(kFullParts >= 1 && kFullParts <= 9, "1 to 9 parts of the 9 column blocks");

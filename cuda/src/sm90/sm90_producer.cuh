@@ -10,7 +10,7 @@
 //    on the stage's barrier in bytes;
 //  - otherwise row by row with 16-byte cp.async, 32 lanes side by side over
 //    the row's 72 chunks; a row past the item's keys, past max_pages or on a
-//    page id outside [0, num_pages) is never read: 0 source bytes write zeros,
+//    page id outside [0, num_pages) is never read: the ignore-src form writes zeros,
 //    so masked keys carry finite values into P.V.
 // Pages of 1, 2 or 4 rows (box_rows = 0) use cp.async throughout, and so
 // does Q (one tile per item, rows past the request become zeros).
@@ -29,30 +29,52 @@
 namespace mla::cuda_impl::sm90 {
 
 // Copies one row with the whole warp: 72 chunks = two warp-wide runs, then
-// 8 lanes for the rest. bytes = 0 writes zeros and reads nothing. kKvTile:
-// the row goes into a KV tile (kv_chunk_offset), else into the Q tile.
+// 8 lanes for the rest. zero: writes zeros and reads nothing. kKvTile: the
+// row goes into a KV tile (kv_chunk_offset), else into the Q tile. Lane l's
+// chunks l, l + 32 and l + 64 share their swizzle (chunk % 8 = l % 8) and lie
+// 4 column blocks apart, so the lane computes one offset a row; one 64-bit
+// shuffle a row brings the source and its readable bit (RowSource). Before
+// (an offset a chunk, three shuffles, the size form of cp.async) page 1 took
+// 235.9 us instead of 209.2 (H200, B128 kv4096 H16, graph, seventeenth
+// session; 219.3 with the one offset alone).
 template <bool kKvTile>
-__device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, uint32_t bytes,
-                                         uint32_t lane) {
-  const auto offset = [row](uint32_t chunk) {
-    return kKvTile ? kv_chunk_offset(row, chunk) : swizzled_chunk_offset(row, chunk);
-  };
-  cp_async_16(tile + offset(lane), src + lane * 16, bytes);
-  cp_async_16(tile + offset(lane + 32), src + (lane + 32) * 16, bytes);
-  if (lane < kChunksPerRow - 64) cp_async_16(tile + offset(lane + 64), src + (lane + 64) * 16, bytes);
+constexpr bool copy_row_offsets_hold() {
+  constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
+  for (uint32_t row = 0; row < 64; ++row)
+    for (uint32_t lane = 0; lane < 32; ++lane)
+      for (uint32_t k = 1; k < 3 && lane + 32 * k < kChunksPerRow; ++k) {
+        const uint32_t chunk = lane + 32 * k;
+        const uint32_t want = kKvTile ? kv_chunk_offset(row, chunk) : swizzled_chunk_offset(row, chunk);
+        const uint32_t got = (kKvTile ? kv_chunk_offset(row, lane) : swizzled_chunk_offset(row, lane)) + 4 * k * kBlock;
+        if (want != got) return false;
+      }
+  return true;
+}
+static_assert(copy_row_offsets_hold<true>() && copy_row_offsets_hold<false>(),
+              "a lane's chunks l + 32 k lie 4 k column blocks after chunk l");
+
+template <bool kKvTile>
+__device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, bool zero, uint32_t lane) {
+  constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
+  const uint32_t dst = tile + (kKvTile ? kv_chunk_offset(row, lane) : swizzled_chunk_offset(row, lane));
+  cp_async_16_or_zero(dst, src + lane * 16, zero);
+  cp_async_16_or_zero(dst + 4 * kBlock, src + (lane + 32) * 16, zero);
+  if (lane < kChunksPerRow - 64) cp_async_16_or_zero(dst + 8 * kBlock, src + (lane + 64) * 16, zero);
 }
 
-// Where one key's row comes from: src / bytes for cp.async (bytes = 0: not
-// readable, zeros) and its row index in the pool for TMA.
+// Where one key's row comes from: its address for cp.async, with bit 0 set
+// when the row is not readable (rows are 16-byte aligned, so the bit is
+// free; one 64-bit shuffle then carries both), and its row index in the pool
+// for TMA.
 struct RowSource {
-  const uint8_t* src;
-  uint32_t bytes;
+  uint64_t tagged;  // address | 1 when not readable (then the pool's base | 1)
   int32_t pool_row;
+  __device__ bool readable() const { return (tagged & 1u) == 0; }
 };
 
 __device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const int32_t* pages, int32_t key,
                                                    int32_t key_hi) {
-  RowSource r{static_cast<const uint8_t*>(p.kv_pool), 0u, 0};
+  RowSource r{reinterpret_cast<uint64_t>(p.kv_pool) | 1u, 0};
   if (key < key_hi) {
     const int32_t page_index = key >> p.page_shift;
     if (page_index < p.max_pages) {
@@ -60,8 +82,7 @@ __device__ __forceinline__ RowSource kv_row_source(const DecodeParams& p, const 
       if (page >= 0 && page < p.num_pages) {
         const int64_t slot = int64_t(page) * p.page_size + (key & (p.page_size - 1));
         r.pool_row = int32_t(slot);  // TMA coordinate; the host enables TMA only when rows fit in int32
-        r.src += slot * int64_t(kRowBytes);
-        r.bytes = 16;
+        r.tagged = reinterpret_cast<uint64_t>(static_cast<const uint8_t*>(p.kv_pool) + slot * int64_t(kRowBytes));
       } else {
         // The planner checked the table; it changed since. Zeros, and say so
         // (as the portable kernel does).
@@ -122,8 +143,8 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
   // overlap the consumers' work on the tile that still occupies it.
   const RowSource lo = kv_row_source(p, pages, k0 + int32_t(lane), key_hi);
   const RowSource hi = kv_row_source(p, pages, k0 + int32_t(lane) + 32, key_hi);
-  const uint64_t readable = uint64_t(__ballot_sync(0xffffffffu, lo.bytes != 0)) |
-                            (uint64_t(__ballot_sync(0xffffffffu, hi.bytes != 0)) << 32);
+  const uint64_t readable = uint64_t(__ballot_sync(0xffffffffu, lo.readable())) |
+                            (uint64_t(__ballot_sync(0xffffffffu, hi.readable())) << 32);
   if (wait_empty) mbar_wait(empty, empty_parity);
 
   const int32_t run_rows = box_rows > 0 ? box_rows : 16;
@@ -184,9 +205,8 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
     for (int32_t j = int32_t(warp); j * run_rows < kKeys; j += 4) {
       if ((tma_runs >> j) & 1u) continue;
       for (int32_t r = j * run_rows; r < (j + 1) * run_rows; ++r) {
-        const uint64_t src = __shfl_sync(0xffffffffu, reinterpret_cast<uint64_t>(r < 32 ? lo.src : hi.src), r & 31);
-        const uint32_t bytes = __shfl_sync(0xffffffffu, r < 32 ? lo.bytes : hi.bytes, r & 31);
-        copy_row<true>(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src), bytes, lane);
+        const uint64_t src = __shfl_sync(0xffffffffu, r < 32 ? lo.tagged : hi.tagged, r & 31);
+        copy_row<true>(tile, uint32_t(r), reinterpret_cast<const uint8_t*>(src & ~uint64_t(1)), (src & 1u) != 0, lane);
       }
     }
 #pragma unroll
@@ -202,7 +222,7 @@ __device__ __forceinline__ void prefetch_kv_tile(const DecodeParams& p, const in
   const uint32_t warp = (threadIdx.x >> 5) & 3;
   if (lane >= 16) return;
   const RowSource r = kv_row_source(p, pages, k0 + int32_t(warp * 16 + lane), key_hi);
-  if (r.bytes) l2_prefetch(r.src, kRowBytes);
+  if (r.readable()) l2_prefetch(reinterpret_cast<const void*>(r.tagged), kRowBytes);
 }
 
 // The Q rows of one M tile are contiguous in Q; rows past `rows` become zeros.
@@ -215,7 +235,7 @@ __device__ __forceinline__ void load_q_tile(const DecodeParams& p, int64_t q_row
   if (kVariant != kVariantNoLoad)
     for (uint32_t r = warp * 16; r < warp * 16 + 16; ++r) {
       const bool valid = int32_t(r) < rows;
-      copy_row<false>(dst, r, valid ? q + (q_row0 + r) * int64_t(kRowBytes) : q, valid ? 16u : 0u, lane);
+      copy_row<false>(dst, r, valid ? q + (q_row0 + r) * int64_t(kRowBytes) : q, !valid, lane);
     }
   cp_async_arrive_noinc(full);
 }

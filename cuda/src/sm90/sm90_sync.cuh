@@ -71,6 +71,15 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint3
                : "memory");
 }
 
+// 16 bytes as cp_async_16, or 16 zeros without reading `src` when `zero`
+// (the ignore-src predicate: no size arithmetic in the SASS).
+__device__ __forceinline__ void cp_async_16_or_zero(uint32_t dst, const void* src, bool zero) {
+  asm volatile(
+      "{\n .reg .pred z;\n setp.ne.u32 z, %2, 0;\n cp.async.cg.shared.global [%0], [%1], 16, z;\n}" ::"r"(dst),
+      "l"(src), "r"(uint32_t(zero))
+      : "memory");
+}
+
 // Arrives on the barrier once every cp.async this thread issued so far has
 // landed. .noinc: the arrival counts against the barrier's expected count, so
 // a barrier fed by N copying threads is initialised with N.
