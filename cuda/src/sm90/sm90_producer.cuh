@@ -36,7 +36,7 @@ namespace mla::cuda_impl::sm90 {
 // shuffle a row brings the source and its readable bit (RowSource). Before
 // (an offset a chunk, three shuffles, the size form of cp.async) page 1 took
 // 235.9 us instead of 209.2 (H200, B128 kv4096 H16, graph, seventeenth
-// session; 219.3 with the one offset alone).
+// session; 219.4 with the one offset alone).
 template <bool kKvTile>
 constexpr bool copy_row_offsets_hold() {
   constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
