@@ -236,19 +236,21 @@ void scan_fields(uvec4 r, inout uint lo, inout uint hi) {
 }
 uint scan_result(uint lo, uint hi) { return max(max(lo >> 7, hi >> 23), 1u) - 1u; }
 
-void publish_tile_exponents(uint nk) {
-  const uint tid = gl_LocalInvocationID.x;
+// The exponents of the tile in g_regs (keys [0, nk)), held by invocation
+// `tid` of `stride` (the workgroup: T; the producer build's producers: PT),
+// into sWord[w + {0 content, 1 rope, 2 sigma_k}].
+void publish_exponents(uint tid, uint stride, uint nk, uint w) {
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   uint clo = 0u, chi = 0u, rlo = 0u, rhi = 0u;
   if (fp8) {  // E4M3 content needs no scaling (|x| <= 448, exact in FP16)
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * T;
+      const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_FP8_ROW_UVEC4 && idx % MLA_VK_FP8_ROW_UVEC4 >= MLA_VK_FP8_CONTENT_UVEC4)
         scan_fields(g_regs[j], rlo, rhi);
     }
   } else {
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * T;
+      const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
         if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
         else scan_fields(g_regs[j], clo, chi);
@@ -256,10 +258,11 @@ void publish_tile_exponents(uint nk) {
     }
   }
   const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
-  publish_max(scan_result(clo, chi), W_EXPKC);
-  publish_max(scan_result(rlo, rhi), W_EXPKR);
-  publish_max(es, W_EXPSIG);
+  publish_max(scan_result(clo, chi), w);
+  publish_max(scan_result(rlo, rhi), w + 1u);
+  publish_max(es, w + 2u);
 }
+void publish_tile_exponents(uint nk) { publish_exponents(gl_LocalInvocationID.x, T, nk, W_EXPKC); }
 #else
 // The exponents of the tile in g_regs (keys [0, nk)) into sWord.
 void publish_tile_exponents(uint nk) {
@@ -283,35 +286,36 @@ void publish_tile_exponents(uint nk) {
 }
 #endif  // MLA_CM_SCAN_FAST
 
-// g_regs -> sK as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k -> sKs.
-void stage_tile_f16(int eKc, int eKr) {
-  const uint tid = gl_LocalInvocationID.x;
+// g_regs -> sK[buf ...] as FP16, content * 2^-eKc, rope * 2^-eKr; sigma_k ->
+// sKs[ks ...]. Invocation `tid` of `stride` (as publish_exponents).
+void stage_tile_f16_at(uint tid, uint stride, uint buf, uint ks, int eKc, int eKr) {
   const float sc = pow2(-eKc), sr = pow2(-eKr);
   if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * T;
+      const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_FP8_ROW_UVEC4) {
         const uvec4 r = g_regs[j];
         const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
         if (w < MLA_VK_FP8_CONTENT_UVEC4) {  // 16 e4m3 codes -> 2 uvec4 of FP16
-          sK[n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
-          sK[n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
+          sK[buf + n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
+          sK[buf + n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
         } else {  // 8 BF16 rope values
-          sK[n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
+          sK[buf + n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
         }
       }
     }
   } else {
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * T;
+      const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
         const uint w = idx % MLA_VK_BF16_ROW_UVEC4;
-        sK[(idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
+        sK[buf + (idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
       }
     }
   }
-  if (tid < N) sKs[tid] = g_reg_sk;
+  if (tid < N) sKs[ks + tid] = g_reg_sk;
 }
+void stage_tile_f16(int eKc, int eKr) { stage_tile_f16_at(gl_LocalInvocationID.x, T, 0u, 0u, eKc, eKr); }
 
 // Q rows [16 rg2, 16 rg2 + 16) of the workgroup -> sK rows 0..15 as FP16 *
 // 2^-eQ (eQ per row); rows past row_end are zeros. Every invocation calls
@@ -340,11 +344,11 @@ void stage_q(uint rg2, uint inv, int row0, int row_end) {
   WG_SYNC();
 }
 
-// The rare path: every non-finite FP16 of the tile's V rows becomes 0 and
-// the keys that had one are flagged in sWord[W_BAD].
-void sanitize_v(uint inv) {
+// The rare path: every non-finite FP16 of the V rows of the key tile at
+// sK[buf ...] becomes 0 and the keys that had one are flagged in sWord[W_BAD].
+void sanitize_v_at(uint inv, uint buf) {
   for (uint i = inv; i < N * (MLA_DIM_V / 8); i += T) {
-    const uint n = i / (MLA_DIM_V / 8), at = n * KP + i % (MLA_DIM_V / 8);
+    const uint n = i / (MLA_DIM_V / 8), at = buf + n * KP + i % (MLA_DIM_V / 8);
     uvec4 u = sK[at];
     bool found = false;
     UNROLL for (uint c = 0u; c < 4u; ++c) {
@@ -358,6 +362,7 @@ void sanitize_v(uint inv) {
     }
   }
 }
+void sanitize_v(uint inv) { sanitize_v_at(inv, 0u); }
 
 bool nonfinite(float x) { return (floatBitsToUint(x) & 0x7F800000u) == 0x7F800000u; }
 

@@ -51,30 +51,7 @@
 uint pw_slot(uint s) { return 5u + 3u * s; }
 
 // Producers: the exponents of the tile in g_regs (keys [0, nk)) into slot word w.
-void pw_publish_exponents(uint nk, uint w) {
-  const uint tid = g_ptid;
-  const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
-  uint clo = 0u, chi = 0u, rlo = 0u, rhi = 0u;
-  if (fp8) {  // E4M3 content needs no scaling
-    UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * PT;
-      if (idx < N * MLA_VK_FP8_ROW_UVEC4 && idx % MLA_VK_FP8_ROW_UVEC4 >= MLA_VK_FP8_CONTENT_UVEC4)
-        scan_fields(g_regs[j], rlo, rhi);
-    }
-  } else {
-    UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * PT;
-      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
-        if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
-        else scan_fields(g_regs[j], clo, chi);
-      }
-    }
-  }
-  const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
-  publish_max(scan_result(clo, chi), w);
-  publish_max(scan_result(rlo, rhi), w + 1u);
-  publish_max(es, w + 2u);
-}
+void pw_publish_exponents(uint nk, uint w) { publish_exponents(g_ptid, PT, nk, w); }
 
 // The scales of a tile from its slot word w (as the default build's loop top).
 void pw_exponents(uint w, bool fp8, out int eKc, out int eKr, out int eP) {
@@ -91,36 +68,8 @@ void pw_clear_slot(uint w) {
   }
 }
 
-// Producers: g_regs -> key tile at sK[buf ...] as FP16 (stage_tile_f16 of
-// the default build, producer indices), sigma_k -> sKs[ks ...].
-void pw_stage(uint buf, uint ks, int eKc, int eKr) {
-  const uint tid = g_ptid;
-  const float sc = pow2(-eKc), sr = pow2(-eKr);
-  if (pc.kv_format == MLA_FORMAT_FP8_ROPE640) {
-    UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * PT;
-      if (idx < N * MLA_VK_FP8_ROW_UVEC4) {
-        const uvec4 r = g_regs[j];
-        const uint n = idx / MLA_VK_FP8_ROW_UVEC4, w = idx % MLA_VK_FP8_ROW_UVEC4;
-        if (w < MLA_VK_FP8_CONTENT_UVEC4) {
-          sK[buf + n * KP + 2u * w] = uvec4(f32x4_to_f16(fp8x4(r.x) * sc), f32x4_to_f16(fp8x4(r.y) * sc));
-          sK[buf + n * KP + 2u * w + 1u] = uvec4(f32x4_to_f16(fp8x4(r.z) * sc), f32x4_to_f16(fp8x4(r.w) * sc));
-        } else {
-          sK[buf + n * KP + MLA_DIM_CONTENT / 8 + (w - MLA_VK_FP8_CONTENT_UVEC4)] = bf16x8_to_f16(r, sr);
-        }
-      }
-    }
-  } else {
-    UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * PT;
-      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
-        const uint w = idx % MLA_VK_BF16_ROW_UVEC4;
-        sK[buf + (idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
-      }
-    }
-  }
-  if (tid < N) sKs[ks + tid] = g_reg_sk;
-}
+// Producers: g_regs -> key tile at sK[buf ...] as FP16, sigma_k -> sKs[ks ...].
+void pw_stage(uint buf, uint ks, int eKc, int eKr) { stage_tile_f16_at(g_ptid, PT, buf, ks, eKc, eKr); }
 
 #if BUFS == 1
 // BF16 tiles, one buffer: the conversion in registers while the consumers
@@ -144,24 +93,6 @@ void pw_store_converted() {
   if (tid < N) sKs[tid] = g_reg_sk;
 }
 #endif
-
-// sanitize_v of the default build on key tile `buf`, all T invocations.
-void pw_sanitize_v(uint inv, uint buf) {
-  for (uint i = inv; i < N * (MLA_DIM_V / 8); i += T) {
-    const uint n = i / (MLA_DIM_V / 8), at = buf + n * KP + i % (MLA_DIM_V / 8);
-    uvec4 u = sK[at];
-    bool found = false;
-    UNROLL for (uint c = 0u; c < 4u; ++c) {
-      const bool lo = (u[c] & 0x7C00u) == 0x7C00u, hi = (u[c] & 0x7C000000u) == 0x7C000000u;
-      found = found || lo || hi;
-      u[c] &= (lo ? 0xFFFF0000u : 0xFFFFFFFFu) & (hi ? 0x0000FFFFu : 0xFFFFFFFFu);
-    }
-    if (found) {
-      sK[at] = u;
-      atomicOr(sWord[W_BAD], 1u << n);
-    }
-  }
-}
 
 // row8_max for every invocation (the emulated one has a workgroup barrier;
 // producers pass through): the consumers' result is the default build's.
@@ -253,7 +184,7 @@ void main() {
     }
     WG_SYNC();  // B_S
     if (sWord[W_FLAG] != 0u) {
-      pw_sanitize_v(inv, cur);
+      sanitize_v_at(inv, cur);
       WG_SYNC();
     }
 
