@@ -28,15 +28,7 @@
 
 namespace mla::cuda_impl::sm90 {
 
-// Copies one row with the whole warp: 72 chunks = two warp-wide runs, then
-// 8 lanes for the rest. zero: writes zeros and reads nothing. kKvTile: the
-// row goes into a KV tile (kv_chunk_offset), else into the Q tile. Lane l's
-// chunks l, l + 32 and l + 64 share their swizzle (chunk % 8 = l % 8) and lie
-// 4 column blocks apart, so the lane computes one offset a row; one 64-bit
-// shuffle a row brings the source and its readable bit (RowSource). Before
-// (an offset a chunk, three shuffles, the size form of cp.async) page 1 took
-// 235.9 us instead of 209.2 (H200, B128 kv4096 H16, graph, seventeenth
-// session; 219.4 with the one offset alone).
+// copy_row's premise, checked for every row and lane of both tile kinds.
 template <bool kKvTile>
 constexpr bool copy_row_offsets_hold() {
   constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
@@ -53,6 +45,15 @@ constexpr bool copy_row_offsets_hold() {
 static_assert(copy_row_offsets_hold<true>() && copy_row_offsets_hold<false>(),
               "a lane's chunks l + 32 k lie 4 k column blocks after chunk l");
 
+// Copies one row with the whole warp: 72 chunks = two warp-wide runs, then
+// 8 lanes for the rest. zero: writes zeros and reads nothing. kKvTile: the
+// row goes into a KV tile (kv_chunk_offset), else into the Q tile. Lane l's
+// chunks l, l + 32 and l + 64 share their swizzle (chunk % 8 = l % 8) and lie
+// 4 column blocks apart, so the lane computes one offset a row; one 64-bit
+// shuffle a row brings the source and its readable bit (RowSource). Before
+// (an offset a chunk, three shuffles, the size form of cp.async) page 1 took
+// 235.9 us instead of 209.2 (H200, B128 kv4096 H16, graph, seventeenth
+// session; 219.4 with the one offset alone).
 template <bool kKvTile>
 __device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, bool zero, uint32_t lane) {
   constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
