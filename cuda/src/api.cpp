@@ -25,7 +25,9 @@
 // the sm90 kernels, an empty decode; bit 3: the BF16 sm90 decode without its
 // math, bit 4: without its loads (sm90_decode_bf16.cu; add
 // -DMLA_SM90_NONFINITE_CHECK=0, or the garbage tiles take the non-finite
-// path); results are garbage).
+// path); bit 5: sm90_epilogue.cuh stores nothing (the BF16 kernel's output,
+// LSE and fp32 partial rows; of the fp8 register-V kernels only the LSE):
+// what a split item's stores cost; results are garbage).
 // 0 in every real build.
 #ifndef MLA_DEV_SKIP
 #define MLA_DEV_SKIP 0

@@ -24,6 +24,14 @@ __device__ __forceinline__ RowPair thread_rows(uint32_t thread_in_wg) {
   return RowPair{warp * 16 + (lane >> 2), lane & 3};
 }
 
+// Measurement builds only (api.cpp, MLA_DEV_SKIP bit 5): the epilogue stores
+// nothing (both loops below run zero times), to time what the stores cost.
+#if defined(MLA_DEV_SKIP) && (MLA_DEV_SKIP & 32)
+constexpr int kEpilogueRows = 0;
+#else
+constexpr int kEpilogueRows = 2;  // the thread's two rows, r0 and r0 + 8
+#endif
+
 // Writes columns [col0, col0 + 256) of the thread's two rows, scaled by
 // inv_sum (1 / softmax sum, 0 for a row that saw no key): BF16 (round to
 // nearest even) into out for a whole-request item, fp32 into the split-K
@@ -31,7 +39,7 @@ __device__ __forceinline__ RowPair thread_rows(uint32_t thread_in_wg) {
 __device__ __forceinline__ void store_output_half(const DecodeParams& p, const ItemView& v, RowPair rp,
                                                   uint32_t col0, const float (&o)[128], const float (&inv_sum)[2]) {
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
+  for (int h = 0; h < kEpilogueRows; ++h) {
     const int32_t r = int32_t(rp.r0) + 8 * h;
     if (r >= v.rows) continue;
     const uint32_t col = col0 + 2 * rp.quad;
@@ -56,7 +64,7 @@ __device__ __forceinline__ void store_output_half(const DecodeParams& p, const I
 __device__ __forceinline__ void store_lse(const DecodeParams& p, const ItemView& v, RowPair rp, const float (&lse)[2]) {
   if (rp.quad != 0) return;
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
+  for (int h = 0; h < kEpilogueRows; ++h) {
     const int32_t r = int32_t(rp.r0) + 8 * h;
     if (r >= v.rows) continue;
     if (v.partial_row < 0)
