@@ -11,7 +11,8 @@
 #   lo-cpa     loads only, every row by cp.async
 # Extra builds: PROBE_EXTRA="name:['-DX=1','-DY=2'] ..." (meson array syntax: cuda_args;
 # "name:[cuda args]:[cpp args]" sets cpp_args too, e.g. "-DMLA_DEV_SKIP=2" for api.cpp);
-# PROBE_MODE: bench modes (default layer; e.g. graph,layer). PROBE_ONLY_EXTRA=1 runs the library and the extra builds only. Builds named
+# PROBE_ONLY_EXTRA=1 runs the library and the extra builds only; PROBE_MODE: the bench
+# modes (default layer; e.g. graph,layer); PROBE_ONLY: the issue5 configs. Builds named
 # lib* are reference-checked on one request (--check-gflop 2).
 # (Assembled from the fifteenth session's one-off calls, which ran each part.)
 # Run from the repository root on the GPU machine after `source .device/enter.sh`.
