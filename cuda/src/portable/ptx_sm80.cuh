@@ -11,10 +11,14 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// Copies 16 bytes, or writes 16 zero bytes without reading `src` when !valid.
+// Copies 16 bytes, or writes 16 zero bytes without reading `src` when !valid
+// (cp.async's ignore-src predicate: no size arithmetic in the SASS; the sm90
+// producer's row loop was measurably slower with the size form, perf_notes,
+// seventeenth session).
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-  const int src_bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+  asm volatile("{\n .reg .pred z;\n setp.eq.u32 z, %2, 0;\n cp.async.cg.shared.global [%0], [%1], 16, z;\n}" ::"r"(dst),
+               "l"(src), "r"(uint32_t(valid))
+               : "memory");
 }
 // Copies 4 bytes, or writes 4 zero bytes without reading `src` when !valid.
 __device__ __forceinline__ void cp_async_4(uint32_t dst, const void* src, bool valid) {

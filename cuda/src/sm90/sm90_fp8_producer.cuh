@@ -42,8 +42,8 @@ __device__ __forceinline__ void copy_row_fp8(uint32_t tile, uint32_t row, const 
   const auto offset = [row](uint32_t chunk) {
     return kKvTile ? fp8_kv_chunk_offset(row, chunk) : swizzled_chunk_offset(row, chunk);
   };
-  cp_async_16(tile + offset(lane), src + lane * 16, bytes);
-  if (lane < kFp8ChunksPerRow - 32) cp_async_16(tile + offset(lane + 32), src + (lane + 32) * 16, bytes);
+  cp_async_16_sized(tile + offset(lane), src + lane * 16, bytes);
+  if (lane < kFp8ChunksPerRow - 32) cp_async_16_sized(tile + offset(lane + 32), src + (lane + 32) * 16, bytes);
 }
 
 // Where one key's row and scale come from: its row index in the pool (and in

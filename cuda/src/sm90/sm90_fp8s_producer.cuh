@@ -35,7 +35,7 @@ __device__ __forceinline__ void load_q_compact(const DecodeParams& p, int64_t q_
   for (uint32_t i = tid; i < kSmallRows * kChunks; i += kWarpgroupThreads) {
     const uint32_t r = i / kChunks, c = i % kChunks;
     const bool valid = int32_t(r) < rows;
-    cp_async_16(dst + qc_chunk_offset(r, c), valid ? q + (q_row0 + r) * int64_t(kRowBytesQ) + 16 * c : q,
+    cp_async_16_sized(dst + qc_chunk_offset(r, c), valid ? q + (q_row0 + r) * int64_t(kRowBytesQ) + 16 * c : q,
                 valid ? 16u : 0u);
   }
   cp_async_arrive_noinc(full);

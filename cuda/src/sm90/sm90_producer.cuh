@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "../decode_params.h"
+#include "../portable/ptx_sm80.cuh"
 #include "sm90_config.cuh"
 #include "sm90_items.cuh"
 #include "sm90_sync.cuh"
@@ -58,9 +59,9 @@ template <bool kKvTile>
 __device__ __forceinline__ void copy_row(uint32_t tile, uint32_t row, const uint8_t* src, bool zero, uint32_t lane) {
   constexpr uint32_t kBlock = kKvTile ? kKvBlockStride : kColBlockBytes;
   const uint32_t dst = tile + (kKvTile ? kv_chunk_offset(row, lane) : swizzled_chunk_offset(row, lane));
-  cp_async_16_or_zero(dst, src + lane * 16, zero);
-  cp_async_16_or_zero(dst + 4 * kBlock, src + (lane + 32) * 16, zero);
-  if (lane < kChunksPerRow - 64) cp_async_16_or_zero(dst + 8 * kBlock, src + (lane + 64) * 16, zero);
+  ptx::cp_async_16(dst, src + lane * 16, !zero);
+  ptx::cp_async_16(dst + 4 * kBlock, src + (lane + 32) * 16, !zero);
+  if (lane < kChunksPerRow - 64) ptx::cp_async_16(dst + 8 * kBlock, src + (lane + 64) * 16, !zero);
 }
 
 // Where one key's row comes from: its address for cp.async, with bit 0 set

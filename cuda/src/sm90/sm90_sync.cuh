@@ -66,18 +66,9 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
 // Copies 16 bytes global -> shared; src_bytes = 0 reads nothing and writes
 // zeros, which is how rows outside the valid range (or on a bad page) become
 // finite zeros without touching memory.
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint32_t src_bytes) {
+__device__ __forceinline__ void cp_async_16_sized(uint32_t dst, const void* src, uint32_t src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
                : "memory");
-}
-
-// 16 bytes as cp_async_16, or 16 zeros without reading `src` when `zero`
-// (the ignore-src predicate: no size arithmetic in the SASS).
-__device__ __forceinline__ void cp_async_16_or_zero(uint32_t dst, const void* src, bool zero) {
-  asm volatile(
-      "{\n .reg .pred z;\n setp.ne.u32 z, %2, 0;\n cp.async.cg.shared.global [%0], [%1], 16, z;\n}" ::"r"(dst),
-      "l"(src), "r"(uint32_t(zero))
-      : "memory");
 }
 
 // Arrives on the barrier once every cp.async this thread issued so far has
