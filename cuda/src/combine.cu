@@ -5,6 +5,7 @@
 //           (a warp per row) for requests with few splits, (row, column part)
 //           units shared by all 8 warps for requests with many.
 #include "combine.h"
+#include "dev_timeline.cuh"
 #include "pdl.cuh"
 
 #include "combine.cuh"
@@ -47,6 +48,8 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
   __shared__ int32_t table_s[kCombineTable + 1];
   __shared__ WideScratch wide_s;
   const int warp = threadIdx.x >> 5;
+  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kCombine, 3, 512, 0);
+  MLA_DEV_STAMP_AT_EXIT(blockIdx.x < 512 ? timeline::kCombine + 3 * int32_t(blockIdx.x) + 2 : -1);
   // This grid starts once every decode CTA has exited (the decode kernels
   // never trigger their dependents early), and each decode CTA waited for
   // the planner's grid to end first (pdl.cuh): the planner's list and unit
@@ -57,6 +60,7 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
     // Nothing to combine (no split, no fault): one load. The wait stays so
     // that this grid ends after the decode grid, as in plain stream order.
     wait_for_primary_grid();
+    if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kCombine, 3, 512, 1);
     return;
   }
   const bool staged = count <= kCombineTable;
@@ -66,6 +70,7 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineDefaultCtasPerSm)
   __syncthreads();
   const int32_t total = table[count];
   wait_for_primary_grid();  // the decode grid's partials are complete and visible past this point
+  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kCombine, 3, 512, 1);
   int32_t e = 0;
   for (int32_t u = blockIdx.x; u < total; u += gridDim.x) {
     // Units only grow: the entry is at or after the previous unit's.
@@ -119,3 +124,5 @@ cudaError_t launch_combine(const CombineParams& p, int64_t max_units, int32_t sm
 }
 
 }  // namespace mla::cuda_impl
+
+MLA_DEV_TIMELINE_READER(read_combine_stamps)

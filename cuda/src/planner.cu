@@ -31,12 +31,14 @@
 
 #include "combine.h"
 #include "config.h"
+#include "dev_timeline.cuh"
 #include "pdl.cuh"
 
 namespace mla::cuda_impl {
 namespace {
 
 constexpr int kWarps = kPlannerThreads / 32;
+
 static_assert(kWarps <= 32, "one warp scans the warp totals");
 
 // Values scanned together: four sums, two maxima, one bitwise or.
@@ -233,6 +235,7 @@ __global__ void __launch_bounds__(kCheckThreads) page_check_kernel(const __grid_
   const int64_t cta = blockIdx.x;
   const int32_t b = int32_t(cta / p.check_chunks);
   const int32_t c = int32_t(cta - int64_t(b) * p.check_chunks);
+  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kCheck, 2, 256, 0);
   // The planner may start now: it reads only the caller's inputs before it
   // waits for this grid (this grid itself started after all earlier work).
   allow_dependent_launch();
@@ -249,6 +252,7 @@ __global__ void __launch_bounds__(kCheckThreads) page_check_kernel(const __grid_
   }
   bad = __syncthreads_or(bad) != 0;
   if (threadIdx.x == 0) p.page_flags[cta] = kv_ok ? (bad ? MLA_STATUS_BAD_PAGE_ID : 0u) : MLA_STATUS_BAD_KV_LEN;
+  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kCheck, 2, 256, 1);
 }
 
 // The page-check bits of request base + threadIdx.x (0 when !active): the OR
@@ -340,6 +344,8 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   const bool one_chunk = kFast || p.batch <= kPlannerThreads;
   const bool parallel = kFast || p.parallel;
   const int32_t batch_end = kFast ? 1 : p.batch;  // chunk loops: kFast has one chunk (batch >= 1)
+  if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner);
+  MLA_DEV_STAMP_AT_EXIT(timeline::kPlanner + 2);
   int buf = 0;  // scan buffer in turn (block_exclusive_scan)
 
   // The first chunk's inputs are the caller's, complete before the page check
@@ -353,6 +359,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     if (one_chunk && tid > 0) o_prev = p.q_offsets[tid - 1];
   }
   wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+  if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 1);
   allow_dependent_launch();  // the decode's CTAs may start their set-up (they wait for this grid to end)
   if (!flagged) {
     check_pages(p, flags_s);
@@ -559,6 +566,8 @@ __global__ void __launch_bounds__(kSmallThreads) planner_small_kernel(const __gr
   __shared__ int64_t payload_s;
   __shared__ bool whole_s;
   const int tid = threadIdx.x;
+  if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner);
+  MLA_DEV_STAMP_AT_EXIT(timeline::kPlanner + 2);
   if (tid < 32) {
     const int b = tid;  // this lane's request
     const bool active = b < p.batch;
@@ -570,6 +579,7 @@ __global__ void __launch_bounds__(kSmallThreads) planner_small_kernel(const __gr
       if (b > 0) o_prev = p.q_offsets[b - 1];
     }
     wait_for_primary_grid();  // the page check's flags are complete and visible past this point
+    if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 1);
     allow_dependent_launch();  // the decode's CTAs may start their set-up (they wait for this grid to end)
     // Phase B1 (planner_kernel: gather_flags, the starts test, request facts, the cost scan).
     uint32_t bits = 0;
@@ -718,3 +728,5 @@ ScheduleBounds schedule_bounds(SplitMode mode, int32_t num_splits, int32_t batch
 }
 
 }  // namespace mla::cuda_impl
+
+MLA_DEV_TIMELINE_READER(read_planner_stamps)

@@ -16,8 +16,51 @@
 #include "bench_problem.h"
 #include "mla/numeric.h"
 
+#if defined(MLA_DEV_TIMELINE)
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "../../cuda/src/dev_timeline.cuh"
+// Measurement builds only (cuda/src/dev_timeline.cuh): each stamping unit's reader.
+namespace mla::cuda_impl::timeline {
+void read_planner_stamps(unsigned long long* host, bool clear);
+void read_combine_stamps(unsigned long long* host, bool clear);
+void read_decode_stamps(unsigned long long* host, bool clear);
+}  // namespace mla::cuda_impl::timeline
+#endif
+
 namespace mla::tools::bench {
 namespace {
+
+#if defined(MLA_DEV_TIMELINE)
+constexpr int kTimelineSlots = mla::cuda_impl::timeline::kSlots;
+// Clears the stamps (before a mode's series) or writes the last run's
+// nonzero ones as "slot ns" lines to $MLA_DEV_TIMELINE_OUT/<config>-<mode>.tl.
+void timeline_step(const std::string& config, const char* mode, bool write) {
+  namespace tl = mla::cuda_impl::timeline;
+  if (!write) {
+    tl::read_planner_stamps(nullptr, true);
+    tl::read_combine_stamps(nullptr, true);
+    tl::read_decode_stamps(nullptr, true);
+    return;
+  }
+  std::vector<unsigned long long> a(kTimelineSlots), b(kTimelineSlots), c(kTimelineSlots);
+  (void)cudaDeviceSynchronize();
+  tl::read_planner_stamps(a.data(), false);
+  tl::read_combine_stamps(b.data(), false);
+  tl::read_decode_stamps(c.data(), false);
+  const char* dir = std::getenv("MLA_DEV_TIMELINE_OUT");
+  const std::string path = std::string(dir ? dir : ".") + "/" + config + "-" + mode + ".tl";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return;
+  for (int i = 0; i < kTimelineSlots; ++i) {
+    const unsigned long long v = a[i] ? a[i] : b[i] ? b[i] : c[i];
+    if (v) std::fprintf(f, "%d %llu\n", i, v);
+  }
+  std::fclose(f);
+}
+#endif
 
 using mla::cuda::DecodePlan;
 using mla::cuda::Kernel;
@@ -149,7 +192,14 @@ Status run_cuda_config(const BenchConfig& c, const CardInfo& card, const CudaRun
   auto measure = [&](const char* mode, const std::function<Status(int)>& launch) -> Status {
     Measurement m = base;
     m.mode = mode;
+#if defined(MLA_DEV_TIMELINE)
+    BENCH_CUDA(cudaStreamSynchronize(stream.s));
+    timeline_step(c.name, mode, false);
+#endif
     MLA_RETURN_IF_ERROR(time_series(stream.s, o.timing, launch, &m.time));
+#if defined(MLA_DEV_TIMELINE)
+    timeline_step(c.name, mode, true);
+#endif
     m.state = card_state(card);
     MLA_RETURN_IF_ERROR(recheck(&m));
     out->push_back(m);

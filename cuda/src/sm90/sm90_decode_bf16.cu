@@ -30,3 +30,5 @@ bool sm90_decode_launch(const DecodeParams& p, cudaStream_t stream) {
 }
 
 }  // namespace mla::cuda_impl
+
+MLA_DEV_TIMELINE_READER(read_decode_stamps)
