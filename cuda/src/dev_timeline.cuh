@@ -52,6 +52,10 @@ __device__ __forceinline__ void mla_dev_stamp(int32_t slot) {
       mla_dev_stamp((base) + int32_t(blockIdx.x) * (per) + (event));        \
   } while (0)
 #define MLA_DEV_STAMP(slot) mla_dev_stamp(slot)
+// Decode event `event` (a DecodeEvent name) of this CTA.
+#define MLA_DEV_STAMP_DECODE(event)                                                                    \
+  MLA_DEV_STAMP_CTA(::mla::cuda_impl::timeline::kDecode, ::mla::cuda_impl::timeline::kDecodeEvents, 256, \
+                    ::mla::cuda_impl::timeline::event)
 // Stamps `slot` when the enclosing scope ends (every return path), in thread 0.
 struct MlaDevStampAtExit {
   int32_t slot;
@@ -75,6 +79,7 @@ struct MlaDevStampAtExit {
 #else
 #define MLA_DEV_STAMP_CTA(base, per, limit, event) ((void)0)
 #define MLA_DEV_STAMP(slot) ((void)0)
+#define MLA_DEV_STAMP_DECODE(event) ((void)0)
 #define MLA_DEV_STAMP_AT_EXIT(slot) ((void)0)
 #define MLA_DEV_TIMELINE_READER(name)
 #endif

@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   uint8_t* smem_base = smem_raw + pad;
   const uint32_t base = raw + pad;
   const int32_t m_tile = int32_t(blockIdx.y);
-  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kEntry);
+  if (threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kEntry);
 
   if (threadIdx.x == 0) {
     for (uint32_t s = 0; s < kStages; ++s) {
@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // grid before (the planner, or the previous layer's combine); nothing in
   // global memory is read or written before it has ended.
   wait_for_primary_grid();
-  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kWaited);
+  if (threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kWaited);
 
   float* scale_smem = reinterpret_cast<float*>(smem_base + smem::kScale);
   float* inv_sum_smem = reinterpret_cast<float*>(smem_base + smem::kInvSum);

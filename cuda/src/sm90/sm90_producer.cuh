@@ -261,10 +261,10 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
   uint32_t q_loads = 0;
   int32_t loaded_request = -1;
   const int32_t end = p.part_begin[blockIdx.x + 1];
-  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kPartRead);
+  if (threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kPartRead);
   for (int32_t index = p.part_begin[blockIdx.x]; index < end; ++index) {
     const ItemView v = view_item(p, index, m_tile);
-    if (tile_count == 0 && threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kItemViewed);
+    if (tile_count == 0 && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kItemViewed);
     if (v.rows == 0 || v.n_tiles == 0) continue;
     const bool new_q = v.request != loaded_request;
     const int32_t* pages = p.page_table + int64_t(v.request) * p.max_pages;
@@ -284,7 +284,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
       load_kv_tile<kVariant>(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
                              base + smem::kKV + stage * kTileBytes, full_bar(base, stage, 0),
                              base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
-      if (tile_count == 0 && threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kFirstIssued);
+      if (tile_count == 0 && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kFirstIssued);
     }
     if (v.n_tiles == 1 && new_q) load_next_q<kVariant>(p, v, base, q_loads, loaded_request);
   }
@@ -295,7 +295,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
     const uint32_t tile = tile_count - 1 - k;
     mbar_wait(base + smem::kBarEmpty + 8 * (tile % kStages), (tile / kStages) & 1);
   }
-  if (threadIdx.x == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kProducerDone);
+  if (threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kProducerDone);
 }
 
 }  // namespace mla::cuda_impl::sm90

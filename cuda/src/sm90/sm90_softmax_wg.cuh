@@ -240,8 +240,8 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       mbar_wait(full0, full_parity);
       fence_proxy_async();
       if (tid == 0) {
-        if (tile_count == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kFirstLanded);
-        MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kLastLanded);
+        if (tile_count == 0) MLA_DEV_STAMP_DECODE(kFirstLanded);
+        MLA_DEV_STAMP_DECODE(kLastLanded);
       }
 
       // S block by block as the parts land (config: kFullParts): the k-steps
@@ -336,7 +336,7 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     // WG 2's PFree after the item's last P.V.
     if (kVariant != kVariantNoCompute && v.n_tiles > 0) named_sync(kBarPFree, kConsumerThreads);
 
-    if (tid == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kMathDone);
+    if (tid == 0) MLA_DEV_STAMP_DECODE(kMathDone);
     // Finish the rows: the quad holds the 64 columns of a row between them.
     float inv_sum[2], lse[2];
 #pragma unroll
@@ -355,10 +355,10 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
       inv_buf[rp.r0 + 8] = inv_sum[1];
     }
     named_sync(kBarItemEnd, kConsumerThreads);
-    if (tid == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kItemEndSynced);
+    if (tid == 0) MLA_DEV_STAMP_DECODE(kItemEndSynced);
     store_output_half(p, v, rp, 0, o, inv_sum);
     store_lse(p, v, rp, lse);
-    if (tid == 0) MLA_DEV_STAMP_CTA(timeline::kDecode, timeline::kDecodeEvents, 256, timeline::kStored);
+    if (tid == 0) MLA_DEV_STAMP_DECODE(kStored);
     ++items_done;
   }
 }
