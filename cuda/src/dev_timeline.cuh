@@ -15,7 +15,7 @@ namespace mla::cuda_impl::timeline {
 
 // Slot bases; a CTA beyond a range's CTA count stamps nothing.
 constexpr int32_t kCheck = 0;        // page check: [cta < 256][2] entry, exit
-constexpr int32_t kPlanner = 512;    // planner (thread 0): entry, after its wait, exit
+constexpr int32_t kPlanner = 512;    // planner (thread 0): entry, after its wait, exit, B1 done, B2's scans done (one-CTA kernel)
 constexpr int32_t kDecode = 1024;    // decode, M tile 0: [cta < 256][kDecodeEvents]
 constexpr int32_t kDecodeEvents = 16;
 constexpr int32_t kCombine = kDecode + 256 * kDecodeEvents;  // combine: [cta < 512][3] entry, after its wait, exit
@@ -23,13 +23,15 @@ constexpr int32_t kSlots = kCombine + 512 * 3;
 // Decode events: entry, after its wait (thread 0); the producer's first tile
 // issued, the producer done; the softmax warpgroup's first tile landed, its
 // latest tile landed, its latest item's math done, its latest item stored;
-// the producer's part_begin read and first item viewed (its page ids are
-// read just before kFirstIssued); the softmax warpgroup past its latest
-// item-end barrier.
+// the producer's part_begin read and first item viewed; the softmax
+// warpgroup past its latest item-end barrier; in the producer's first tile:
+// its page ids read (after the ballot), its bytes announced, its TMA issued;
+// the softmax warpgroup's first Q landed.
 enum DecodeEvent : int32_t {
   kEntry = 0, kWaited = 1, kFirstIssued = 2, kProducerDone = 3,
   kFirstLanded = 4, kLastLanded = 5, kMathDone = 6, kStored = 7,
-  kPartRead = 8, kItemViewed = 9, kItemEndSynced = 10,
+  kPartRead = 8, kItemViewed = 9, kItemEndSynced = 10, kFirstPagesRead = 11, kFirstAnnounced = 12,
+  kFirstTmaIssued = 13, kFirstQLanded = 14,
 };
 
 }  // namespace mla::cuda_impl::timeline

@@ -430,6 +430,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   }
 
   // Phase B2: items and parts.
+  if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 3);
   bool whole = false;
   const int64_t payload = plan::payload_of(p, carry.sum0, max_cost, carry.max1, &whole);
   // sum0: partial rows, sum1: combine entries, sum3: combine units, sum2: items, max0: last part
@@ -495,6 +496,7 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
     }
     if (parallel) {
       __syncthreads();
+      if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 4);
       // Item i of the chunk belongs to the last slot whose first item is <= i
       // (slots without items share their first item with the next slot; slot
       // 0 holds item 0, slots past the batch none).

@@ -20,7 +20,8 @@ CHECK, PLANNER, DECODE, DECODE_EVENTS = 0, 512, 1024, 16
 COMBINE = DECODE + 256 * DECODE_EVENTS
 DECODE_ROWS = [  # (event, label) in the order a CTA passes them
     (0, "decode entry"), (1, "decode past its wait"), (8, "part_begin read"), (9, "first item viewed"),
-    (2, "first tile issued"), (4, "first tile landed"), (5, "last tile landed"), (6, "last item's math done"),
+    (11, "first tile's pages read"), (12, "first tile announced"), (13, "first TMA issued"),
+    (2, "first tile issued"), (14, "first Q landed"), (4, "first tile landed"), (5, "last tile landed"), (6, "last item's math done"),
     (10, "item-end barrier passed"), (7, "output stored"), (3, "producer done"),
 ]
 
@@ -47,7 +48,8 @@ def report(path):
 
     row("page check entry", us(CHECK + 2 * c for c in range(256)))
     row("page check exit", us(CHECK + 2 * c + 1 for c in range(256)))
-    for i, label in enumerate(["planner entry", "planner past its wait", "planner exit"]):
+    for i, label in [(0, "planner entry"), (1, "planner past its wait"), (3, "planner B1 done"),
+                     (4, "planner B2 scans done"), (2, "planner exit")]:
         row(label, us([PLANNER + i]))
     for e, label in DECODE_ROWS:
         row(label, us(DECODE + DECODE_EVENTS * c + e for c in range(256)))

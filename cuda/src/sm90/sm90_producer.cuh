@@ -139,7 +139,8 @@ template <int kVariant>
 __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtensorMap* kv_map, int32_t box_rows,
                                              const int32_t* pages, int32_t k0, int32_t key_hi, uint32_t tile,
                                              uint32_t full, uint32_t empty, uint32_t empty_parity,
-                                             bool wait_empty) {
+                                             bool wait_empty, bool first_tile) {
+  (void)first_tile;  // timeline builds only (dev_timeline.cuh)
   const uint32_t lane = threadIdx.x & 31;
   const uint32_t warp = (threadIdx.x >> 5) & 3;
   // Look the rows up before waiting for the stage: the page-table reads
@@ -148,6 +149,7 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
   const RowSource hi = kv_row_source(p, pages, k0 + int32_t(lane) + 32, key_hi);
   const uint64_t readable = uint64_t(__ballot_sync(0xffffffffu, lo.readable())) |
                             (uint64_t(__ballot_sync(0xffffffffu, hi.readable())) << 32);
+  if (first_tile && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kFirstPagesRead);
   if (wait_empty) mbar_wait(empty, empty_parity);
 
   const int32_t run_rows = box_rows > 0 ? box_rows : 16;
@@ -190,11 +192,13 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const CUtens
     for (uint32_t part = 0; part < kTmaParts; ++part)
       if (part == 0 || box_rows > 0)
         mbar_arrive_expect_tx(full + 8 * part, block_bytes * (kKvRowGroups ? 9u : part_blocks(part)));
+    if (first_tile && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kFirstAnnounced);
     for (int32_t k = 0; k < 2; ++k) {
       const int32_t j = int32_t(warp) + 4 * k;
       if (!((tma_runs >> j) & 1u)) continue;
       if constexpr (kKvRowGroups) {  // the run's row groups, whole, in one box
         tma_load_row_groups(tile + uint32_t(j * run_rows) * kRowBytes, kv_map, first_row[k] >> 3, full);
+        if (first_tile && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kFirstTmaIssued);
       } else {
         const uint32_t dst = tile + uint32_t(j * run_rows) * 128u;
 #pragma unroll
@@ -283,7 +287,7 @@ __device__ __forceinline__ void producer_loop(const DecodeParams& p, const CUten
       const uint32_t round = tile_count / kStages;
       load_kv_tile<kVariant>(p, kv_map, box_rows, pages, v.tile_base + t * kKeys, v.key_hi,
                              base + smem::kKV + stage * kTileBytes, full_bar(base, stage, 0),
-                             base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0);
+                             base + smem::kBarEmpty + 8 * stage, (round - 1) & 1, round > 0, tile_count == 0);
       if (tile_count == 0 && threadIdx.x == 0) MLA_DEV_STAMP_DECODE(kFirstIssued);
     }
     if (v.n_tiles == 1 && new_q) load_next_q<kVariant>(p, v, base, q_loads, loaded_request);

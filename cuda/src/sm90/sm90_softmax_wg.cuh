@@ -211,6 +211,7 @@ __device__ __forceinline__ void softmax_wg_loop(const DecodeParams& p, uint32_t 
     if (v.n_tiles > 0 && v.request != loaded_request) {
       mbar_wait(base + smem::kBarQFull, q_loads & 1);
       fence_proxy_async();
+      if (tid == 0 && q_loads == 0) MLA_DEV_STAMP_DECODE(kFirstQLanded);
       ++q_loads;
       loaded_request = v.request;
     }
