@@ -38,7 +38,6 @@ namespace mla::cuda_impl {
 namespace {
 
 constexpr int kWarps = kPlannerThreads / 32;
-
 static_assert(kWarps <= 32, "one warp scans the warp totals");
 
 // Values scanned together: four sums, two maxima, one bitwise or.
