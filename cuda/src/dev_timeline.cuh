@@ -20,18 +20,24 @@ constexpr int32_t kDecode = 1024;    // decode, M tile 0: [cta < 256][kDecodeEve
 constexpr int32_t kDecodeEvents = 16;
 constexpr int32_t kCombine = kDecode + 256 * kDecodeEvents;  // combine: [cta < 512][3] entry, after its wait, exit
 constexpr int32_t kSlots = kCombine + 512 * 3;
-// Decode events: entry, after its wait (thread 0); the producer's first tile
-// issued, the producer done; the softmax warpgroup's first tile landed, its
-// latest tile landed, its latest item's math done, its latest item stored;
-// the producer's part_begin read and first item viewed; the softmax
-// warpgroup past its latest item-end barrier; in the producer's first tile:
-// its page ids read (after the ballot), its bytes announced, its TMA issued;
-// the softmax warpgroup's first Q landed.
+// Decode events (thread 0 of the role named; "latest": overwritten each time,
+// so the last one stays).
 enum DecodeEvent : int32_t {
-  kEntry = 0, kWaited = 1, kFirstIssued = 2, kProducerDone = 3,
-  kFirstLanded = 4, kLastLanded = 5, kMathDone = 6, kStored = 7,
-  kPartRead = 8, kItemViewed = 9, kItemEndSynced = 10, kFirstPagesRead = 11, kFirstAnnounced = 12,
-  kFirstTmaIssued = 13, kFirstQLanded = 14,
+  kEntry = 0,           // kernel entry
+  kWaited = 1,          // past the PDL wait
+  kFirstIssued = 2,     // producer: the first tile's load_kv_tile returned
+  kProducerDone = 3,    // producer: every stage released
+  kFirstLanded = 4,     // softmax WG: the first tile landed
+  kLastLanded = 5,      // softmax WG: the latest tile landed
+  kMathDone = 6,        // softmax WG: the latest item's P.V done (both WGs)
+  kStored = 7,          // softmax WG: the latest item's output and LSE stored
+  kPartRead = 8,        // producer: part_begin read
+  kItemViewed = 9,      // producer: the first item viewed (items[], requests[])
+  kItemEndSynced = 10,  // softmax WG: past the latest item-end barrier
+  kFirstPagesRead = 11, // producer: the first tile's page ids read (after the ballot)
+  kFirstAnnounced = 12, // producer: the first tile's bytes announced on its barrier
+  kFirstTmaIssued = 13, // producer: the first tile's TMA issued
+  kFirstQLanded = 14,   // softmax WG: the first Q tile landed
 };
 
 }  // namespace mla::cuda_impl::timeline

@@ -53,7 +53,10 @@ void timeline_step(const std::string& config, const char* mode, bool write) {
   const char* dir = std::getenv("MLA_DEV_TIMELINE_OUT");
   const std::string path = std::string(dir ? dir : ".") + "/" + config + "-" + mode + ".tl";
   FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return;
+  if (!f) {
+    std::fprintf(stderr, "  timeline: cannot write %s\n", path.c_str());
+    return;
+  }
   for (int i = 0; i < kTimelineSlots; ++i) {
     const unsigned long long v = a[i] ? a[i] : b[i] ? b[i] : c[i];
     if (v) std::fprintf(f, "%d %llu\n", i, v);
