@@ -37,6 +37,10 @@
 namespace mla::cuda_impl {
 namespace {
 
+#ifndef MLA_PLAN_WHOLE_FAST
+#define MLA_PLAN_WHOLE_FAST 1
+#endif
+
 constexpr int kWarps = kPlannerThreads / 32;
 static_assert(kWarps <= 32, "one warp scans the warp totals");
 
@@ -432,6 +436,41 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 3);
   bool whole = false;
   const int64_t payload = plan::payload_of(p, carry.sum0, max_cost, carry.max1, &whole);
+  // Whole-request fast path (one chunk): in a whole schedule where every
+  // request has rows (so none is flagged: request_info zeroes a flagged
+  // request's q_len), B2's scans have closed forms: request b is item b,
+  // unsplit, in part b / k; no partial rows, no combine entry. What follows
+  // writes exactly what B2 and the emission below would (the schedule tests
+  // compare it with the host mirror); it skips their two scans, the barrier
+  // before the emission and its searches (~3.4 of the planner's ~5 us after
+  // its wait at B = 128, H200 timeline, eighteenth session). `whole`,
+  // one_chunk and parallel are uniform, so every thread reaches the barrier.
+  // The legacy planner keeps the full B2 path (MLA_PLANNER=legacy tests it
+  // on whole schedules too); MLA_PLAN_WHOLE_FAST=0 builds without the fast
+  // path (A/B builds).
+  if (MLA_PLAN_WHOLE_FAST && one_chunk && parallel && whole &&
+      __syncthreads_and(tid >= p.batch || keep_ri.q_len > 0)) {
+    if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 4);
+    const int32_t k = plan::whole_per_part(p);
+    if (tid < p.batch) {
+      RequestInfo rc = keep_ri;
+      rc.num_splits = 1;
+      rc.partial_row = -1;
+      p.requests[tid] = rc;
+      const plan::Geometry g = plan::geometry(p, rc.q_len, rc.kv_len);
+      const plan::RequestSplit r = plan::request_split(p, rc, g, keep_S, payload, true, tid);
+      int32_t part;
+      p.items[tid] = plan::request_item(p, tid, rc, g, keep_S, payload, r, 0, 0, &part);
+      if (tid % k == 0) p.part_begin[part] = tid;  // part == tid / k: the part's first item
+    }
+    for (int32_t q = (p.batch - 1) / k + 1 + tid; q <= p.num_parts; q += kPlannerThreads) p.part_begin[q] = p.batch;
+    if (tid == 0) {
+      *p.combine_count = 0;
+      p.combine_units[0] = 0;
+      *p.status = carry.or0;
+    }
+    return;
+  }
   // sum0: partial rows, sum1: combine entries, sum3: combine units, sum2: items, max0: last part
   ScanVals carry2 = scan_identity();
   for (int32_t base = 0; base < batch_end; base += kPlannerThreads) {

@@ -50,8 +50,9 @@ std::vector<T> download(const void* ws, int64_t off, size_t n) {
 bool same_request(const RequestInfo& a, const RequestInfo& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 bool same_item(const WorkItem& a, const WorkItem& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// Runs the device planner on p and compares everything it writes with the mirror.
-void check_schedule(const HostProblem& p, const mla::cuda::PlanOptions& opt, const std::string& label) {
+// Runs the device planner on p and compares everything it writes with the
+// mirror. Returns whether the schedule is the whole-request one.
+bool check_schedule(const HostProblem& p, const mla::cuda::PlanOptions& opt, const std::string& label) {
   gpu::DeviceProblem dp(p, opt);
   const mla::cuda::DecodePlan& plan = dp.plan();
   REQUIRE(mla::cuda::run_planner(plan, dp.data(), dp.workspace(), plan.workspace_bytes, dp.stream()).ok());
@@ -81,6 +82,7 @@ void check_schedule(const HostProblem& p, const mla::cuda::PlanOptions& opt, con
   CHECK(download<int32_t>(ws, mla::cuda_impl::combine_units_offset(o.combine_list, d.batch), h.combine_units.size()) ==
         h.combine_units);
   CHECK(h.partial_rows <= plan.partial_rows);
+  return h.whole;
 }
 
 // The device-fault table's batch (tests/reliability/test_device_faults.cpp,
@@ -178,17 +180,47 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in every p
       problems.push_back(p);
     }
   }
+  {
+    // Whole-request schedules in the one-CTA planner (batch > 32): its fast
+    // path (every request with rows) and the full B2 path (a request with
+    // q_len 0 in it). With the default parts (one a SM), 7 and 1: one
+    // request a part, several, all in one part.
+    for (int32_t n : {40, 128}) {
+      ProblemSpec s = long_request(16, 1, 1, 15);
+      s.mask = MaskKind::none;
+      s.q_lens.assign(size_t(n), 1);
+      s.kv_lens.assign(size_t(n), 4096);
+      problems.push_back(make_problem(s));
+      s.q_lens[7] = 0;
+      problems.push_back(make_problem(s));
+    }
+    ProblemSpec s = long_request(128, 1, 1, 16);  // two M tiles a request
+    s.q_lens.assign(128, 1);
+    s.kv_lens.assign(128, 300);
+    problems.push_back(make_problem(s));
+    ProblemSpec t = long_request(16, 2, 1, 17);  // kv_len 290-300: whole within 5% at parts 1
+    t.q_lens.assign(100, 2);
+    t.kv_lens.assign(100, 300);
+    for (size_t b = 0; b < 100; b += 3) t.kv_lens[b] = 290;
+    problems.push_back(make_problem(t));
+  }
   problems.push_back(h200_fault_problem(true));  // a causal q_len > kv_len in request 0
   for (const char* mode : {"", "cta", "legacy"}) {
     PlannerEnv env(mode);
+    int whole_fast = 0;  // whole schedules of > 32 requests, all with rows: the one-CTA planner's fast path
     for (size_t i = 0; i < problems.size(); ++i) {
       HostProblem& p = problems[i];
+      bool rows = true;
+      for (int32_t b = 0; b < p.desc.batch; ++b) rows = rows && p.q_offsets[size_t(b) + 1] > p.q_offsets[size_t(b)];
       for (int32_t parts : {0, 1, 7, 500}) {
         mla::cuda::PlanOptions opt;
         opt.num_parts = parts;
-        check_schedule(p, opt, std::string("MLA_PLANNER=") + mode + " problem " + std::to_string(i));
+        if (check_schedule(p, opt, std::string("MLA_PLANNER=") + mode + " problem " + std::to_string(i)) &&
+            p.desc.batch > 32 && rows)
+          ++whole_fast;
       }
     }
+    CHECK_MESSAGE(whole_fast >= 6, "MLA_PLANNER=" << mode << ": whole schedules on the fast path: " << whole_fast);
     // Split modes and a fault (a page id out of range, a q_len above the causal kv_len).
     HostProblem f = make_problem(long_request(20, 3, 5000, 11));
     for (int32_t splits : {3, 64}) {
