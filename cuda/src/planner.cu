@@ -445,10 +445,11 @@ __global__ void __launch_bounds__(kPlannerThreads) planner_kernel(const __grid_c
   // before the emission and its searches (~3.4 of the planner's ~5 us after
   // its wait at B = 128, H200 timeline, eighteenth session). `whole`,
   // one_chunk and parallel are uniform, so every thread reaches the barrier.
-  // The legacy planner keeps the full B2 path (MLA_PLANNER=legacy tests it
-  // on whole schedules too); MLA_PLAN_WHOLE_FAST=0 builds without the fast
-  // path (A/B builds).
-  if (MLA_PLAN_WHOLE_FAST && one_chunk && parallel && whole &&
+  // An empty batch (run_planner still plans it) keeps the full path: its
+  // `whole` holds with k = 0 requests a part. The legacy planner keeps the
+  // full B2 path (MLA_PLANNER=legacy tests it on whole schedules too);
+  // MLA_PLAN_WHOLE_FAST=0 builds without the fast path (A/B builds).
+  if (MLA_PLAN_WHOLE_FAST && one_chunk && parallel && whole && p.batch > 0 &&
       __syncthreads_and(tid >= p.batch || keep_ri.q_len > 0)) {
     if (tid == 0) MLA_DEV_STAMP(timeline::kPlanner + 4);
     const int32_t k = plan::whole_per_part(p);

@@ -205,6 +205,12 @@ TEST_CASE("cuda: the device planner writes the host mirror's schedule in every p
     problems.push_back(make_problem(t));
   }
   problems.push_back(h200_fault_problem(true));  // a causal q_len > kv_len in request 0
+  {
+    ProblemSpec s = long_request(16, 1, 1, 18);  // an empty batch: run_planner still writes empty parts
+    s.q_lens.clear();
+    s.kv_lens.clear();
+    problems.push_back(make_problem(s));
+  }
   for (const char* mode : {"", "cta", "legacy"}) {
     PlannerEnv env(mode);
     int whole_fast = 0;  // whole schedules of > 32 requests, all with rows: the one-CTA planner's fast path
