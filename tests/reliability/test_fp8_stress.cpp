@@ -23,16 +23,13 @@
 // (ulp(1e18) = 2^37), so a split would legitimately reweigh the tied keys.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
-#include <vector>
 
 #include "backend.h"
-#include "mla/mask.h"
 #include "mla/numeric.h"
-#include "mla/reference.h"
+#include "mla_test.h"
 #include "problem_edit.h"
 #include "seed.h"
 #include "tally.h"
@@ -97,38 +94,16 @@ HostProblem stressed(std::mt19937_64& rng, RowFormat q_format, const Stress& s) 
 }
 
 // Whether some query row of p (FP8 Q) has its two largest float64 logits
-// within 2^-13 of its largest sum |q_c k_c| over the content dims, where that
-// allowance is at least 1 nat after the softmax scale: the FP8 tensor cores'
-// Q.K may then rank the two keys either way, and at such logits the softmax
-// is one-hot, so a kernel within its error model returns either key's V.
-bool fp8_near_tie(HostProblem& p) {
-  const double scale = std::fabs(double(p.desc.softmax_scale));
-  std::vector<double> q(MLA_DIM_QK), k(MLA_DIM_QK);
-  for (int32_t b = 0; b < p.desc.batch; ++b) {
-    const int64_t q0 = p.q_offsets[size_t(b)], q_len = p.q_offsets[size_t(b) + 1] - q0;
-    const int64_t kv = p.kv_lens[size_t(b)];
-    for (int64_t i = 0; i < q_len; ++i)
-      for (int32_t h = 0; h < p.desc.num_heads; ++h) {
-        mla::decode_row(RowFormat::fp8_rope640, rel::q_row(p, q0 + i, h), p.q_scales[size_t(q0 + i)], q.data());
-        const mla::KeyRange r = mla::visible_keys(p.desc.mask, p.desc.window, p.desc.chunk, kv, q_len, i);
-        double l1 = -INFINITY, l2 = -INFINITY, mag = 0.0;
-        for (int64_t t = r.begin; t < r.end; ++t) {
-          const int64_t slot = rel::kv_slot(p, b, t);
-          mla::decode_row(RowFormat::fp8_rope640, rel::kv_row(p, slot), p.kv_scales[size_t(slot)], k.data());
-          double dot = 0.0, abs_content = 0.0;
-          for (int c = 0; c < MLA_DIM_QK; ++c) dot += q[size_t(c)] * k[size_t(c)];
-          for (int c = 0; c < MLA_DIM_CONTENT; ++c) abs_content += std::fabs(q[size_t(c)] * k[size_t(c)]);
-          mag = std::max(mag, abs_content);
-          if (dot > l1) {
-            l2 = l1;
-            l1 = dot;
-          } else if (dot > l2) {
-            l2 = dot;
-          }
-        }
-        const double allow = std::ldexp(mag, -13);
-        if (scale * allow >= 1.0 && l1 - l2 < allow) return true;
-      }
+// within 2^-13 of its content magnitude (largest sum |q_c k_c|, as
+// Tolerance::lse_fp8_acc's), where that allowance is at least 1 nat: the FP8
+// tensor cores' Q.K may then rank the two keys either way, and at such logits
+// the softmax is one-hot, so a kernel within its error model returns either
+// key's V.
+bool fp8_near_tie(const HostProblem& p) {
+  const mla::test::Fp8RowLogits rows = mla::test::fp8_row_logits(p);
+  for (size_t r = 0; r < rows.magnitude.size(); ++r) {
+    const double allow = std::ldexp(rows.magnitude[r], -13);
+    if (allow >= 1.0 && rows.top_gap[r] < allow) return true;
   }
   return false;
 }

@@ -154,14 +154,17 @@ HostProblem make_problem(const ProblemSpec& s) {
 
 namespace {
 
-// Reference::lse_mag of an (fp8, fp8) problem (its other fields are checked
-// by reference_decode first).
-std::vector<float> content_magnitudes(const HostProblem& p) {
+// The walk behind Reference::lse_mag and fp8_row_logits of an (fp8, fp8)
+// problem (its other fields are checked by reference_decode first): per row,
+// the largest sum |q_c k_c| over the content dims, and, when `gap` is set,
+// the difference between its two largest logits (+inf below two keys); both
+// unscaled.
+void walk_fp8_rows(const HostProblem& p, std::vector<double>* mag, std::vector<double>* gap) {
   const ProblemDesc& d = p.desc;
-  std::vector<float> mag(size_t(lse_count(d)), 0.f);
+  mag->assign(size_t(lse_count(d)), 0.0);
+  if (gap) gap->assign(size_t(lse_count(d)), std::numeric_limits<double>::infinity());
   const int64_t rb = row_bytes(RowFormat::fp8_rope640);
-  const double scale = std::fabs(double(d.softmax_scale));
-  std::vector<double> k(MLA_DIM_QK), q, best;
+  std::vector<double> k(MLA_DIM_QK), q, best, l1, l2;
   std::vector<KeyRange> range;
   for (int32_t b = 0; b < d.batch; ++b) {
     const int64_t q0 = p.q_offsets[size_t(b)], q_len = p.q_offsets[size_t(b) + 1] - q0, kv_len = p.kv_lens[size_t(b)];
@@ -171,6 +174,8 @@ std::vector<float> content_magnitudes(const HostProblem& p) {
     // reference walks them), against the rows that see it.
     q.assign(size_t(nrows * MLA_DIM_QK), 0.0);
     best.assign(size_t(nrows), 0.0);
+    l1.assign(size_t(nrows), -std::numeric_limits<double>::infinity());
+    l2.assign(size_t(nrows), -std::numeric_limits<double>::infinity());
     for (int64_t r = 0; r < nrows; ++r)
       decode_row(RowFormat::fp8_rope640, &p.q[size_t((q0 * d.num_heads + r) * rb)],
                  p.q_scales[size_t(q0 + r / d.num_heads)], &q[size_t(r * MLA_DIM_QK)]);
@@ -189,15 +194,46 @@ std::vector<float> content_magnitudes(const HostProblem& p) {
           double sum = 0;
           for (int c = 0; c < MLA_DIM_CONTENT; ++c) sum += std::fabs(qr[c] * k[size_t(c)]);
           if (!(sum <= best[size_t(r)])) best[size_t(r)] = sum;  // NaN wins: its row is NaN anyway
+          if (!gap) continue;
+          double dot = 0;
+          for (int c = 0; c < MLA_DIM_QK; ++c) dot += qr[c] * k[size_t(c)];
+          if (dot > l1[size_t(r)]) {
+            l2[size_t(r)] = l1[size_t(r)];
+            l1[size_t(r)] = dot;
+          } else if (dot > l2[size_t(r)]) {
+            l2[size_t(r)] = dot;
+          }
         }
       }
     }
-    for (int64_t r = 0; r < nrows; ++r) mag[size_t(q0 * d.num_heads + r)] = float(scale * best[size_t(r)]);
+    for (int64_t r = 0; r < nrows; ++r) {
+      (*mag)[size_t(q0 * d.num_heads + r)] = best[size_t(r)];
+      if (gap && l2[size_t(r)] > -std::numeric_limits<double>::infinity())
+        (*gap)[size_t(q0 * d.num_heads + r)] = l1[size_t(r)] - l2[size_t(r)];
+    }
   }
-  return mag;
+}
+
+// Reference::lse_mag of an (fp8, fp8) problem.
+std::vector<float> content_magnitudes(const HostProblem& p) {
+  std::vector<double> mag;
+  walk_fp8_rows(p, &mag, nullptr);
+  const double scale = std::fabs(double(p.desc.softmax_scale));
+  std::vector<float> out(mag.size());
+  for (size_t r = 0; r < mag.size(); ++r) out[r] = float(scale * mag[r]);
+  return out;
 }
 
 }  // namespace
+
+Fp8RowLogits fp8_row_logits(const HostProblem& p) {
+  Fp8RowLogits f;
+  walk_fp8_rows(p, &f.magnitude, &f.top_gap);
+  const double scale = std::fabs(double(p.desc.softmax_scale));
+  for (double& m : f.magnitude) m *= scale;
+  for (double& g : f.top_gap) g *= scale;
+  return f;
+}
 
 Reference run_reference(const HostProblem& p) {
   Reference r;

@@ -60,6 +60,16 @@ struct Reference {
 };
 Reference run_reference(const HostProblem& p);  // REQUIREs success
 
+// Per query row of an (fp8_rope640, fp8_rope640) problem, after
+// |softmax_scale|: the content magnitude (as Reference::lse_mag, in double)
+// and the gap between the row's two largest logits (+inf for a row that sees
+// fewer than two keys). A gap well below the FP8 tensor cores' Q.K error
+// (Tolerance::lse_fp8_acc) leaves the ranking of those two keys open.
+struct Fp8RowLogits {
+  std::vector<double> magnitude, top_gap;
+};
+Fp8RowLogits fp8_row_logits(const HostProblem& p);
+
 // The randomised configuration matrix of the backend suites: H in
 // {1, 8, 16, 20, 64, 128}, page_size in {1, 16, 64, 256}, q_len 1-4 (and 0),
 // all masks, the three format pairs, uneven kv_len including 0 and lengths
