@@ -2,6 +2,7 @@
 // against the host-memory one, timing.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -385,36 +386,62 @@ TEST_CASE("api: the coopmat clock profile (MLA_VULKAN_CM_PROFILE=1)") {
     CHECK(ctx->cm_profile(&prof).code() == mla::StatusCode::invalid_argument);
     CHECK(ctx->device_info().tiles.find("profile") == std::string::npos);
   }
-  const mla::Status st = create("1", Options::CoopMat::emulate, &ctx);
-  REQUIRE_MESSAGE(st.ok(), st.to_string());
-  mla::vulkan::CmProfile prof;
-  CHECK(ctx->cm_profile(&prof).code() == mla::StatusCode::not_available);  // no decode yet
-  ProblemSpec s;
-  s.seed = vk_test::run_seed() + 90;
-  s.num_heads = 16;
-  s.page_size = 32;
-  s.q_lens = {1, 2};
-  s.kv_lens = {100, 50};
-  s.num_splits = 1;
-  const HostProblem p = mla::test::make_problem(s);
-  const vk_test::Result r = vk_test::run_on(*ctx, p);
-  CHECK(r.status == 0);
-  const mla::Status ps = ctx->cm_profile(&prof);
-  REQUIRE_MESSAGE(ps.ok(), ps.to_string());
-  MESSAGE(ctx->device_info().tiles << "\n" << prof.table());
-  CHECK(prof.warps == 4);  // request 0 has 16 rows: one row group
-  CHECK(prof.keys_per_tile == 16);
-  CHECK(prof.tiles == (100 + 15) / 16);
-  CHECK(prof.rows == 16);
-  REQUIRE(prof.cycles.size() == prof.warps);
-  REQUIRE(prof.phases.size() == 13);
-  CHECK(prof.phases.front() == "prologue");
-  CHECK(prof.phases.back() == "epilogue");
-  for (const auto& w : prof.cycles) {
-    REQUIRE(w.size() == prof.phases.size());
-    uint64_t total = 0;
-    for (uint32_t c : w) total += c;
-    CHECK(total > 0);  // the clock moves
+  // BF16 KV at H = 16: the producer-warp build where MLA_VULKAN_CM_WARPS is
+  // unset (8 warps; its consumers mark S, softmax and P.V, its producers
+  // stage, fetch and scan), the default main with "default" (4 warps).
+  const char* warps_env = std::getenv("MLA_VULKAN_CM_WARPS");
+  const std::string warps_saved = warps_env ? warps_env : "";
+  for (const char* warps : {static_cast<const char*>(nullptr), "default"}) {
+    INFO("MLA_VULKAN_CM_WARPS=" << std::string(warps ? warps : "(unset)"));
+    if (warps) setenv("MLA_VULKAN_CM_WARPS", warps, 1);
+    else unsetenv("MLA_VULKAN_CM_WARPS");
+    const mla::Status st = create("1", Options::CoopMat::emulate, &ctx);
+    if (warps_env) setenv("MLA_VULKAN_CM_WARPS", warps_saved.c_str(), 1);
+    else unsetenv("MLA_VULKAN_CM_WARPS");
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    const bool producer = ctx->device_info().tiles.find("warps=producer") != std::string::npos;
+    CHECK(producer == (warps == nullptr));
+    mla::vulkan::CmProfile prof;
+    CHECK(ctx->cm_profile(&prof).code() == mla::StatusCode::not_available);  // no decode yet
+    ProblemSpec s;
+    s.seed = vk_test::run_seed() + 90;
+    s.num_heads = 16;
+    s.page_size = 32;
+    s.q_lens = {1, 2};
+    s.kv_lens = {100, 50};
+    s.num_splits = 1;
+    const HostProblem p = mla::test::make_problem(s);
+    const vk_test::Result r = vk_test::run_on(*ctx, p);
+    CHECK(r.status == 0);
+    const mla::Status ps = ctx->cm_profile(&prof);
+    REQUIRE_MESSAGE(ps.ok(), ps.to_string());
+    MESSAGE(ctx->device_info().tiles << "\n" << prof.table());
+    CHECK(prof.warps == (producer ? 8u : 4u));  // request 0 has 16 rows: one row group (+ 4 producers)
+    CHECK((prof.producer_bufs > 0) == producer);
+    CHECK(prof.keys_per_tile == 16);
+    CHECK(prof.tiles == (100 + 15) / 16);
+    CHECK(prof.rows == 16);
+    REQUIRE(prof.cycles.size() == prof.warps);
+    REQUIRE(prof.phases.size() == 13);
+    CHECK(prof.phases.front() == "prologue");
+    CHECK(prof.phases.back() == "epilogue");
+    const size_t phase_s = size_t(std::find(prof.phases.begin(), prof.phases.end(), "S = Q.K") - prof.phases.begin());
+    const size_t phase_scan = size_t(std::find(prof.phases.begin(), prof.phases.end(), "exp scan") - prof.phases.begin());
+    REQUIRE(phase_s < prof.phases.size());
+    REQUIRE(phase_scan < prof.phases.size());
+    for (size_t k = 0; k < prof.cycles.size(); ++k) {
+      const auto& w = prof.cycles[k];
+      REQUIRE(w.size() == prof.phases.size());
+      uint64_t total = 0;
+      for (uint32_t c : w) total += c;
+      CHECK(total > 0);  // the clock moves
+      if (producer) {  // each role marks its own slots only
+        const bool consumer = k < 4;
+        CHECK((w[phase_s] > 0) == consumer);
+        CHECK((w[phase_scan] > 0) == !consumer);
+      }
+    }
+    if (producer) CHECK(prof.table().find("producer build") != std::string::npos);
+    CHECK(ctx->validation_messages() == 0);
   }
-  CHECK(ctx->validation_messages() == 0);
 }

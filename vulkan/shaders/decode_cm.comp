@@ -71,9 +71,6 @@
 #if !defined(MLA_CM_PW_BUFS) || (MLA_CM_PW_BUFS != 1 && MLA_CM_PW_BUFS != 2)
 #error "compile the producer build with -DMLA_CM_PW_BUFS=<1|2>"
 #endif
-#if defined(MLA_CM_PROFILE)
-#error "the producer build has no clock profile"
-#endif
 #define T MLA_VK_CM_PW_THREADS(RG)
 #define CT MLA_VK_CM_THREADS(RG)              // consumer invocations: inv < CT
 #define PT MLA_VK_CM_PW_PRODUCER_THREADS      // producer invocations: inv - CT in [0, PT)
@@ -177,6 +174,38 @@ void prof_wait_fetch() {
   uint f = floatBitsToUint(g_reg_sk);
   UNROLL for (uint j = 0u; j < LD; ++j) f |= g_regs[j].x;
   g_prof_sink ^= f;
+}
+// Each main: prof_begin at its start, prof_clear before its first barrier,
+// PROF_MARK at the end of each phase, prof_flush after the loop (then a
+// barrier, which frees the slots' words), prof_finish at its end.
+void prof_begin(uint sg) {
+  g_prof_t = prof_clock();
+  g_prof = folded_workgroup_id() == 0u;
+  g_prof_slot = sg * MLA_VK_PROF_PHASES;
+}
+void prof_clear(uint inv) {
+  for (uint i = inv; i < uint(T / 32 * MLA_VK_PROF_PHASES); i += T) PROF_SLOT(i) = 0u;
+}
+// Each subgroup's lane 0 reads back the slots only it added to (program order).
+void prof_flush(uint lane) {
+  if (g_prof && lane == 0u) {
+    UNROLL for (uint ph = 0u; ph < MLA_VK_PROF_EPILOGUE; ++ph)
+      prof_out[MLA_VK_PROF_HEADER + g_prof_slot + ph] = PROF_SLOT(g_prof_slot + ph);
+  }
+}
+// The epilogue's cycles and the header (producer_bufs: 0 for the default main).
+void prof_finish(uint lane, uint inv, uint tiles, uint rows, uint producer_bufs) {
+  if (!g_prof) return;
+  if (lane == 0u) prof_out[MLA_VK_PROF_HEADER + g_prof_slot + MLA_VK_PROF_EPILOGUE] = prof_clock() - g_prof_t;
+  if (inv == 0u) {
+    prof_out[MLA_VK_PROF_W_WARPS] = uint(T / 32);
+    prof_out[MLA_VK_PROF_W_TILES] = tiles;
+    prof_out[MLA_VK_PROF_W_KEYS] = uint(N);
+    prof_out[MLA_VK_PROF_W_ROWS] = rows;
+    prof_out[MLA_VK_PROF_W_SINK] = g_prof_sink;
+    prof_out[MLA_VK_PROF_W_PRODUCER] = producer_bufs;
+    prof_out[MLA_VK_PROF_W_MAGIC] = MLA_VK_PROF_MAGIC;
+  }
 }
 #define PROF_MARK(phase) prof_mark(phase)
 #else
@@ -374,9 +403,7 @@ bool nonfinite(float x) { return (floatBitsToUint(x) & 0x7F800000u) == 0x7F80000
 void main() {
   CM_MAIN_IDS
 #ifdef MLA_CM_PROFILE
-  g_prof_t = prof_clock();
-  g_prof = folded_workgroup_id() == 0u;
-  g_prof_slot = sg * MLA_VK_PROF_PHASES;
+  prof_begin(sg);
 #endif
   CM_MAIN_ITEM
 
@@ -384,7 +411,7 @@ void main() {
   if (inv < 8u) sWord[inv] = 0u;
   for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
 #ifdef MLA_CM_PROFILE
-  for (uint i = inv; i < uint(T / 32 * MLA_VK_PROF_PHASES); i += T) PROF_SLOT(i) = 0u;
+  prof_clear(inv);
 #endif
   WG_SYNC();
 
@@ -458,28 +485,13 @@ void main() {
     PROF_MARK(MLA_VK_PROF_BAR4);
   }
 #ifdef MLA_CM_PROFILE
-  // Each subgroup's lane 0 reads back the slots only it added to (program
-  // order), then the barrier lets the epilogue reuse their words.
-  if (g_prof && lane == 0u) {
-    UNROLL for (uint ph = 0u; ph < MLA_VK_PROF_EPILOGUE; ++ph)
-      prof_out[MLA_VK_PROF_HEADER + g_prof_slot + ph] = PROF_SLOT(g_prof_slot + ph);
-  }
-  WG_SYNC();
+  prof_flush(lane);
+  WG_SYNC();  // the epilogue may reuse the slots' words
 #endif
 
   CM_MAIN_EPILOGUE
 #ifdef MLA_CM_PROFILE
-  if (g_prof) {
-    if (lane == 0u) prof_out[MLA_VK_PROF_HEADER + g_prof_slot + MLA_VK_PROF_EPILOGUE] = prof_clock() - g_prof_t;
-    if (inv == 0u) {
-      prof_out[MLA_VK_PROF_W_WARPS] = uint(T / 32);
-      prof_out[MLA_VK_PROF_W_TILES] = (p_end - p_begin + uint(N) - 1u) / uint(N);
-      prof_out[MLA_VK_PROF_W_KEYS] = uint(N);
-      prof_out[MLA_VK_PROF_W_ROWS] = uint(row_end - row0);
-      prof_out[MLA_VK_PROF_W_SINK] = g_prof_sink;
-      prof_out[MLA_VK_PROF_W_MAGIC] = MLA_VK_PROF_MAGIC;
-    }
-  }
+  prof_finish(lane, inv, (p_end - p_begin + uint(N) - 1u) / uint(N), uint(row_end - row0), 0u);
 #endif
 }
 #endif  // MLA_CM_PRODUCER

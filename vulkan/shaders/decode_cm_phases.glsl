@@ -98,6 +98,13 @@
   float m_run = MLA_NEG_INF;                                \
   float l_run = 0.0;
 
+// Content k-steps of quarter 3 (27 .. 31; its others, 32 .. 35, are rope).
+// Quarters 0 .. 2 hold content only: each quarter's k-steps go to one
+// accumulator by a compile-time index, so the driver sees straight-line
+// load / multiply sequences (a run-time test per k-step made it emit both
+// paths of every step and serialise them; vulkan/README.md, "SASS").
+#define CM_Q3_CONTENT_STEPS (MLA_DIM_CONTENT / 16 - 27)
+
 // S partials of quarter cq: Q' . K, i.e. the products times 2^eKc (content
 // k-steps) or 2^eKr (rope k-steps 32..35, in quarter 3 only), into sS.
 #define CM_TILE_S                                                                     \
@@ -107,11 +114,19 @@
       CmC acc, acc_rope;                                                              \
       CM_ZERO(acc);                                                                   \
       CM_ZERO(acc_rope);                                                              \
-      UNROLL for (uint s = 0u; s < 9u; ++s) {                                         \
-        CmB b;                                                                        \
-        CM_LOAD_B_COLS(b, KTILE(kb * 16u * KP + cq * 18u + 2u * s), KP);              \
-        if (cq * 9u + s < MLA_DIM_CONTENT / 16) CM_MULADD(qf[s], b, acc);             \
-        else CM_MULADD(qf[s], b, acc_rope);                                           \
+      if (cq < 3u) {                                                                  \
+        UNROLL for (uint s = 0u; s < 9u; ++s) {                                       \
+          CmB b;                                                                      \
+          CM_LOAD_B_COLS(b, KTILE(kb * 16u * KP + cq * 18u + 2u * s), KP);            \
+          CM_MULADD(qf[s], b, acc);                                                   \
+        }                                                                             \
+      } else {                                                                        \
+        UNROLL for (uint s = 0u; s < 9u; ++s) {                                       \
+          CmB b;                                                                      \
+          CM_LOAD_B_COLS(b, KTILE(kb * 16u * KP + 3u * 18u + 2u * s), KP);           \
+          if (s < CM_Q3_CONTENT_STEPS) CM_MULADD(qf[s], b, acc);                      \
+          else CM_MULADD(qf[s], b, acc_rope);                                         \
+        }                                                                             \
       }                                                                               \
       bool bad = false;                                                               \
       for (int i = 0; i < CM_LEN(acc); ++i) {                                         \

@@ -50,6 +50,26 @@
 
 uint pw_slot(uint s) { return 5u + 3u * s; }
 
+// Clock profile (MLA_CM_PROFILE; decode_cm.comp "Clock profile"): a mark at
+// the end of each segment and after each barrier, in every subgroup; the
+// slot names what the subgroup's role did in the segment. Consumers: S,
+// softmax, P.V as in the default main. Producers, two key tiles: stage fp16
+// (seg S), fetch issue (seg SM), exp scan (seg PV); one key tile: fetch
+// issue (seg S), exp scan (seg SM), stage fp16 (seg PV: BF16 -> scaled FP16
+// in registers, the first use of the loaded registers), and the slot "fetch
+// wait" holds seg ST (the stores into sK; FP8: the whole staging). The
+// barriers: B_S in "barrier 2", B_SM in "barrier 3", B_END in "barrier 4",
+// B_READY in "barrier 1". Table: CmProfile::table().
+#if BUFS == 2
+#define PW_PROF_SEG_S MLA_VK_PROF_STAGE
+#define PW_PROF_SEG_SM MLA_VK_PROF_FETCH
+#define PW_PROF_SEG_PV MLA_VK_PROF_SCAN
+#else
+#define PW_PROF_SEG_S MLA_VK_PROF_FETCH
+#define PW_PROF_SEG_SM MLA_VK_PROF_SCAN
+#define PW_PROF_SEG_PV MLA_VK_PROF_STAGE
+#endif
+
 // Producers: the exponents of the tile in g_regs (keys [0, nk)) into slot word w.
 void pw_publish_exponents(uint nk, uint w) { publish_exponents(g_ptid, PT, nk, w); }
 
@@ -115,11 +135,17 @@ void main() {
   const bool consumer = inv < uint(CT);  // uniform in a subgroup
   const bool producer = !consumer;
   g_ptid = consumer ? 0u : inv - uint(CT);
+#ifdef MLA_CM_PROFILE
+  prof_begin(sg);
+#endif
   CM_MAIN_ITEM
 
   load_fp8_table();
   for (uint i = inv; i < 16u; i += T) sWord[i] = 0u;
   for (uint i = inv; i < uint(G); i += T) sQe[i] = 0u;
+#ifdef MLA_CM_PROFILE
+  prof_clear(inv);
+#endif
   WG_SYNC();
 
   // Consumer roles (the default build's; inactive in producer subgroups).
@@ -149,6 +175,7 @@ void main() {
   WG_SYNC();
 
   CM_MAIN_O_INIT
+  PROF_MARK(MLA_VK_PROF_PROLOGUE);
 
   uint t = 0u;
   for (uint k0 = p_begin; k0 < p_end; k0 += N, ++t) {
@@ -182,11 +209,13 @@ void main() {
       if (has1) fetch_tile(k0 + uint(N), min(uint(N), p_end - k0 - uint(N)));
 #endif
     }
+    PROF_MARK(consumer ? MLA_VK_PROF_S : PW_PROF_SEG_S);
     WG_SYNC();  // B_S
     if (sWord[W_FLAG] != 0u) {
       sanitize_v_at(inv, cur);
       WG_SYNC();
     }
+    PROF_MARK(MLA_VK_PROF_BAR2);
 
     // ---- seg SM ----
     if (producer) {
@@ -216,7 +245,9 @@ void main() {
         CM_SOFTMAX_STORE
       }
     }
+    PROF_MARK(consumer ? MLA_VK_PROF_SOFTMAX : PW_PROF_SEG_SM);
     WG_SYNC();  // B_SM
+    PROF_MARK(MLA_VK_PROF_BAR3);
 
     // ---- seg PV ----
     CM_TILE_PV
@@ -235,7 +266,9 @@ void main() {
       }
 #endif
     }
+    PROF_MARK(consumer ? MLA_VK_PROF_PV : PW_PROF_SEG_PV);
     WG_SYNC();  // B_END
+    PROF_MARK(MLA_VK_PROF_BAR4);
 #if BUFS == 1
     // ---- seg ST ----
     if (producer && has1) {
@@ -247,11 +280,20 @@ void main() {
         pw_store_converted();
       }
     }
+    PROF_MARK(MLA_VK_PROF_WAIT);
     WG_SYNC();  // B_READY
+    PROF_MARK(MLA_VK_PROF_BAR1);
 #endif
   }
+#ifdef MLA_CM_PROFILE
+  prof_flush(lane);
+  WG_SYNC();  // the epilogue may reuse the slots' words
+#endif
 
   // Row sums and O / l: the default build's epilogue, consumers only (every
   // invocation reaches the barriers).
   CM_MAIN_EPILOGUE
+#ifdef MLA_CM_PROFILE
+  prof_finish(lane, inv, (p_end - p_begin + uint(N) - 1u) / uint(N), uint(row_end - row0), uint(BUFS));
+#endif
 }

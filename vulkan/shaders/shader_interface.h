@@ -95,6 +95,8 @@
 #define MLA_VK_CM_PW_WARPS 4
 #define MLA_VK_CM_PW_PRODUCER_THREADS (MLA_VK_CM_PW_WARPS * MLA_VK_CM_SUBGROUP)
 #define MLA_VK_CM_PW_THREADS(RG) (MLA_VK_CM_THREADS(RG) + MLA_VK_CM_PW_PRODUCER_THREADS)
+/* ...plus, in its emulated clock-profile builds, sProf for all its subgroups. */
+#define MLA_VK_CM_PW_PROF_SMEM_BYTES(RG) (4 * ((RG) * 4 + MLA_VK_CM_PW_WARPS) * MLA_VK_PROF_PHASES)
 #define MLA_VK_CM_PW_SMEM_BYTES(RG, N, BUFS)                                          \
   (16 * ((BUFS) * (N) * MLA_VK_CM_KPITCH + (RG) * 4 * 16 * MLA_VK_CM_SPITCH(N)) +     \
    4 * ((BUFS) * (N) + 256 + (RG) * 16 * 8 + 2 * (RG) * 16 + 16))
@@ -125,6 +127,7 @@
 #define MLA_VK_PROF_W_KEYS 3    /* keys per tile (N) */
 #define MLA_VK_PROF_W_ROWS 4    /* live query rows of its item */
 #define MLA_VK_PROF_W_SINK 5    /* the wait phase's register fold (meaningless; keeps it alive) */
+#define MLA_VK_PROF_W_PRODUCER 6 /* the producer-warp build's key tiles (1 or 2; 0: the default main) */
 #define MLA_VK_PROF_HEADER 8
 #define MLA_VK_PROF_MAGIC 0x50524F46u /* "PROF" */
 #define MLA_VK_PROF_MAX_WARPS 16  /* 4 row groups x 4 subgroups */

@@ -37,6 +37,9 @@ Status Context::cm_profile(CmProfile* out) const {
   out->tiles = w[MLA_VK_PROF_W_TILES];
   out->keys_per_tile = w[MLA_VK_PROF_W_KEYS];
   out->rows = w[MLA_VK_PROF_W_ROWS];
+  out->producer_bufs = w[MLA_VK_PROF_W_PRODUCER];
+  if (out->producer_bufs > 2)
+    return Status(StatusCode::internal, "clock profile: " + std::to_string(out->producer_bufs) + " producer key tiles");
   out->phases.assign(kPhaseNames, kPhaseNames + MLA_VK_PROF_PHASES);
   out->cycles.assign(out->warps, std::vector<uint32_t>(MLA_VK_PROF_PHASES, 0));
   for (uint32_t k = 0; k < out->warps; ++k)
@@ -93,6 +96,14 @@ std::string CmProfile::table() const {
     row(phases[p].c_str(), v, mean, is_tile_phase(p) && sum_mean > 0 ? 100.0 * mean / sum_mean : -1);
   }
   row("tile sum", sum, sum_mean, -1);
+  if (producer_bufs == 2)
+    s += "  producer build, two key tiles: warps 0-3 consume (S, softmax, P.V), warps 4-7 produce: stage fp16 in\n"
+         "  the S segment, fetch issue in the softmax one, exp scan in the P.V one; barriers 2, 3, 4 end those\n"
+         "  segments (decode_cm_pw.glsl)\n";
+  else if (producer_bufs == 1)
+    s += "  producer build, one key tile: warps 0-3 consume (S, softmax, P.V), warps 4-7 produce: fetch issue in\n"
+         "  the S segment, exp scan in the softmax one, stage fp16 (convert in registers) in the P.V one, and\n"
+         "  \"fetch wait\" is the store segment after barrier 4 (barrier 1 ends it; decode_cm_pw.glsl)\n";
   return s;
 }
 

@@ -173,7 +173,8 @@ std::string rescale_suffix(const Pipelines& p, int producer_bufs) {
 }
 
 // The producer-warp build of coopmat module `name` (rg row groups, n keys)
-// for the default suffix "_sx" (+ rescale, "" or "_ra"): two key tiles when
+// for the default suffix "_sx" (+ rescale, "" or "_ra"; or "_pf", the clock
+// profile, which skips the rescale as the "" builds do): two key tiles when
 // asked for and they fit, else one; null (the default build) when none fits
 // or it is not built.
 const spirv::Module* producer_module(const std::string& name, const Pipelines& p, int rg, int n, int want_bufs,
@@ -181,8 +182,11 @@ const spirv::Module* producer_module(const std::string& name, const Pipelines& p
   const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
   if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
   for (int b = want_bufs; b >= 1; --b) {
-    if (uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) > limits.maxComputeSharedMemorySize) continue;
-    if (const spirv::Module* m = find_module(name + "_sx_pw" + std::to_string(b) + rescale_suffix(p, b))) {
+    const std::string suffix = "_sx_pw" + std::to_string(b) + (p.profile ? "_pf" : rescale_suffix(p, b));
+    const uint32_t smem = uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) +
+                          (p.profile && p.kind == DecodeKind::coopmat_emulated ? MLA_VK_CM_PW_PROF_SMEM_BYTES(rg) : 0);
+    if (smem > limits.maxComputeSharedMemorySize) continue;
+    if (const spirv::Module* m = find_module(name + suffix)) {
       *bufs = b;
       return m;
     }
@@ -216,8 +220,9 @@ Status create_coopmat_pipelines(VkDevice device, const VkPhysicalDeviceLimits& l
   if (out->profile) MLA_RETURN_IF_ERROR(cm_profile_suffix(out->fetch_suffix, &out->cm_suffix));
   MLA_RETURN_IF_ERROR(cm_warps_from_env(out));
   MLA_RETURN_IF_ERROR(cm_rescale_from_env(out));
-  // The producer build exists for the default suffix only (run fetch, fast scan, no profile).
-  const int want_bufs = out->cm_suffix == "_sx" ? out->producer_bufs : 0;
+  // The producer build exists for the default suffix only (run fetch, fast
+  // scan), with or without the clock profile.
+  const int want_bufs = out->cm_suffix == "_sx" || out->cm_suffix == "_sx_pf" ? out->producer_bufs : 0;
   out->max_rows = std::max(16, std::min(64, env_int("MLA_VULKAN_COOPMAT_ROWS", 64)));
   for (int i = 0; i < 3; ++i) {
     const int rg = 1 << i;

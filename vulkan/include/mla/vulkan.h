@@ -130,6 +130,10 @@ struct CmProfile {
   uint32_t tiles = 0;          // key tiles of its partition
   uint32_t keys_per_tile = 0;  // N
   uint32_t rows = 0;           // live query rows of the workgroup
+  // The producer-warp build's key tiles (1 or 2; 0: the default main). Its
+  // warps 0-3 are the consumers, 4-7 the producers, whose phases the slots
+  // name by what they did in each segment (table() prints the legend).
+  uint32_t producer_bufs = 0;
   std::vector<std::string> phases;            // names, in program order (prologue, 11 tile phases, epilogue)
   std::vector<std::vector<uint32_t>> cycles;  // [warp][phase]
   // The table: per phase, cycles per tile of each warp (prologue / epilogue:
