@@ -101,6 +101,8 @@ def plot(path):
         r = by.get((c, s))
         if r is None or not have_limits:
             return None
+        if not r.get("bound"):  # no GEMM rate (a Vulkan run without CUDA): the copy is the only limit
+            return r.get("pct_copy")
         return r["pct_copy"] if r["bound"] == "memory" else r["pct_gemm"]
 
     colors = {s: "C%d" % i for i, s in enumerate(series)}
@@ -111,7 +113,7 @@ def plot(path):
     labels = []
     for j, c in enumerate(configs):
         r = next((by[(c, s)] for s in series if (c, s) in by), None)
-        bound = {"memory": "copy", "compute": "GEMM"}.get(r.get("bound"), "?")
+        bound = {"memory": "copy", "compute": "GEMM"}.get(r.get("bound"), "copy" if r.get("pct_copy") is not None else "?")
         labels.append("%s\n[%s]" % (c, bound))
         t = target_of(r, "copy>=") if bound == "copy" else target_of(r, "gemm>=")
         if t is not None:

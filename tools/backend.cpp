@@ -95,11 +95,29 @@ std::string Runner::device() const {
   return to_string(backend_);
 }
 
-Status Runner::run(const ProblemDesc& d, const ProblemData& host, RunOutput* r) {
+namespace {
+
+// Sizes and clears *r; bf16: the BF16 output of a device backend, before widening.
+void start_run(const ProblemDesc& d, Backend b, RunOutput* r, std::vector<uint16_t>* bf16) {
   r->out.assign(size_t(std::max<int64_t>(0, out_count(d))), 0.f);
   r->lse.assign(size_t(std::max<int64_t>(0, lse_count(d))), 0.f);
   r->status_word = 0;
   r->kernel_ms = -1;
+  if (b != Backend::reference) bf16->assign(r->out.size(), 0);
+}
+
+// The wall time since t0, and the BF16 output widened into r->out when the call succeeded.
+void finish_run(std::chrono::steady_clock::time_point t0, bool widen, const Status& st,
+                const std::vector<uint16_t>& bf16, RunOutput* r) {
+  r->wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (st.ok() && widen)  // BF16 -> float is exact
+    for (size_t i = 0; i < r->out.size(); ++i) r->out[i] = bf16_to_float(bf16[i]);
+}
+
+}  // namespace
+
+Status Runner::run(const ProblemDesc& d, const ProblemData& host, RunOutput* r) {
+  start_run(d, backend_, r, &impl_->bf16);
   const auto t0 = std::chrono::steady_clock::now();
   Status st;
   bool widen = false;
@@ -109,7 +127,6 @@ Status Runner::run(const ProblemDesc& d, const ProblemData& host, RunOutput* r) 
       break;
     case Backend::cuda:
 #ifdef MLA_HAVE_CUDA
-      impl_->bf16.assign(r->out.size(), 0);
       st = mla::cuda::decode_host(d, host, impl_->bf16.data(), r->lse.data(), &r->status_word, &r->kernel_ms);
       widen = true;
 #else
@@ -118,7 +135,6 @@ Status Runner::run(const ProblemDesc& d, const ProblemData& host, RunOutput* r) 
       break;
     case Backend::vulkan:
 #ifdef MLA_HAVE_VULKAN
-      impl_->bf16.assign(r->out.size(), 0);
       st = impl_->vk->decode_host(d, host, impl_->bf16.data(), r->lse.data(), &r->status_word, &r->kernel_ms);
       widen = true;
 #else
@@ -126,10 +142,43 @@ Status Runner::run(const ProblemDesc& d, const ProblemData& host, RunOutput* r) 
 #endif
       break;
   }
-  r->wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (st.ok() && widen)  // BF16 -> float is exact
-    for (size_t i = 0; i < r->out.size(); ++i) r->out[i] = bf16_to_float(impl_->bf16[i]);
+  finish_run(t0, widen, st, impl_->bf16, r);
   return st;
+}
+
+Status Runner::time_resident(const ProblemDesc& d, const ProblemData& host, double warmup_ms, int reps, RunOutput* r,
+                             std::vector<double>* ms) {
+  start_run(d, backend_, r, &impl_->bf16);
+  if (backend_ != Backend::vulkan)
+    return Status(StatusCode::not_available, std::string(to_string(backend_)) +
+                                                 " backend: decodes are timed on device-resident inputs on vulkan only");
+#ifdef MLA_HAVE_VULKAN
+  const auto t0 = std::chrono::steady_clock::now();
+  const Status st = impl_->vk->time_decode_host(d, host, warmup_ms, reps, ms, impl_->bf16.data(), r->lse.data(),
+                                                &r->status_word);
+  finish_run(t0, true, st, impl_->bf16, r);
+  return st;
+#else
+  (void)host, (void)warmup_ms, (void)reps, (void)ms;
+  return Status(StatusCode::not_available, "vulkan backend: " + unavailable_reason(backend_));
+#endif
+}
+
+Status Runner::copy_bandwidth(int64_t bytes, int reps, double* gb_per_s, int64_t* copied) {
+  if (backend_ != Backend::vulkan)
+    return Status(StatusCode::not_available, std::string(to_string(backend_)) +
+                                                 " backend: the copy bandwidth is measured here on vulkan only");
+#ifdef MLA_HAVE_VULKAN
+  if (bytes < 16) return invalid_argument("copy_bandwidth: bytes = " + std::to_string(bytes) + " is below 16");
+  // copy_bandwidth caps the size by maxStorageBufferRange, rounded down to 16 bytes.
+  VkPhysicalDeviceProperties props;
+  vkGetPhysicalDeviceProperties(impl_->vk->physical_device(), &props);
+  *copied = std::min<int64_t>(bytes, int64_t(props.limits.maxStorageBufferRange)) / 16 * 16;
+  return impl_->vk->copy_bandwidth(VkDeviceSize(bytes), reps, gb_per_s);
+#else
+  (void)bytes, (void)reps, (void)gb_per_s, (void)copied;
+  return Status(StatusCode::not_available, "vulkan backend: " + unavailable_reason(backend_));
+#endif
 }
 
 }  // namespace mla::tools

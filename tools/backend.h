@@ -47,6 +47,20 @@ class Runner {
   // Host buffers in, float outputs out (sized here).
   Status run(const ProblemDesc& d, const ProblemData& host, RunOutput* r);
 
+  // The decode timed on device-resident inputs (Vulkan:
+  // Context::time_decode_host): uploads once, one decode whose outputs fill
+  // *r as run() does (kernel_ms -1, wall_ms the whole call), then untimed
+  // decodes back to back for warmup_ms of wall time, then `reps` decodes
+  // whose GPU times (ms) go to *ms. not_available on the other backends.
+  Status time_resident(const ProblemDesc& d, const ProblemData& host, double warmup_ms, int reps, RunOutput* r,
+                       std::vector<double>* ms);
+
+  // The device-copy bandwidth of the Vulkan device (Context::copy_bandwidth:
+  // a compute-shader copy of `bytes`, less where maxStorageBufferRange caps
+  // it, median of `reps`): read + write bytes per second / 1e9, and the
+  // bytes it copied. not_available on the other backends.
+  Status copy_bandwidth(int64_t bytes, int reps, double* gb_per_s, int64_t* copied);
+
  private:
   struct Impl;
   explicit Runner(Backend b);

@@ -57,7 +57,7 @@ const char kUsage[] =
     "                     layer: graph replay of decode() alone, the plan made once before (one\n"
     "                     run_planner per decode step serves every layer); no target is judged on it\n"
     "  --min-runs N [30] --max-runs N [2000] --target-ms MS [200]  timed runs per result\n"
-    "  --warmup N [10]    untimed runs before each series\n"
+    "  --warmup N [10]    untimed runs before each series (CUDA; Vulkan: 0.5 s of runs)\n"
     "  --l2-multiple X [4] rotation sets span at least X times the L2 size\n"
     "  --check-gflop X [2] reference-check one request when it costs <= X GFLOP (0: never)\n"
     "  --seed N [1]\n"
@@ -184,7 +184,8 @@ Status cuda_context(bench::RunInfo* info) {
   if (st.ok()) st = bench::measure_gemm(8192, 20, s, &info->limits);
   (void)cudaStreamDestroy(s);
   MLA_RETURN_IF_ERROR(st);
-  info->have_limits = true;
+  info->have_copy = info->have_gemm = true;
+  info->limits.copy_kind = "cuda_memcpy";
   std::fprintf(stderr, "  copy %.0f GB/s, GEMM %.0f TFLOPS\n", info->limits.copy_gbps, info->limits.gemm_tflops);
   return Status::Ok();
 }
@@ -292,6 +293,18 @@ int cmd_bench(int argc, char** argv) {
     st = Runner::create(Backend::vulkan, &vk);
     if (!st.ok()) return report("bench", st);
     info.device = vk->device();
+    if (!info.have_copy) {
+      // No CUDA device to measure the ceilings: the copy bandwidth comes from
+      // the Vulkan device itself (no GEMM rate, so no % gemm).
+      std::fprintf(stderr, "mla bench: %s; measuring copy bandwidth (no CUDA device: no GEMM rate)\n",
+                   info.device.c_str());
+      info.limits.copy_runs = 10;
+      st = vk->copy_bandwidth(int64_t(1) << 30, info.limits.copy_runs, &info.limits.copy_gbps, &info.limits.copy_bytes);
+      if (!st.ok()) return report("bench", st);
+      info.limits.copy_kind = "vulkan_compute_copy";
+      info.have_copy = true;
+      std::fprintf(stderr, "  copy %.0f GB/s (Vulkan compute-shader copy)\n", info.limits.copy_gbps);
+    }
   } else {
     info.device = info.card.name;
   }
@@ -309,7 +322,9 @@ int cmd_bench(int argc, char** argv) {
     std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, configs.size(), c.name.c_str());
     if (backend == Backend::vulkan) {
       bench::VulkanRunOptions o;
-      o.min_runs = int(std::min<int64_t>(set.min_runs, 10));
+      o.min_runs = int(set.min_runs);
+      o.max_runs = int(set.max_runs);
+      o.target_ms = double(set.target_ms);
       o.check_max_flops = set.check_flops;
       o.seed = uint64_t(set.seed) + i;
       std::vector<bench::Measurement> ms;

@@ -35,12 +35,14 @@ void Report::add(const BenchConfig& c, const Measurement& m) {
   const double s = m.time.median_us * 1e-6;
   r.gbps = r.w.bytes / s / 1e9;
   r.tflops = r.w.flops / s / 1e12;
-  r.pct_copy = info_.have_limits ? 100 * r.gbps / info_.limits.copy_gbps : kNone;
-  r.pct_gemm = info_.have_limits ? 100 * r.tflops / info_.limits.gemm_tflops : kNone;
+  r.pct_copy = info_.have_copy ? 100 * r.gbps / info_.limits.copy_gbps : kNone;
+  r.pct_gemm = info_.have_gemm ? 100 * r.tflops / info_.limits.gemm_tflops : kNone;
   // The nearer ceiling decides what the config is bound by: the larger of
-  // the two floor times (bytes / copy rate, FLOPs / GEMM rate).
-  r.pct_limit = info_.have_limits ? std::max(r.pct_copy, r.pct_gemm) : kNone;
-  r.bound = !info_.have_limits ? "" : r.pct_copy >= r.pct_gemm ? "memory" : "compute";
+  // the two floor times (bytes / copy rate, FLOPs / GEMM rate); unknown
+  // unless both were measured.
+  const bool both = info_.have_copy && info_.have_gemm;
+  r.pct_limit = both ? std::max(r.pct_copy, r.pct_gemm) : kNone;
+  r.bound = !both ? "" : r.pct_copy >= r.pct_gemm ? "memory" : "compute";
   const Row* base = c.baseline.empty() ? nullptr : find(c.baseline, m.mode, m.kernel_requested);
   r.ratio = base ? m.time.median_us / base->m.time.median_us : kNone;
   // The targets are defined on planner + decode (graph and eager);
@@ -124,12 +126,15 @@ void Report::write_json(const Row& r) const {
   j.num("mem_clock_mhz", m.state.mem_clock_mhz < 0 ? kNone : m.state.mem_clock_mhz);
   j.num("temperature_c", m.state.temperature_c < 0 ? kNone : m.state.temperature_c);
   j.num("power_w", m.state.power_w < 0 ? kNone : m.state.power_w);
-  if (info_.have_limits) {
-    j.num("copy_gbps", info_.limits.copy_gbps).integer("copy_bytes", info_.limits.copy_bytes);
+  if (info_.have_copy)
+    j.num("copy_gbps", info_.limits.copy_gbps).integer("copy_bytes", info_.limits.copy_bytes)
+        .str("copy_kind", info_.limits.copy_kind);
+  else
+    j.null("copy_gbps").null("copy_kind");
+  if (info_.have_gemm)
     j.num("gemm_tflops", info_.limits.gemm_tflops).integer("gemm_n", info_.limits.gemm_n);
-  } else {
-    j.null("copy_gbps").null("gemm_tflops");
-  }
+  else
+    j.null("gemm_tflops");
   j.str("commit", info_.commit).str("date", info_.date);
   if (!info_.card_extra.empty()) j.str("card_info", info_.card_extra);
   std::fputs(j.line().c_str(), json_);
@@ -146,10 +151,14 @@ void Report::print_table(std::FILE* f) const {
                  k.mem_clock_max_mhz, k.driver.empty() ? "?" : k.driver.c_str(), k.cuda_driver);
   }
   if (info_.device != info_.card.name) std::fprintf(f, "device: %s\n", info_.device.c_str());
-  if (info_.have_limits)
+  if (info_.have_copy && info_.have_gemm)
     std::fprintf(f, "limits: copy %.0f GB/s (%.2f GiB device-to-device, read + write), GEMM %.0f TFLOPS (cuBLAS BF16 %d^3)\n",
                  info_.limits.copy_gbps, double(info_.limits.copy_bytes) / (1 << 30), info_.limits.gemm_tflops,
                  info_.limits.gemm_n);
+  else if (info_.have_copy)
+    std::fprintf(f, "limits: copy %.0f GB/s (%.2f GiB, %s, read + write); GEMM rate not measured (no CUDA device), "
+                 "so no %% of GEMM\n", info_.limits.copy_gbps, double(info_.limits.copy_bytes) / (1 << 30),
+                 info_.limits.copy_kind == "vulkan_compute_copy" ? "Vulkan compute-shader copy" : "device-to-device");
   else
     std::fprintf(f, "limits: not measured (no CUDA device), so no %% of copy / GEMM\n");
   std::fprintf(f, "\n%-31s %-5s %-14s %10s %8s %7s %6s %6s %6s %-22s %-4s %s\n", "config", "mode", "kernel", "time_us",

@@ -24,7 +24,8 @@ struct RunInfo {
   std::string device;   // the backend's own name for what runs it
   bool have_card = false;
   CardInfo card;        // CUDA's facts about the card (also for a Vulkan run when CUDA sees the card)
-  bool have_limits = false;
+  bool have_copy = false;  // limits.copy_* measured (CUDA, or the Vulkan copy without a CUDA device)
+  bool have_gemm = false;  // limits.gemm_* measured (CUDA only)
   Limits limits;
   std::string card_extra;  // --card-info: e.g. an nvidia-smi query, stored verbatim
 };

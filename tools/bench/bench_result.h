@@ -11,11 +11,15 @@
 
 namespace mla::tools::bench {
 
-// The two ceilings of the run (bench_limits.h measures them on CUDA).
+// The two ceilings of the run (bench_limits.h measures them on CUDA; a
+// Vulkan run without a CUDA device has the Vulkan copy and no GEMM rate).
 struct Limits {
   double copy_gbps = 0;      // bytes read + bytes written per second / 1e9
   int64_t copy_bytes = 0;    // size of the copied buffer (read once, written once)
   int copy_runs = 0;
+  // Which copy: "cuda_memcpy" (cudaMemcpyAsync device to device) or
+  // "vulkan_compute_copy" (mla::vulkan::Context::copy_bandwidth).
+  std::string copy_kind;
   double gemm_tflops = 0;    // 2 n^3 per product / s / 1e12
   int gemm_n = 0;
   int gemm_runs = 0;

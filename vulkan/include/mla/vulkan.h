@@ -2,7 +2,8 @@
 //
 // Two ways in:
 //  * Context::decode_host: inputs and outputs in host memory; the context
-//    uploads, runs and downloads (tests, `mla run --backend vulkan`).
+//    uploads, runs and downloads (tests, `mla run --backend vulkan`);
+//    Context::time_decode_host times it on inputs uploaded once (`mla bench`).
 //  * Context::record_decode: inputs and outputs in the caller's VkBuffers on
 //    the context's device; the passes are recorded into the caller's command
 //    buffer (applications that keep their KV cache in Vulkan memory).
@@ -193,6 +194,21 @@ class Context {
   // (NaN when the queue has no timestamps).
   Status decode_host(const ProblemDesc& desc, const ProblemData& host, uint16_t* out_bf16, float* lse,
                      uint32_t* status_word = nullptr, double* kernel_ms = nullptr);
+
+  // Times the decode of a host problem on device-resident inputs (the Vulkan
+  // bench): a GPU raises its clocks only under sustained load, and the
+  // uploads decode_host makes before every decode keep it idle long enough
+  // that they never rise (an H200 timed 5x slow that way). Validates like
+  // decode_host, uploads the inputs once, runs one decode and returns
+  // exactly what decode_host would (out_bf16, lse, status_word), then
+  // submits the passes alone, one decode per submission, back to back: at
+  // least one untimed decode and more until warmup_ms of wall time have
+  // passed, then `reps` decodes, each timed by the timestamp queries
+  // decode_host's kernel_ms comes from. ms receives their GPU times in
+  // milliseconds, in order (NaN when the queue has no timestamps; 0 for an
+  // empty batch). reps in [1, 10000], warmup_ms in [0, 600000].
+  Status time_decode_host(const ProblemDesc& desc, const ProblemData& host, double warmup_ms, int reps,
+                          std::vector<double>* ms, uint16_t* out_bf16, float* lse, uint32_t* status_word = nullptr);
 
   // Bytes of scratch record_decode needs for a problem of this shape.
   Status workspace_bytes(const ProblemDesc& desc, VkDeviceSize* bytes) const;
