@@ -107,8 +107,9 @@ def plot(path):
 
     colors = {s: "C%d" % i for i, s in enumerate(series)}
     bars(ax, configs, series, colors, pct, "% of the binding limit",
-         "%s, %s: achieved vs the same run's limits (copy %.0f GB/s, BF16 GEMM %.0f TFLOPS); commit %s"
-         % (first.get("card"), first.get("backend"), first.get("copy_gbps") or 0, first.get("gemm_tflops") or 0,
+         "%s, %s: achieved vs the same run's limits (copy %.0f GB/s, %s); commit %s"
+         % (first.get("card"), first.get("backend"), first.get("copy_gbps") or 0,
+            "BF16 GEMM %.0f TFLOPS" % first["gemm_tflops"] if first.get("gemm_tflops") else "no GEMM rate",
             first.get("commit")), 100)
     labels = []
     for j, c in enumerate(configs):

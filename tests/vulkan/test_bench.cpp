@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -54,6 +55,16 @@ std::vector<Case> bench_cases() {
                   std::make_pair(128, mla::RowFormat::bf16)})
     cases.push_back(Case{hk.first, hk.second, bench_problem(hk.first, hk.second), {}});
   return cases;
+}
+
+// Decodes back to back for at least 0.5 s before a series is timed: a GPU
+// raises its clocks only under sustained load, and a context creation (seconds
+// of pipeline compiles) lets them fall (an H200 timed the first decodes after
+// one 5x slow; vulkan/README.md, "Clock ramp").
+void warm_up(vk_test::BenchRunner& runner, const mla::ProblemDesc& desc) {
+  const auto t0 = std::chrono::steady_clock::now();
+  do runner.time_decode(desc, 4);
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
 }
 
 VkDeviceSize copy_bytes() { return VkDeviceSize(vk_test::env_int("MLA_VULKAN_BENCH_COPY_MIB", 1024)) << 20; }
@@ -110,7 +121,7 @@ TEST_CASE("bench: B=128 kv_len=4096 q_len=1, H=16 and 128 (MLA_VULKAN_BENCH=1)")
     for (Case& c : cases) {
       HostProblem& p = c.problem;
       vk_test::BenchRunner runner(*ctx, p);
-      runner.time_decode(p.desc, 2);  // warm-up: clocks and caches
+      warm_up(runner, p.desc);
       const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));  // each KV row read once
       double best = 1e30;
       for (int splits : {0, 1, 2, 3, 4, 6, 8, 16}) {
@@ -172,7 +183,7 @@ TEST_CASE("bench: the cooperative-matrix decode against the FP32 one (MLA_VULKAN
     for (Case& c : cases) {
       HostProblem& p = c.problem;
       vk_test::BenchRunner runner(*ctx, p);
-      runner.time_decode(p.desc, 2);  // warm-up
+      warm_up(runner, p.desc);
       const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));
       double best = 1e30;
       for (int splits : {1, 2, 4, 8, 0}) {  // auto last: its output is compared
@@ -305,7 +316,7 @@ TEST_CASE("bench: H=16 decode variants by environment (MLA_VULKAN_BENCH=1)") {
     for (Case& c : cases) {
       HostProblem& p = c.problem;
       vk_test::BenchRunner runner(*ctx, p);
-      runner.time_decode(p.desc, 2);  // warm-up
+      warm_up(runner, p.desc);
       const double kv_bytes = double(p.desc.batch) * 4096 * double(mla::row_bytes(c.kv));
       for (int splits : {1, 0}) {  // auto last: its output is compared
         p.desc.num_splits = splits;
