@@ -75,7 +75,8 @@ bool default_cm_build(const char* what) {
   for (const char* var : {"MLA_VULKAN_FETCH", "MLA_VULKAN_CM_SCAN", "MLA_VULKAN_CM_PROFILE"})
     if (const char* f = std::getenv(var); f && *f && std::strcmp(f, "run") != 0 && std::strcmp(f, "fast") != 0 &&
                                            std::strcmp(f, "0") != 0) {
-      MESSAGE("not run: " << what << " is built with the default fetch and scan only (" << var << "=" << f << ")");
+      MESSAGE("not run: " << std::string(what) << " is built with the default fetch and scan only ("
+                          << std::string(var) << "=" << std::string(f) << ")");
       return false;
     }
   return true;
