@@ -170,11 +170,10 @@ Status Runner::copy_bandwidth(int64_t bytes, int reps, double* gb_per_s, int64_t
                                                  " backend: the copy bandwidth is measured here on vulkan only");
 #ifdef MLA_HAVE_VULKAN
   if (bytes < 16) return invalid_argument("copy_bandwidth: bytes = " + std::to_string(bytes) + " is below 16");
-  // copy_bandwidth caps the size by maxStorageBufferRange, rounded down to 16 bytes.
-  VkPhysicalDeviceProperties props;
-  vkGetPhysicalDeviceProperties(impl_->vk->physical_device(), &props);
-  *copied = std::min<int64_t>(bytes, int64_t(props.limits.maxStorageBufferRange)) / 16 * 16;
-  return impl_->vk->copy_bandwidth(VkDeviceSize(bytes), reps, gb_per_s);
+  VkDeviceSize done = 0;
+  MLA_RETURN_IF_ERROR(impl_->vk->copy_bandwidth(VkDeviceSize(bytes), reps, gb_per_s, &done));
+  *copied = int64_t(done);
+  return Status::Ok();
 #else
   (void)bytes, (void)reps, (void)gb_per_s, (void)copied;
   return Status(StatusCode::not_available, "vulkan backend: " + unavailable_reason(backend_));

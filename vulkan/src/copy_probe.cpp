@@ -15,7 +15,7 @@ namespace mla::vulkan {
 using vulkan_impl::Buffer;
 using vulkan_impl::vk_struct;
 
-Status Context::copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s) {
+Status Context::copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s, VkDeviceSize* bytes_copied) {
   Impl& c = *impl_;
   if (!gb_per_s || reps < 1) return invalid_argument("copy_bandwidth: gb_per_s must be non-null and reps >= 1");
   if (!c.timestamps) return Status(StatusCode::unsupported, "the queue has no timestamps; no bandwidth to measure");
@@ -87,6 +87,7 @@ Status Context::copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s) {
   }
   std::sort(ms.begin(), ms.end());
   *gb_per_s = 2.0 * double(bytes) / (ms[ms.size() / 2] * 1e6);  // bytes read + bytes written
+  if (bytes_copied) *bytes_copied = bytes;
   return Status::Ok();
 }
 

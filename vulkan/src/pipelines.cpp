@@ -191,8 +191,10 @@ const spirv::Module* producer_module(const std::string& name, const Pipelines& p
   const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
   if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
   for (int b = want_bufs; b >= 1; --b) {
-    const std::string suffix = "_sx_pw" + std::to_string(b) +
-                               (p.producer_ahead ? "a" : "") + (p.profile ? "_pf" : p.producer_ahead ? "" : rescale_suffix(p, b));
+    std::string suffix = "_sx_pw" + std::to_string(b);
+    if (p.producer_ahead) suffix += "a";  // built without _ra: it skips the rescale
+    if (p.profile) suffix += "_pf";
+    else if (!p.producer_ahead) suffix += rescale_suffix(p, b);
     const uint32_t smem = uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) +
                           (p.profile && p.kind == DecodeKind::coopmat_emulated ? MLA_VK_CM_PW_PROF_SMEM_BYTES(rg) : 0);
     if (smem > limits.maxComputeSharedMemorySize) continue;

@@ -234,7 +234,8 @@ class Context {
   // shader copies `bytes` (capped by maxStorageBufferRange) between two
   // device-local buffers; gb_per_s = (bytes read + bytes written) / median
   // time of `reps` copies (after one warm-up), from timestamp queries.
-  Status copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s);
+  // bytes_copied (optional) receives the bytes actually copied.
+  Status copy_bandwidth(VkDeviceSize bytes, int reps, double* gb_per_s, VkDeviceSize* bytes_copied = nullptr);
 
   // The clock profile written by the last decode that ran to completion on
   // this context (the caller has waited for it: host_decode does, a
