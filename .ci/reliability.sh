@@ -46,7 +46,9 @@ export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/reliability/lsan.supp:print_suppressions=0
 CPU_TESTS=(tools unit reference reliability-reference)
 # Tests that reach lavapipe (npy_crosscheck runs `mla run --backend vulkan`).
-VULKAN_TESTS=(npy_crosscheck vulkan-lavapipe-w128 vulkan-lavapipe-w256 reliability-vulkan-lavapipe)
+# One lavapipe width: the two differ in lavapipe's JIT only, which ASan does not
+# instrument; our host code runs the same in both.
+VULKAN_TESTS=(npy_crosscheck vulkan-lavapipe-w128 reliability-vulkan-lavapipe)
 meson compile -C "$asan" >/dev/null
 stamp "ASan+UBSan build done"
 meson test -C "$asan" --no-rebuild --print-errorlogs "${CPU_TESTS[@]}"
