@@ -88,34 +88,6 @@ void pw_clear_slot(uint w) {
   }
 }
 
-#ifdef MLA_CM_PW_AHEAD
-// MLA_CM_PW_AHEAD (*_sx_pw1a / *_sx_pw2a, N = 16 only, MLA_VULKAN_CM_WARPS=
-// producer-ahead | producer1-ahead): fetch_tile writes a second register set,
-// g_ahead, one tile before the tile is needed, and the producers take it into
-// g_regs where the build without it fetches: the loads get a whole tile of
-// time instead of one segment (vulkan/README.md, "Clock profile of the
-// producer build"). Same words, same order of work otherwise: the same bits.
-// The taking waits for the loads, which have had a tile to land.
-void pw_take_ahead() {
-  UNROLL for (uint j = 0u; j < LD; ++j) g_regs[j] = g_ahead[j];
-  g_reg_sk = g_ahead_sk;
-}
-#endif
-
-// Producers: keys [k0, k0 + nk) into g_regs, fetched now; or, ahead, taken
-// from g_ahead (fetched a tile ago) and the tile after it, k0 + N, fetched
-// into g_ahead where it exists (it ends at the main's p_end). A macro: the
-// build without MLA_CM_PW_AHEAD keeps the SPIR-V it had.
-#ifdef MLA_CM_PW_AHEAD
-#define PW_NEXT_TILE(k0_, nk_)                                                       \
-  {                                                                                  \
-    pw_take_ahead();                                                                 \
-    if ((k0_) + uint(N) < p_end) fetch_tile((k0_) + uint(N), min(uint(N), p_end - (k0_) - uint(N))); \
-  }
-#else
-#define PW_NEXT_TILE(k0_, nk_) fetch_tile(k0_, nk_)
-#endif
-
 // Producers: g_regs -> key tile at sK[buf ...] as FP16, sigma_k -> sKs[ks ...].
 void pw_stage(uint buf, uint ks, int eKc, int eKr) { stage_tile_f16_at(g_ptid, PT, buf, ks, eKc, eKr); }
 
@@ -179,12 +151,7 @@ void main() {
   // Consumer roles (the default build's; inactive in producer subgroups).
   CM_MAIN_ROLES
 
-  if (producer && p_begin < p_end) {
-#ifdef MLA_CM_PW_AHEAD
-    fetch_tile(p_begin, min(uint(N), p_end - p_begin));  // into g_ahead, taken at once
-#endif
-    PW_NEXT_TILE(p_begin, min(uint(N), p_end - p_begin));
-  }
+  if (producer && p_begin < p_end) fetch_tile(p_begin, min(uint(N), p_end - p_begin));
 
   // Q fragments (consumers), through sK rows 0..15 of buffer 0; stage_q
   // works on invocations 0..127, the consumers.
@@ -200,7 +167,7 @@ void main() {
     pw_stage(0u, 0u, a, b);
 #if BUFS == 2
     if (p_begin + uint(N) < p_end) {
-      PW_NEXT_TILE(p_begin + uint(N), min(uint(N), p_end - p_begin - uint(N)));
+      fetch_tile(p_begin + uint(N), min(uint(N), p_end - p_begin - uint(N)));
       pw_publish_exponents(min(uint(N), p_end - p_begin - uint(N)), pw_slot(1u));
     }
 #endif
@@ -239,7 +206,7 @@ void main() {
       pw_clear_slot(pw_slot(s2));
 #else
       pw_clear_slot(pw_slot(s1));
-      if (has1) PW_NEXT_TILE(k0 + uint(N), min(uint(N), p_end - k0 - uint(N)));
+      if (has1) fetch_tile(k0 + uint(N), min(uint(N), p_end - k0 - uint(N)));
 #endif
     }
     PROF_MARK(consumer ? MLA_VK_PROF_S : PW_PROF_SEG_S);
@@ -253,7 +220,7 @@ void main() {
     // ---- seg SM ----
     if (producer) {
 #if BUFS == 2
-      if (has2) PW_NEXT_TILE(k0 + uint(2 * N), min(uint(N), p_end - k0 - uint(2 * N)));
+      if (has2) fetch_tile(k0 + uint(2 * N), min(uint(N), p_end - k0 - uint(2 * N)));
 #else
       if (has1) pw_publish_exponents(min(uint(N), p_end - k0 - uint(N)), pw_slot(s1));
 #endif

@@ -118,17 +118,6 @@ uint key_slot(uint key) {
 // The next tile's words, fetched while the current tile is computed.
 uvec4 g_regs[LD];
 float g_reg_sk;
-// Where fetch_tile writes: g_regs, or (decode_cm_pw.glsl MLA_CM_PW_AHEAD) a
-// second register set, g_ahead, one tile further ahead.
-#ifdef MLA_CM_PW_AHEAD
-uvec4 g_ahead[LD];
-float g_ahead_sk;
-#define FETCH_REGS g_ahead
-#define FETCH_SK g_ahead_sk
-#else
-#define FETCH_REGS g_regs
-#define FETCH_SK g_reg_sk
-#endif
 
 #if defined(MLA_FETCH_RUN)
 // The page-table entry g_pt of page index g_pt_idx of this request (~0u:
@@ -137,10 +126,9 @@ uint g_pt_idx = 0xFFFFFFFFu;
 int g_pt = 0;
 #endif
 
-// Fetch keys [k0, k0 + nk) into FETCH_REGS (g_regs): chunk idx = tid + j * T
-// of the tile (consecutive threads on consecutive 16 bytes of a row); keys
-// past nk read as zeros. FETCH_SK (g_reg_sk): sigma_k of key tid (FP8 KV; 1
-// otherwise).
+// Fetch keys [k0, k0 + nk) into g_regs: chunk idx = tid + j * T of the tile
+// (consecutive threads on consecutive 16 bytes of a row); keys past nk read
+// as zeros. g_reg_sk: sigma_k of key tid (FP8 KV; 1 otherwise).
 //
 // Builds (same words, same results; MLA_VULKAN_FETCH selects the module):
 //  * MLA_FETCH_RUN ("run", the default modules): a tile inside one page
@@ -169,8 +157,8 @@ void fetch_tile(uint k0, uint nk) {
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   const uint row_uvec4 = fp8 ? MLA_VK_FP8_ROW_UVEC4 : MLA_VK_BF16_ROW_UVEC4;
 #if defined(MLA_FETCH_NONE)
-  UNROLL for (uint j = 0u; j < LD; ++j) FETCH_REGS[j] = uvec4(((tid + j * FETCH_T + k0) & 0x3Fu) * 0x00010001u + 0x3C003C00u);
-  FETCH_SK = 1.0;
+  UNROLL for (uint j = 0u; j < LD; ++j) g_regs[j] = uvec4(((tid + j * FETCH_T + k0) & 0x3Fu) * 0x00010001u + 0x3C003C00u);
+  g_reg_sk = 1.0;
 #else
 #if defined(MLA_FETCH_RUN)
   const uint shift = uint(pc.page_shift), pi = k0 >> shift;
@@ -185,11 +173,11 @@ void fetch_tile(uint k0, uint nk) {
     const uint base = slot0 * row_uvec4, end = nk * row_uvec4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * FETCH_T;
-      FETCH_REGS[j] = uvec4(0u);
-      if (ok && idx < end) FETCH_REGS[j] = kv_pool[base + idx];
+      g_regs[j] = uvec4(0u);
+      if (ok && idx < end) g_regs[j] = kv_pool[base + idx];
     }
-    FETCH_SK = 1.0;
-    if (fp8 && ok && tid < nk) FETCH_SK = kv_scales[slot0 + tid];
+    g_reg_sk = 1.0;
+    if (fp8 && ok && tid < nk) g_reg_sk = kv_scales[slot0 + tid];
     // The page of the next tile, for the next fetch (its latency hides behind this tile).
     const uint ni = (k0 + uint(N)) >> shift;
     if (ni != pi && ni < uint(pc.max_pages)) {
@@ -202,16 +190,16 @@ void fetch_tile(uint k0, uint nk) {
   UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * FETCH_T;
     const uint n = idx / row_uvec4;
-    FETCH_REGS[j] = uvec4(0u);
+    g_regs[j] = uvec4(0u);
     if (n < nk) {
       const uint slot = key_slot(k0 + n);
-      if (slot != 0xFFFFFFFFu) FETCH_REGS[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
+      if (slot != 0xFFFFFFFFu) g_regs[j] = kv_pool[slot * row_uvec4 + idx % row_uvec4];
     }
   }
-  FETCH_SK = 1.0;
+  g_reg_sk = 1.0;
   if (fp8 && tid < nk) {
     const uint slot = key_slot(k0 + tid);
-    if (slot != 0xFFFFFFFFu) FETCH_SK = kv_scales[slot];
+    if (slot != 0xFFFFFFFFu) g_reg_sk = kv_scales[slot];
   }
 #endif  // MLA_FETCH_NONE
 }

@@ -129,24 +129,16 @@ Status cm_profile_suffix(const std::string& fetch_suffix, std::string* suffix) {
 // 4 compute; one tile where two do not fit) or "producer1" (the same with
 // one key tile, for comparison), for both KV formats; unset: "producer" for
 // BF16 KV, "default" for FP8 KV (H200, B128 kv4096 H16: BF16 0.739 vs 0.825
-// ms, FP8 0.911 vs 0.883). Same results. "producer-ahead" / "producer1-ahead":
-// the same with the producers' loads a tile ahead (decode_cm_pw.glsl
-// MLA_CM_PW_AHEAD; built for N = 16 only: MLA_VULKAN_COOPMAT_KEYS=16 where the
-// device would take N = 32). Sets Pipelines::producer_bufs, producer_ahead
-// and producer_fp8.
+// ms, FP8 0.911 vs 0.883). Same results. Sets Pipelines::producer_bufs and
+// producer_fp8.
 Status cm_warps_from_env(Pipelines* out) {
   const char* v = std::getenv("MLA_VULKAN_CM_WARPS");
-  std::string e = v ? v : "";
+  const std::string e = v ? v : "";
   out->producer_fp8 = !e.empty();
-  const std::string ahead = "-ahead";
-  out->producer_ahead = e.size() > ahead.size() && e.compare(e.size() - ahead.size(), ahead.size(), ahead) == 0;
-  if (out->producer_ahead) e.resize(e.size() - ahead.size());
   if (e.empty() || e == "producer") out->producer_bufs = 2;
-  else if (e == "default" && !out->producer_ahead) out->producer_bufs = 0;
+  else if (e == "default") out->producer_bufs = 0;
   else if (e == "producer1") out->producer_bufs = 1;
-  else
-    return invalid_argument("MLA_VULKAN_CM_WARPS = '" + std::string(v ? v : "") +
-                            "': expected default, producer, producer1, producer-ahead or producer1-ahead");
+  else return invalid_argument("MLA_VULKAN_CM_WARPS = '" + e + "': expected default, producer or producer1");
   return Status::Ok();
 }
 
@@ -182,8 +174,7 @@ std::string rescale_suffix(const Pipelines& p, int producer_bufs) {
 
 // The producer-warp build of coopmat module `name` (rg row groups, n keys)
 // for the default suffix "_sx" (+ rescale, "" or "_ra"; or "_pf", the clock
-// profile, which skips the rescale as the "" builds do; the ahead builds,
-// "a" / "a_pf", skip it too): two key tiles when
+// profile, which skips the rescale as the "" builds do): two key tiles when
 // asked for and they fit, else one; null (the default build) when none fits
 // or it is not built.
 const spirv::Module* producer_module(const std::string& name, const Pipelines& p, int rg, int n, int want_bufs,
@@ -191,10 +182,7 @@ const spirv::Module* producer_module(const std::string& name, const Pipelines& p
   const uint32_t threads = MLA_VK_CM_PW_THREADS(rg);
   if (threads > limits.maxComputeWorkGroupInvocations || threads > limits.maxComputeWorkGroupSize[0]) return nullptr;
   for (int b = want_bufs; b >= 1; --b) {
-    std::string suffix = "_sx_pw" + std::to_string(b);
-    if (p.producer_ahead) suffix += "a";  // built without _ra: it skips the rescale
-    if (p.profile) suffix += "_pf";
-    else if (!p.producer_ahead) suffix += rescale_suffix(p, b);
+    const std::string suffix = "_sx_pw" + std::to_string(b) + (p.profile ? "_pf" : rescale_suffix(p, b));
     const uint32_t smem = uint32_t(MLA_VK_CM_PW_SMEM_BYTES(rg, n, b)) +
                           (p.profile && p.kind == DecodeKind::coopmat_emulated ? MLA_VK_CM_PW_PROF_SMEM_BYTES(rg) : 0);
     if (smem > limits.maxComputeSharedMemorySize) continue;
@@ -310,7 +298,7 @@ std::string Pipelines::describe() const {
   // The producer-warp 16-row tile: its key tiles, and the KV formats that take it.
   if (kind != DecodeKind::fp32 && cm_producer.rows)
     s += " warps=producer:CM16xN" + std::to_string(cm_producer.keys) + "xP" +
-         std::to_string(cm_producer.producer_bufs) + (producer_ahead ? "a" : "") + (producer_fp8 ? ":bf16,fp8" : ":bf16");
+         std::to_string(cm_producer.producer_bufs) + (producer_fp8 ? ":bf16,fp8" : ":bf16");
   return s;
 }
 

@@ -67,9 +67,6 @@ struct Pipelines {
   // measured slower for FP8 KV on the H200).
   int producer_bufs = 2;
   bool producer_fp8 = false;
-  // MLA_VULKAN_CM_WARPS=producer-ahead | producer1-ahead: the producer build
-  // whose loads run a tile ahead (*_sx_pw<bufs>a modules, N = 16 only).
-  bool producer_ahead = false;
   // The 16-row tile's producer-warp build (rows = 0: none), same N as cm[0].
   DecodeVariant cm_producer;
   // Set before create_pipelines when the device enabled pipeline executable

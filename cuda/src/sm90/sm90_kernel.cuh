@@ -51,24 +51,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_init(base + smem::kBarQFull, kQFullArrivals);
     mbar_init(base + smem::kBarQEmpty, kQEmptyArrivals);
     mbar_init_fence();
-#ifdef MLA_SM90_PARAM_TOUCH
-    // Probe (docs/perf_notes.md, twentieth session, item 2; off unless built
-    // with -DMLA_SM90_PARAM_TOUCH): read one word of every 64-byte line of
-    // the parameters (DecodeParams, the tensor map, box_rows, prefetch_tiles)
-    // before the wait, so that the start's constant-cache misses overlap the
-    // grid before instead of following it (that grid never writes
-    // parameters). The volatile store keeps the reads; the flag's
-    // initialisation below overwrites it (same thread, program order).
-    {
-      const uint32_t* words = reinterpret_cast<const uint32_t*>(&p);
-      uint32_t sink = 0;
-      for (uint32_t i = 0; i < sizeof(DecodeParams) / 4; i += 16) sink ^= words[i];
-      const uint32_t* map_words = reinterpret_cast<const uint32_t*>(&kv_map);
-      for (uint32_t i = 0; i < sizeof(CUtensorMap) / 4; i += 16) sink ^= map_words[i];
-      sink ^= uint32_t(box_rows) ^ uint32_t(prefetch_tiles);
-      *reinterpret_cast<volatile uint32_t*>(smem_base + smem::kNanFlag) = sink;
-    }
-#endif
     // The per-tile non-finite flags start lowered (sm90_softmax_wg.cuh).
     reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[0] = 0u;
     reinterpret_cast<uint32_t*>(smem_base + smem::kNanFlag)[1] = 0u;
