@@ -271,19 +271,37 @@ uint scan_result(uint lo, uint hi) { return max(max(lo >> 7, hi >> 23), 1u) - 1u
 void publish_exponents(uint tid, uint stride, uint nk, uint w) {
   const bool fp8 = pc.kv_format == MLA_FORMAT_FP8_ROPE640;
   uint clo = 0u, chi = 0u, rlo = 0u, rhi = 0u;
-  if (fp8) {  // E4M3 content needs no scaling (|x| <= 448, exact in FP16)
+  if (fp8) {  // E4M3 content needs no scaling (|x| <= 448, exact in FP16): only the rope chunks
     UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_FP8_ROW_UVEC4 && idx % MLA_VK_FP8_ROW_UVEC4 >= MLA_VK_FP8_CONTENT_UVEC4)
         scan_fields(g_regs[j], rlo, rhi);
     }
   } else {
+    // BF16, branch-free (twenty-first session; H200 H16: producer build
+    // 0.702 -> 0.639 ms, N = 16 0.795 -> 0.699): chunk j's column in its row
+    // follows from the previous one (+ stride mod 72, one wrap at most) and
+    // its class becomes a mask, so the unrolled chunks have no branch
+    // between them and the compiler interleaves them (before: a division and
+    // a divergent branch a chunk, one chunk after another). Zeros are the
+    // identity of these maxima: the same exponents. (The same form for FP8,
+    // which scans only its rope chunks, was 10% slower: it scans every chunk.)
+    const uint step = stride % MLA_VK_BF16_ROW_UVEC4;
+    uint col = tid % MLA_VK_BF16_ROW_UVEC4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      const uint idx = tid + j * stride;
-      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
-        if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
-        else scan_fields(g_regs[j], clo, chi);
-      }
+      // Whole tiles fill every chunk where LD * stride = N * 72: the bound folds away there.
+      const bool in_tile = uint(LD) * stride <= uint(N * MLA_VK_BF16_ROW_UVEC4) ||
+                           tid + j * stride < uint(N * MLA_VK_BF16_ROW_UVEC4);
+      uint lo = 0u, hi = 0u;
+      scan_fields(g_regs[j], lo, hi);
+      const uint rope = in_tile && col >= MLA_DIM_CONTENT / 8 ? 0xFFFFFFFFu : 0u;
+      const uint content = in_tile && col < MLA_DIM_CONTENT / 8 ? 0xFFFFFFFFu : 0u;
+      rlo = max(rlo, lo & rope);
+      rhi = max(rhi, hi & rope);
+      clo = max(clo, lo & content);
+      chi = max(chi, hi & content);
+      col += step;
+      if (col >= MLA_VK_BF16_ROW_UVEC4) col -= MLA_VK_BF16_ROW_UVEC4;
     }
   }
   const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
