@@ -83,6 +83,16 @@ uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
 #define T MLA_VK_CM_THREADS(RG)
 #define LD ((N * MLA_VK_BF16_ROW_UVEC4 + T - 1) / T)
 #endif
+// Whether the LD chunks an invocation fetches of a BF16 tile all lie in the
+// tile (LD times the fetching invocations = N rows of 72 chunks: the 16-row
+// tile of both mains; the CM32 / CM64 tiles at N = 16 leave chunks past it).
+// publish_exponents takes its branch-free form there; it is called with the
+// fetch's stride (PT in the producer build, T in the default main) only.
+#ifdef MLA_CM_PRODUCER
+#define CM_WHOLE_CHUNKS (LD * PT == N * MLA_VK_BF16_ROW_UVEC4)
+#else
+#define CM_WHOLE_CHUNKS (LD * T == N * MLA_VK_BF16_ROW_UVEC4)
+#endif
 #define KP MLA_VK_CM_KPITCH
 #define SP MLA_VK_CM_SPITCH(N)
 #define KPT (N / 8)  // keys per softmax invocation
@@ -278,14 +288,20 @@ void publish_exponents(uint tid, uint stride, uint nk, uint w) {
         scan_fields(g_regs[j], rlo, rhi);
     }
   } else {
-    // BF16, branch-free (twenty-first session; H200 H16: producer build
-    // 0.702 -> 0.639 ms, N = 16 0.795 -> 0.699): chunk j's column in its row
-    // follows from the previous one (+ stride mod 72, one wrap at most) and
-    // its class becomes a mask, so the unrolled chunks have no branch
-    // between them and the compiler interleaves them (before: a division and
-    // a divergent branch a chunk, one chunk after another). Zeros are the
-    // identity of these maxima: the same exponents. (The same form for FP8,
-    // which scans only its rope chunks, was 10% slower: it scans every chunk.)
+#if CM_WHOLE_CHUNKS
+    // BF16 tiles whose chunks all lie in the tile (the 16-row tile, both
+    // mains), branch-free (twenty-first session; H200 B128 kv4096 H16, test
+    // bench: producer build 0.702 -> 0.628 ms, N = 16 0.795 -> 0.701, default
+    // main 0.781 -> 0.724): chunk j's column in its row follows from the
+    // previous one (+ stride mod 72, one wrap at most) and its class becomes
+    // a mask, so the unrolled chunks have no branch between them and the
+    // compiler interleaves them (before: a division and a divergent branch a
+    // chunk, one chunk after another). Zeros are the identity of these
+    // maxima: the same exponents. (The same form for FP8, which scans only
+    // its rope chunks, was 10% slower: it scans every chunk. With it the
+    // CM64 tile measured H128 3,377 us against 3,218-3,293 before, not
+    // confirmed: the CM32 / CM64 tiles keep the loop below, their SPIR-V as
+    // before.)
     const uint step = stride % MLA_VK_BF16_ROW_UVEC4;
     uint col = tid % MLA_VK_BF16_ROW_UVEC4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
@@ -303,6 +319,15 @@ void publish_exponents(uint tid, uint stride, uint nk, uint w) {
       col += step;
       if (col >= MLA_VK_BF16_ROW_UVEC4) col -= MLA_VK_BF16_ROW_UVEC4;
     }
+#else
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      const uint idx = tid + j * stride;
+      if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
+        if (idx % MLA_VK_BF16_ROW_UVEC4 >= MLA_DIM_CONTENT / 8) scan_fields(g_regs[j], rlo, rhi);
+        else scan_fields(g_regs[j], clo, chi);
+      }
+    }
+#endif
   }
   const uint es = fp8 && tid < nk ? f32_exp(g_reg_sk) : 0u;
   publish_max(scan_result(clo, chi), w);
