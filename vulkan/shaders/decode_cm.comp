@@ -88,7 +88,14 @@ uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
 // tile of both mains; the CM32 / CM64 tiles at N = 16 leave chunks past it).
 // publish_exponents takes its branch-free form there; it is called with the
 // fetch's stride (PT in the producer build, T in the default main) only.
-#ifdef MLA_CM_PRODUCER
+// The emulated build (MLA_CM_EMULATE, lavapipe) keeps the loop: lavapipe
+// compiles an emulated module in minutes on CI's two cores, once per changed
+// module (its disk cache keeps the rest), and nine changed ones took CI
+// past its 25 minutes; the branch-free form is checked bit for bit against
+// the tile scan natively ("api: MLA_VULKAN_CM_SCAN=fast ..." on the GPU).
+#if defined(MLA_CM_EMULATE)
+#define CM_WHOLE_CHUNKS 0
+#elif defined(MLA_CM_PRODUCER)
 #define CM_WHOLE_CHUNKS (LD * PT == N * MLA_VK_BF16_ROW_UVEC4)
 #else
 #define CM_WHOLE_CHUNKS (LD * T == N * MLA_VK_BF16_ROW_UVEC4)
