@@ -312,7 +312,8 @@ void publish_exponents(uint tid, uint stride, uint nk, uint w) {
     const uint step = stride % MLA_VK_BF16_ROW_UVEC4;
     uint col = tid % MLA_VK_BF16_ROW_UVEC4;
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      // Whole tiles fill every chunk where LD * stride = N * 72: the bound folds away there.
+      // Always true under CM_WHOLE_CHUNKS (the compiler folds it away); kept
+      // as written so that the SPIR-V stays that of 881bb9a, checked on the GPU.
       const bool in_tile = uint(LD) * stride <= uint(N * MLA_VK_BF16_ROW_UVEC4) ||
                            tid + j * stride < uint(N * MLA_VK_BF16_ROW_UVEC4);
       uint lo = 0u, hi = 0u;

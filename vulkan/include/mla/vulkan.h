@@ -231,7 +231,8 @@ class Context {
   Status record_decode(VkCommandBuffer cmd, const ProblemDesc& desc, const DeviceBuffers& buffers);
 
   // The device-copy bandwidth decode figures are compared with: a compute
-  // shader copies `bytes` (capped by maxStorageBufferRange) between two
+  // shader copies `bytes` (capped by maxStorageBufferRange and by 2^31 - 1
+  // 16-byte words, rounded down to 16 bytes) between two
   // device-local buffers; gb_per_s = (bytes read + bytes written) / median
   // time of `reps` copies (after one warm-up), from timestamp queries.
   // bytes_copied (optional) receives the bytes actually copied.
