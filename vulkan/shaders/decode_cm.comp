@@ -100,6 +100,26 @@ uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
 #else
 #define CM_WHOLE_CHUNKS (LD * T == N * MLA_VK_BF16_ROW_UVEC4)
 #endif
+#if CM_WHOLE_CHUNKS
+// Where chunk idx = tid + j * stride of a BF16 tile lies: its key (row) and
+// its uvec4 in the row (col), stepped from chunk j to chunk j + 1 without a
+// division (the stride is a constant after inlining: PT or T). Used by the
+// per-chunk loops of the whole-chunk tiles, which then have no branch between
+// their chunks (vulkan/README.md "The branch-free exponent scan").
+struct TileChunk {
+  uint row;
+  uint col;
+};
+TileChunk chunk_first(uint tid) { return TileChunk(tid / MLA_VK_BF16_ROW_UVEC4, tid % MLA_VK_BF16_ROW_UVEC4); }
+void chunk_next(inout TileChunk c, uint stride) {
+  c.row += stride / MLA_VK_BF16_ROW_UVEC4;
+  c.col += stride % MLA_VK_BF16_ROW_UVEC4;
+  if (c.col >= MLA_VK_BF16_ROW_UVEC4) {  // one wrap at most: a select, not a branch
+    c.col -= MLA_VK_BF16_ROW_UVEC4;
+    c.row += 1u;
+  }
+}
+#endif
 #define KP MLA_VK_CM_KPITCH
 #define SP MLA_VK_CM_SPITCH(N)
 #define KPT (N / 8)  // keys per softmax invocation
@@ -385,6 +405,14 @@ void stage_tile_f16_at(uint tid, uint stride, uint buf, uint ks, int eKc, int eK
       }
     }
   } else {
+#if CM_WHOLE_CHUNKS
+    // Every chunk lies in the tile: no guard, no division a chunk.
+    TileChunk c = chunk_first(tid);
+    UNROLL for (uint j = 0u; j < LD; ++j) {
+      sK[buf + c.row * KP + c.col] = bf16x8_to_f16(g_regs[j], c.col < MLA_DIM_CONTENT / 8 ? sc : sr);
+      chunk_next(c, stride);
+    }
+#else
     UNROLL for (uint j = 0u; j < LD; ++j) {
       const uint idx = tid + j * stride;
       if (idx < N * MLA_VK_BF16_ROW_UVEC4) {
@@ -392,6 +420,7 @@ void stage_tile_f16_at(uint tid, uint stride, uint buf, uint ks, int eKc, int eK
         sK[buf + (idx / MLA_VK_BF16_ROW_UVEC4) * KP + w] = bf16x8_to_f16(g_regs[j], w < MLA_DIM_CONTENT / 8 ? sc : sr);
       }
     }
+#endif
   }
   if (tid < N) sKs[ks + tid] = g_reg_sk;
 }

@@ -97,19 +97,35 @@ void pw_stage(uint buf, uint ks, int eKc, int eKr) { stage_tile_f16_at(g_ptid, P
 void pw_convert_bf16(int eKc, int eKr) {
   const uint tid = g_ptid;
   const float sc = pow2(-eKc), sr = pow2(-eKr);
+#if CM_WHOLE_CHUNKS
+  TileChunk c = chunk_first(tid);  // no guard, no division a chunk
+  UNROLL for (uint j = 0u; j < LD; ++j) {
+    g_regs[j] = bf16x8_to_f16(g_regs[j], c.col < MLA_DIM_CONTENT / 8 ? sc : sr);
+    chunk_next(c, PT);
+  }
+#else
   UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * PT;
     if (idx < N * MLA_VK_BF16_ROW_UVEC4)
       g_regs[j] = bf16x8_to_f16(g_regs[j], idx % MLA_VK_BF16_ROW_UVEC4 < MLA_DIM_CONTENT / 8 ? sc : sr);
   }
+#endif
 }
 void pw_store_converted() {
   const uint tid = g_ptid;
+#if CM_WHOLE_CHUNKS
+  TileChunk c = chunk_first(tid);
+  UNROLL for (uint j = 0u; j < LD; ++j) {
+    sK[c.row * KP + c.col] = g_regs[j];
+    chunk_next(c, PT);
+  }
+#else
   UNROLL for (uint j = 0u; j < LD; ++j) {
     const uint idx = tid + j * PT;
     if (idx < N * MLA_VK_BF16_ROW_UVEC4)
       sK[(idx / MLA_VK_BF16_ROW_UVEC4) * KP + idx % MLA_VK_BF16_ROW_UVEC4] = g_regs[j];
   }
+#endif
   if (tid < N) sKs[tid] = g_reg_sk;
 }
 #endif
