@@ -25,7 +25,8 @@ VkDeviceSize offset_alignment(const Impl& c) {
 
 // Workgroups the automatic split aims at: one per compute unit. On an H200
 // (B = 128, kv_len = 4096, H = 16: 128 row groups) more partitions only added
-// partial traffic: 1, 2, 5 partitions took 1.29, 1.30, 1.35 ms. Smaller
+// partial traffic: 1, 2, 5 partitions took 1.29, 1.30, 1.35 ms (and 0.595
+// against 0.619 ms with the twenty-second session's coopmat decode). Smaller
 // batches get more partitions, up to the cap below. MLA_VULKAN_SPLIT_WAVES
 // multiplies the target (tuning).
 int64_t target_workgroups(const Impl& c) {
@@ -56,12 +57,14 @@ Status plan_workspace(const Impl& c, const ProblemDesc& d, WorkspaceLayout* w) {
     w->split_count = d.num_splits;
     w->split_slots = std::max(1, std::min<int32_t>(d.num_splits, ceil_div(cap, key_tile)));
   } else {
-    // Enough partitions that the row groups times partitions reach the
-    // target; never more than a request of `cap` keys can use, and never
-    // more than the partial buffer can hold.
+    // As many partitions as keep the row groups times partitions within the
+    // target (at least one): rounding up would start a second, mostly idle
+    // wave of smaller workgroups (128 groups on 132 compute units: 2
+    // partitions, 256 workgroups); never more than a request of `cap` keys
+    // can use, and never more than the partial buffer can hold.
     w->split_mode = MLA_VK_SPLIT_AUTO;
     const int64_t groups = std::max<int64_t>(1, (rows + w->variant->rows - 1) / w->variant->rows);
-    int64_t s = (target_workgroups(c) + groups - 1) / groups;
+    int64_t s = std::max<int64_t>(1, target_workgroups(c) / groups);
     s = std::min<int64_t>({s, MLA_MAX_SPLITS, std::max<int64_t>(1, cap / MLA_VK_MIN_SPLIT_KEYS)});
     if (rows > 0) s = std::min<int64_t>(s, std::max<int64_t>(1, int64_t(max_range / (rows * MLA_DIM_V * 4))));
     w->split_count = int32_t(std::max<int64_t>(1, s));
