@@ -104,8 +104,10 @@ uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
 // Where chunk idx = tid + j * stride of a BF16 tile lies: its key (row) and
 // its uvec4 in the row (col), stepped from chunk j to chunk j + 1 without a
 // division (the stride is a constant after inlining: PT or T). Used by the
-// per-chunk loops of the whole-chunk tiles, which then have no branch between
-// their chunks (vulkan/README.md "The branch-free exponent scan").
+// BF16 staging loops of the whole-chunk tiles, which then have no branch
+// between their chunks (vulkan/README.md "Branch-free staging, and the
+// automatic split rounded down"; publish_exponents keeps its own column walk,
+// its SPIR-V as checked in the twenty-first session).
 struct TileChunk {
   uint row;
   uint col;
