@@ -284,6 +284,61 @@ TEST_CASE("api: MLA_VULKAN_CM_SCAN=fast does not change a single bit") {
   check_same_bits("MLA_VULKAN_CM_SCAN", values, tiles, {Options::CoopMat::emulate, Options::CoopMat::required});
 }
 
+TEST_CASE("api: dropping the driver's bounds checks does not change a single bit") {
+  // context.cpp choose_buffer_checks: without robust buffer access the
+  // pipelines ask VK_EXT_pipeline_robustness for no driver bounds checks
+  // where the device allows it; every access is in range by construction, so
+  // the bits must be those of the pipelines with the driver's checks
+  // (MLA_VULKAN_DRIVER_CHECKS=1): FP32, and native coopmat where present.
+  using mla::vulkan::Options;
+  const char* const values[2] = {"1", "0"};
+  const char* const tiles[2] = {"", ""};
+  check_same_bits("MLA_VULKAN_DRIVER_CHECKS", values, tiles, {Options::CoopMat::off, Options::CoopMat::required});
+}
+
+TEST_CASE("api: DeviceInfo::driver_buffer_checks follows the device and the options") {
+  // Expected from the device's own answer, queried here: the checks go only
+  // where the device has VK_EXT_pipeline_robustness and its feature, and
+  // stay with robust buffer access or MLA_VULKAN_DRIVER_CHECKS=1.
+  auto& ctx = vk_test::context();
+  const VkPhysicalDevice phys = ctx.physical_device();
+  uint32_t n = 0;
+  REQUIRE(vkEnumerateDeviceExtensionProperties(phys, nullptr, &n, nullptr) == VK_SUCCESS);
+  std::vector<VkExtensionProperties> exts(n);
+  REQUIRE(vkEnumerateDeviceExtensionProperties(phys, nullptr, &n, exts.data()) == VK_SUCCESS);
+  bool can_drop = false;
+  for (const auto& e : exts)
+    if (std::strcmp(e.extensionName, VK_EXT_PIPELINE_ROBUSTNESS_EXTENSION_NAME) == 0) can_drop = true;
+  if (can_drop) {
+    VkPhysicalDevicePipelineRobustnessFeaturesEXT pr{};
+    pr.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_ROBUSTNESS_FEATURES_EXT;
+    VkPhysicalDeviceFeatures2 f2{};
+    f2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    f2.pNext = &pr;
+    vkGetPhysicalDeviceFeatures2(phys, &f2);
+    can_drop = pr.pipelineRobustness == VK_TRUE;
+  }
+  const char* env = std::getenv("MLA_VULKAN_DRIVER_CHECKS");
+  const bool kept_by_env = env && (std::strcmp(env, "1") == 0 || std::strcmp(env, "on") == 0);
+  const auto info = ctx.device_info();
+  MESSAGE("VK_EXT_pipeline_robustness usable: " << can_drop << ", driver buffer checks: " << info.driver_buffer_checks);
+  CHECK(info.driver_buffer_checks == (!can_drop || kept_by_env || info.robust_buffer_access));
+  VkPhysicalDeviceFeatures have{};
+  vkGetPhysicalDeviceFeatures(phys, &have);
+  if (have.robustBufferAccess) {  // robust buffer access keeps them, whatever the device offers
+    std::unique_ptr<mla::vulkan::Context> robust;
+    mla::vulkan::Options o;
+    o.validation = vk_test::validation_wanted();
+    o.coopmat = mla::vulkan::Options::CoopMat::off;
+    o.robust_buffer_access = true;
+    const mla::Status st = mla::vulkan::Context::create(o, &robust);
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    CHECK(robust->device_info().robust_buffer_access);
+    CHECK(robust->device_info().driver_buffer_checks);
+  }
+  vk_test::check_validation_clean();
+}
+
 TEST_CASE("api: MLA_VULKAN_CM_WARPS=producer does not change a single bit") {
   // decode_cm.comp MLA_CM_PRODUCER (*_sx_pw1 / *_sx_pw2, decode_cm_pw.glsl):
   // 4 producer subgroups fetch, scan and stage the key tiles (into a second

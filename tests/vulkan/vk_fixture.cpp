@@ -57,10 +57,11 @@ mla::vulkan::Context& context() {
     REQUIRE_MESSAGE(st.ok(), st.to_string());
     const auto i = ctx->device_info();
     std::printf("vulkan device: %s (%s, driver %s), %u compute units, %u B shared memory, subgroup %u, decode %s, "
-                "tiles %s%s%s\n",
+                "tiles %s%s%s%s\n",
                 i.name.c_str(), i.type.c_str(), i.driver.c_str(), i.compute_units, i.shared_memory_bytes,
                 i.subgroup_size, i.decode.c_str(), i.tiles.c_str(), o.validation ? ", validation on" : ", validation OFF",
-                i.robust_buffer_access ? ", robust buffer access" : "");
+                i.robust_buffer_access ? ", robust buffer access" : "",
+                i.driver_buffer_checks ? "" : ", no driver buffer checks");
     if (!i.coopmat_missing.empty()) std::printf("cooperative-matrix decode unavailable: %s\n", i.coopmat_missing.c_str());
   }
   return *ctx;

@@ -106,8 +106,7 @@ uint g_ptid = 0u;  // producer index inv - CT (fetch_tile's FETCH_TID)
 // division (the stride is a constant after inlining: PT or T). Used by the
 // BF16 staging loops of the whole-chunk tiles, which then have no branch
 // between their chunks (vulkan/README.md "Branch-free staging, and the
-// automatic split rounded down"; publish_exponents keeps its own column walk,
-// its SPIR-V as checked in the twenty-first session).
+// automatic split rounded down") and by publish_exponents' scan.
 struct TileChunk {
   uint row;
   uint col;
@@ -331,23 +330,16 @@ void publish_exponents(uint tid, uint stride, uint nk, uint w) {
     // CM64 tile measured H128 3,377 us against 3,218-3,293 before, not
     // confirmed: the CM32 / CM64 tiles keep the loop below, their SPIR-V as
     // before.)
-    const uint step = stride % MLA_VK_BF16_ROW_UVEC4;
-    uint col = tid % MLA_VK_BF16_ROW_UVEC4;
+    TileChunk c = chunk_first(tid);  // only its column is used: the row folds away
     UNROLL for (uint j = 0u; j < LD; ++j) {
-      // Always true under CM_WHOLE_CHUNKS (the compiler folds it away); kept
-      // as written so that the SPIR-V stays that of 881bb9a, checked on the GPU.
-      const bool in_tile = uint(LD) * stride <= uint(N * MLA_VK_BF16_ROW_UVEC4) ||
-                           tid + j * stride < uint(N * MLA_VK_BF16_ROW_UVEC4);
       uint lo = 0u, hi = 0u;
       scan_fields(g_regs[j], lo, hi);
-      const uint rope = in_tile && col >= MLA_DIM_CONTENT / 8 ? 0xFFFFFFFFu : 0u;
-      const uint content = in_tile && col < MLA_DIM_CONTENT / 8 ? 0xFFFFFFFFu : 0u;
+      const uint rope = c.col >= MLA_DIM_CONTENT / 8 ? 0xFFFFFFFFu : 0u;
       rlo = max(rlo, lo & rope);
       rhi = max(rhi, hi & rope);
-      clo = max(clo, lo & content);
-      chi = max(chi, hi & content);
-      col += step;
-      if (col >= MLA_VK_BF16_ROW_UVEC4) col -= MLA_VK_BF16_ROW_UVEC4;
+      clo = max(clo, lo & ~rope);
+      chi = max(chi, hi & ~rope);
+      chunk_next(c, stride);
     }
 #else
     UNROLL for (uint j = 0u; j < LD; ++j) {

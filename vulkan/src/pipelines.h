@@ -72,6 +72,10 @@ struct Pipelines {
   // Set before create_pipelines when the device enabled pipeline executable
   // statistics (MLA_VULKAN_PIPELINE_STATS): each pipeline's are printed.
   bool capture_statistics = false;
+  // Set before create_pipelines (and before the device, which enables the
+  // feature): every pipeline asks VK_EXT_pipeline_robustness for no bounds
+  // checks on storage and uniform buffers (context.cpp choose_buffer_checks).
+  bool no_buffer_checks = false;
   // Set before create_pipelines: the context's VkPipelineCache (owned by the
   // context, pipeline_cache.h) every pipeline is created through.
   VkPipelineCache cache = VK_NULL_HANDLE;

@@ -85,6 +85,8 @@ struct Options {
   // keep every access in range (device-side faults are flagged, never
   // followed); this is a second line of defence and what the reliability
   // tests run with. create() fails, naming the feature, when the device lacks it.
+  // Off, the pipelines also drop the driver's own bounds checks where the
+  // device allows it (DeviceInfo::driver_buffer_checks).
   bool robust_buffer_access = false;
   // Non-empty: the pipeline cache file (read at create() when its header
   // matches the device, rewritten when the cache changed); empty:
@@ -110,6 +112,12 @@ struct DeviceInfo {
   std::string coopmat_missing;
   // Whether the device was created with robustBufferAccess (Options).
   bool robust_buffer_access = false;
+  // Whether the driver's own bounds checks on storage buffers stay in the
+  // pipelines. false: created with VK_EXT_pipeline_robustness asking for
+  // none (where the device has it, robust_buffer_access is off and
+  // MLA_VULKAN_DRIVER_CHECKS is not 1); the library's own checks keep every
+  // access in range either way (vulkan/README.md, "The driver's bounds checks").
+  bool driver_buffer_checks = true;
   // The pipeline cache file ("" for none) and how many of its bytes seeded
   // the cache (0: missing, unreadable, or its header is not this device's).
   std::string pipeline_cache_file;
