@@ -29,7 +29,8 @@
 #   VKAB_ROOT      where the build folders go (default /root)
 #   VKAB_TIMEOUT   seconds a bench process may take (default 200)
 # Output: $OUT/vkab-summary.txt (the variant lines per tree and round, the
-# builds' and the suite's status) and $OUT/vkab-logs.tgz (full logs: clock
+# table of the first clock profile of each bench process, the builds' and
+# the suite's status) and $OUT/vkab-logs.tgz (full logs: clock
 # profiles, pipeline statistics); 2 + |VKAB_CACHE| files, within the device's
 # eight.
 set -u
@@ -63,6 +64,11 @@ for r in $(seq 1 "${VKAB_ROUNDS:-2}"); do
       timeout "${VKAB_TIMEOUT:-200}" "$(bdir "$t")/tests/vulkan/test_vulkan" -tc='bench: H=16 decode variants*' > "$L/bench-$n-r$r.log" 2>&1
     echo "## $n round $r (rc=$?)" >> "$S"
     grep '^variant' "$L/bench-$n-r$r.log" | grep -v 'histogram\|clock profile' >> "$S"
+    # The first clock profile of the process (the first profiled variant's
+    # first case: BF16, splits = 1), its table only.
+    awk '/coopmat clock profile/ && !done {p = 1; sub(/ +coopmat clock profile.*/, ""); print "profile of " $0; next}
+         p && /^  tile sum/ {print; p = 0; done = 1; next}
+         p && /^  [a-zA-Z]/ {print}' "$L/bench-$n-r$r.log" >> "$S"
   done
 done
 
