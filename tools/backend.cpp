@@ -87,7 +87,13 @@ std::string Runner::device() const {
     case Backend::cuda: return "CUDA device";
     case Backend::vulkan:
 #ifdef MLA_HAVE_VULKAN
-      return "Vulkan: " + impl_->vk->device_name();
+    {
+      // The decode and whether the driver's own bounds checks stay: both
+      // change the time (vulkan/README.md), so results carry them.
+      const mla::vulkan::DeviceInfo i = impl_->vk->device_info();
+      return "Vulkan: " + i.name + "; " + i.decode + " decode, driver buffer checks " +
+             (i.driver_buffer_checks ? "on" : "off");
+    }
 #else
       break;
 #endif
